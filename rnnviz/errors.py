@@ -1,0 +1,17 @@
+"""Errors a user can cause. Each carries one sentence the page can show as it is."""
+
+
+class RnnvizError(ValueError):
+    """Base class: the message is written for the person using the app."""
+
+
+class InputError(RnnvizError):
+    """Text, numbers or tensors that cannot be fed to the model (empty, too long, NaN, wrong shape)."""
+
+
+class ConfigError(RnnvizError):
+    """Sizes, cell names or hyperparameters outside what rnnviz supports."""
+
+
+class CheckpointError(RnnvizError):
+    """An uploaded or saved checkpoint that is not a valid rnnviz model."""

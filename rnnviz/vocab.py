@@ -1,0 +1,99 @@
+"""Vocabularies: characters (any Unicode code point) or words, with an explicit unknown token.
+
+Character level works on code points, so Chinese, emoji, accents and control characters are all tokens.
+Index 0 is always the unknown token ``UNK``; anything not in the vocabulary encodes to it and is reported.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import torch
+
+from .errors import InputError
+
+UNK = "<unk>"
+MAX_VOCAB = 5000  # keeps one-hot layers and softmax heads small enough to run live
+_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """An ordered token list; ``level`` is "char" or "word". Frozen and hashable, so it can key caches."""
+
+    tokens: tuple[str, ...]
+    level: str = "char"
+    _index: dict = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self):
+        tokens = tuple(str(t) for t in self.tokens)
+        if not tokens or tokens[0] != UNK:
+            tokens = (UNK, *[t for t in tokens if t != UNK])
+        if len(set(tokens)) != len(tokens):
+            raise InputError("The vocabulary lists a token twice.")
+        if len(tokens) > MAX_VOCAB:
+            raise InputError(f"The vocabulary has {len(tokens):,} tokens; the limit is {MAX_VOCAB:,}.")
+        if self.level not in ("char", "word"):
+            raise InputError(f"Unknown vocabulary level {self.level!r}: use 'char' or 'word'.")
+        object.__setattr__(self, "tokens", tokens)
+        object.__setattr__(self, "_index", {t: i for i, t in enumerate(tokens)})
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @classmethod
+    def from_text(cls, text: str, level: str = "char") -> Vocab:
+        """Every distinct token of ``text`` in order of first appearance, after ``UNK``."""
+        pieces = split(text, level)
+        if not pieces:
+            raise InputError("The text is empty: type at least one character.")
+        return cls(tuple(dict.fromkeys(pieces)), level)
+
+    def split(self, text: str) -> list[str]:
+        return split(text, self.level)
+
+    def encode(self, text: str) -> torch.Tensor:
+        """Token ids, int64 ``[time]``; unknown tokens become 0."""
+        return torch.tensor([self._index.get(t, 0) for t in self.split(text)], dtype=torch.long)
+
+    def decode(self, ids) -> str:
+        sep = "" if self.level == "char" else " "
+        return sep.join(self.tokens[int(i)] for i in ids)
+
+    def unknown(self, text: str) -> list[bool]:
+        """True where a token of ``text`` is not in the vocabulary."""
+        return [t not in self._index for t in self.split(text)]
+
+    def index(self, token: str) -> int:
+        return self._index.get(token, 0)
+
+
+CharVocab = Vocab  # the default level is "char"; Vocab.from_text(text, "word") for words
+
+
+def split(text: str, level: str = "char") -> list[str]:
+    if not isinstance(text, str):
+        raise InputError("The sequence must be text.")
+    if level == "char":
+        return list(text)
+    if level == "word":
+        return _WORD.findall(text)
+    raise InputError(f"Unknown vocabulary level {level!r}: use 'char' or 'word'.")
+
+
+_NAMES = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍", "\u200d": "ZWJ", "\ufe0f": "VS16", "\x00": "NUL"}
+
+
+def token_label(token: str) -> str:
+    """A visible label for a token on a chart axis: spaces, newlines, controls and marks get names."""
+    if token in _NAMES:
+        return _NAMES[token]
+    if len(token) == 1:
+        cat = unicodedata.category(token)
+        if cat[0] in "CZ":
+            return f"U+{ord(token):04X}"
+        if cat[0] == "M":
+            return "◌" + token  # a combining mark shown on a dotted circle
+    return token

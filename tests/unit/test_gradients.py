@@ -1,0 +1,186 @@
+"""gradient_flow against autograd (a step loop with retained grads) and finite differences, in float64."""
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz import CharVocab, InitConfig, InputError, Model, ModelConfig, from_torch
+from rnnviz.gradients import gradient_flow, gradient_flow_autograd
+
+TOL = 1e-10
+
+
+def text_model(cell, layers=1, bidirectional=False, **kw):
+    vocab = CharVocab.from_text("the quick brown fox")
+    cfg = ModelConfig(cell=cell, hidden_size=6, num_layers=layers, bidirectional=bidirectional, **kw)
+    return Model(cfg, vocab, generator=torch.Generator().manual_seed(3)).double()
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, False), (2, True)])
+@pytest.mark.parametrize("objective", ["sum", "next_token"])
+def test_matches_autograd(cell, layers, bidirectional, objective):
+    model = text_model(cell, layers, bidirectional)
+    text = "the quick brown"
+    gf = gradient_flow(model, text, objective=objective)
+    dh, dc, saliency = gradient_flow_autograd(model, text, objective=objective)
+    assert np.abs(gf.dh_units - dh).max() <= TOL
+    assert np.abs(gf.dh - np.sqrt((dh**2).sum(-1))).max() <= TOL
+    assert np.abs(gf.saliency - saliency).max() <= TOL
+    if cell == "lstm":
+        assert np.abs(gf.dc_units - dc).max() <= TOL
+    else:
+        assert gf.dc is None
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_matches_finite_differences(cell):
+    """Perturb h_t (and c_t) and rerun the fused torch module on the rest of the sequence."""
+    torch.manual_seed(1)
+    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    module = cls(3, 5, batch_first=True).double()
+    x = torch.randn(12, 3, dtype=torch.float64)
+    gf = gradient_flow(from_torch(module), x)
+    tr = gf.trace
+    eps = 1e-6
+
+    def loss_from(t, h, c):
+        hx = (h[None, None], c[None, None]) if cell == "lstm" else h[None, None]
+        out, _ = module(x[None, t + 1:], hx)
+        return out[0, -1].sum().item()
+
+    for t in (2, 7, 10):
+        h = torch.from_numpy(tr["h"][0, 0, t].copy())
+        c = torch.from_numpy(tr["c"][0, 0, t].copy()) if cell == "lstm" else None
+        for j in range(5):
+            e = torch.zeros(5, dtype=torch.float64)
+            e[j] = eps
+            fd = (loss_from(t, h + e, c) - loss_from(t, h - e, c)) / (2 * eps)
+            assert abs(fd - gf.dh_units[0, 0, t, j]) < 1e-7
+            if cell == "lstm":  # c_t feeds h_t = o_t ⊙ tanh(c_t) as well as c_{t+1}: perturb both
+                o = torch.from_numpy(tr["o"][0, 0, t].copy())
+                up, down = c + e, c - e
+                fd_c = (loss_from(t, o * torch.tanh(up), up) - loss_from(t, o * torch.tanh(down), down)) / (2 * eps)
+                assert abs(fd_c - gf.dc_units[0, 0, t, j]) < 1e-7
+
+
+def test_saliency_matches_finite_differences():
+    torch.manual_seed(2)
+    module = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True).double()
+    x = torch.randn(8, 3, dtype=torch.float64)
+    gf = gradient_flow(from_torch(module), x)
+    eps = 1e-6
+    for t in range(8):
+        grad = []
+        for j in range(3):
+            xp, xm = x.clone(), x.clone()
+            xp[t, j] += eps
+            xm[t, j] -= eps
+            grad.append((module(xp[None])[0][0, -1].sum() - module(xm[None])[0][0, -1].sum()).item() / (2 * eps))
+        assert abs(np.linalg.norm(grad) - gf.saliency[t]) < 1e-7
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_jacobian_norms_match_autograd(cell):
+    model = text_model(cell)
+    gf = gradient_flow(model, "the quick brown")
+    tr = gf.trace
+    w = model.layer_weights(0, 0)
+    from rnnviz import cells
+
+    x = torch.from_numpy(tr.inputs)
+    H = 6
+    for t in range(len(x)):
+        hp = torch.from_numpy(tr["h"][0, 0, t - 1]) if t else torch.zeros(H, dtype=torch.float64)
+        cp = torch.from_numpy(tr["c"][0, 0, t - 1]) if t and cell == "lstm" else torch.zeros(H, dtype=torch.float64)
+        xt = x[t]
+        step = {"lstm": lambda h, xt=xt, cp=cp: cells.lstm_cell(xt, h, cp, *w)[0],
+                "gru": lambda h, xt=xt: cells.gru_cell(xt, h, *w)[0],
+                "rnn": lambda h, xt=xt: cells.rnn_cell(xt, h, *w)}[cell]
+        J = torch.autograd.functional.jacobian(step, hp)
+        assert abs(torch.linalg.matrix_norm(J, 2).item() - gf.jacobian[0, 0, t]) < 1e-9
+
+
+def test_jacobian_lanczos_converges_for_wide_layers():
+    """With H above the Lanczos iteration count the norms are approximations; check them against SVD."""
+    torch.manual_seed(0)
+    module = torch.nn.RNN(4, 96, batch_first=True).double()
+    x = torch.randn(30, 4, dtype=torch.float64)
+    gf = gradient_flow(from_torch(module), x)
+    h = torch.from_numpy(gf.trace["h"][0, 0])
+    with torch.no_grad():
+        exact = torch.linalg.matrix_norm((1 - h**2)[:, :, None] * module.weight_hh_l0[None], 2).numpy()
+    assert np.abs(gf.jacobian[0, 0] - exact).max() / exact.max() < 1e-6
+
+
+def test_vanilla_rnn_stays_under_pascanu_bound():
+    vocab = CharVocab.from_text("abcdefgh")
+    for gain in (0.5, 1.0, 1.5):
+        model = Model(ModelConfig(cell="rnn", hidden_size=16), vocab, InitConfig("orthogonal", gain=gain),
+                      torch.Generator().manual_seed(0)).double()
+        gf = gradient_flow(model, "abcdefgh" * 10)
+        assert np.all(gf.normalized() <= gf.bound() * (1 + 1e-9))
+        # orthogonal (to float32 precision, where it was drawn): every singular value and |eigenvalue| = gain
+        assert gf.sigma_max[0, 0] == pytest.approx(gain, rel=1e-6)
+        assert gf.spectral_radius[0, 0] == pytest.approx(gain, rel=1e-6)
+
+
+def test_forget_bias_keeps_lstm_gradient_alive():
+    vocab = CharVocab.from_text("ab")
+    text = "ab" * 60
+
+    def lag100(bias):
+        model = Model(ModelConfig(cell="lstm", hidden_size=16), vocab, InitConfig(forget_bias=bias),
+                      torch.Generator().manual_seed(0))
+        return gradient_flow(model, text).normalized(which="c")[-101]
+
+    assert lag100(5.0) > 1e6 * lag100(0.0)
+
+
+def test_forward_overflow_is_reported_not_raised():
+    vocab = CharVocab.from_text("ab")
+    model = Model(ModelConfig(cell="rnn", hidden_size=32, nonlinearity="relu"), vocab,
+                  InitConfig("identity", gain=2.0), torch.Generator().manual_seed(0))
+    gf = gradient_flow(model, "ab" * 200)  # h doubles every step: float32 overflows near step 128
+    assert not gf.finite
+    step = gf.forward_overflow_step()
+    assert step is not None and 100 < step < 160
+    lag = gf.overflow_lag()
+    assert lag is not None and 0 < lag < 400
+    assert np.isfinite(gf.dh[0, 0, -1])
+
+
+def test_gradient_overflow_without_forward_overflow():
+    """tanh keeps h bounded; a large gain with unsaturated units still multiplies the gradient each step."""
+    vocab = CharVocab.from_text("a")
+    model = Model(ModelConfig(cell="rnn", hidden_size=8), vocab, InitConfig("identity", gain=1.9),
+                  torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model.rnn.weight_ih_l0.zero_()  # h stays exactly 0: tanh' = 1 everywhere, so dh grows 1.9× per step
+    gf = gradient_flow(model, "a" * 300)
+    assert gf.forward_overflow_step() is None
+    assert not gf.finite
+    value, lag = np.float32(1), 0
+    with np.errstate(over="ignore"):
+        while np.isfinite(value):  # each unit's gradient is 1.9^lag in float32
+            value, lag = value * np.float32(1.9), lag + 1
+    assert gf.overflow_lag() == lag
+
+
+def test_horizon_and_normalization():
+    model = text_model("rnn")
+    gf = gradient_flow(model, "the quick brown fox")
+    norm = gf.normalized()
+    assert norm[-1] == pytest.approx(1.0)
+    k = gf.horizon(1e-3)
+    assert norm[::-1][k] >= 1e-3
+    assert np.all(gf.lag == np.arange(len(norm))[::-1])
+
+
+def test_bad_objective_and_headless_next_token():
+    model = text_model("gru")
+    with pytest.raises(InputError):
+        gradient_flow(model, "the", objective="banana")
+    headless = from_torch(torch.nn.GRU(2, 3))
+    with pytest.raises(InputError, match="classifier head"):
+        gradient_flow(headless, torch.zeros(4, 2), objective="next_token")
