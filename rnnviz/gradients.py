@@ -126,7 +126,7 @@ class GradFlow:
         L, D, T, H = self.dh_units.shape
         out = np.empty((L, D, T), dtype=np.float64)
         for (layer, d), (q, d0, w) in zip(np.ndindex(L, D), self._jac_parts, strict=True):
-            out[layer, d] = _spectral_norms(q() if callable(q) else q, d0, w)
+            out[layer, d] = _spectral_norms(q, d0, w)
         return out
 
     @property
@@ -237,7 +237,7 @@ def _bptt(cell: str, tr: Trace, layer: int, d: int, e: np.ndarray, w_hh: np.ndar
             gh = w_t @ buf.reshape(-1)
             gc = dc * f[t]
         da = (k * np.concatenate([np.broadcast_to(dc_all[:, None], (T, 3, H)), dh_all[:, None]], 1)).reshape(T, 4 * H)
-        return dh_all, dc_all, da, (lambda: np.concatenate([np.tile(a_o, 3) * kc, k_o], 1), None)
+        return dh_all, dc_all, da, (np.concatenate([np.tile(a_o, 3) * kc, k_o], 1), None)
     r, z, n = (tr[key][layer, d] for key in "rzn")
     hn = tr.extras["hn"][layer * (tr.shape[1]) + d]
     k_n = (1 - z) * (1 - n * n)
