@@ -14,6 +14,26 @@ import streamlit as st
 import torch
 
 from rnnviz import GradFlow, InitConfig, Model, ModelConfig, RnnvizError, Trace, Vocab, gradient_flow, trace
+from rnnviz.assets import list_pretrained, load_pretrained
+from rnnviz.checkpoint import load as load_checkpoint
+
+
+def _leave_legacy_pages_mode() -> None:
+    """Send a deep link that reached a fresh server through app.py's navigation.
+
+    A folder named pages/ beside app.py makes a fresh Streamlit server start in its legacy multipage mode,
+    where a first request for /gradients runs pages/gradients.py alone (no set_page_config, file names as
+    navigation) until app.py has run once. Every page imports this module first, so here the flag is
+    cleared and the run restarted; the rerun goes through app.py's st.navigation to the same URL.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_pages_mode()
 
 MAX_STEPS = 2000  # longest sequence a page runs; longer input is cut with a visible message
 TRAINED_KEY = "rnnviz_trained"  # session_state: {name: {"model": Model, "card": dict}}, written by /train
@@ -102,3 +122,79 @@ def show_error(err: Exception) -> None:
         st.error(str(err), icon=":material/error:")
     else:
         raise err
+
+
+@st.cache_resource(max_entries=12, show_spinner="Loading the pretrained model…")
+def pretrained(name: str) -> tuple[Model, dict]:
+    """A bundled model and its card. Shared by every session: read only."""
+    return load_pretrained(name)
+
+
+def card_caption(card: dict) -> str:
+    """One line about a model card: cell, size, task and its reported metrics."""
+    metrics = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                        for k, v in (card.get("metrics") or {}).items() if not isinstance(v, dict | list))
+    cfg = card.get("config", {})
+    parts = [str(card.get("cell", cfg.get("cell", "?"))).upper(), f"{cfg.get('hidden_size', '?')} units",
+             f"task {card.get('task', '?')}", metrics]
+    return " · ".join(p for p in parts if p)
+
+
+def pretrained_ui(key: str, group: str) -> tuple[Model, str] | None:
+    cards = list_pretrained(group)
+    if not cards:
+        st.info("No pretrained models of this kind are bundled yet: run `python -m rnnviz.pretrain`, "
+                "or choose another source.", icon=":material/info:")
+        return None
+    names = [c["name"] for c in cards]
+    name = st.selectbox("Pretrained model", names, key=f"{key}_pretrained",
+                        format_func=lambda n: cards[names.index(n)].get("title", n))
+    model, card = pretrained(name)
+    st.caption(card_caption(card))
+    return model, cards[names.index(name)].get("title", name)
+
+
+def trained_ui(key: str) -> tuple[Model, str] | None:
+    models = trained_models()
+    if not models:
+        st.info("No model has been trained in this session yet: train one on the Train live page.",
+                icon=":material/info:")
+        return None
+    name = st.selectbox("Model trained in this session", list(models), key=f"{key}_trained")
+    st.caption(card_caption(models[name].get("card", {})))
+    return models[name]["model"], name
+
+
+def upload_ui(key: str) -> tuple[Model, str] | None:
+    """A safetensors upload, validated against its card's shapes; kept in this session only."""
+    file = st.file_uploader("Checkpoint (.safetensors, made by rnnviz)", type=["safetensors"], key=f"{key}_upload")
+    if file is None:
+        st.info("Upload a checkpoint saved from the Train live page.", icon=":material/upload:")
+        return None
+    store = st.session_state.setdefault(f"{key}_uploaded", {})
+    ident = (file.name, file.size, getattr(file, "file_id", None))
+    if store.get("ident") != ident:
+        store.clear()
+        try:
+            model, card = load_checkpoint(file.getvalue())
+        except RnnvizError as err:
+            st.error(f"{file.name}: {err}", icon=":material/error:")
+            return None
+        store.update(ident=ident, model=model.eval(), card=card)
+    st.caption(card_caption(store["card"]))
+    return store["model"], file.name
+
+
+def model_source_ui(key: str, group: str, random_ui, sources=SOURCES) -> tuple[Model, str] | None:
+    """Pick where the model comes from. ``random_ui()`` builds the "Random" choice (the page knows what input it
+    needs) and returns (Model, name) or None. Returns the chosen (model, display name), or None with a message."""
+    source = st.radio("Model source", sources, horizontal=True, key=f"{key}_source",
+                      help="Pretrained: bundled with rnnviz. Random: untrained, from the controls below. "
+                           "Trained here: from the Train live page in this session. Uploaded: your checkpoint.")
+    if source == "Pretrained":
+        return pretrained_ui(key, group)
+    if source == "Trained here":
+        return trained_ui(key)
+    if source == "Uploaded":
+        return upload_ui(key)
+    return random_ui()
