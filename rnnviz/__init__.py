@@ -3,14 +3,23 @@
 from rnnviz import Model, ModelConfig, Vocab, trace, gradient_flow, from_torch
 """
 
+from .checkpoint import load as load_checkpoint
+from .checkpoint import save as save_checkpoint
 from .errors import CheckpointError, ConfigError, InputError, RnnvizError
 from .gradients import GradFlow, gradient_flow
 from .init import InitConfig
 from .model import Model, ModelConfig, from_torch
+from .tasks import TASKS, make_task
 from .trace import Trace, trace
+from .train import Trainer
 from .vocab import UNK, CharVocab, Vocab
 
 __all__ = [
+    "TASKS",
+    "Trainer",
+    "load_checkpoint",
+    "make_task",
+    "save_checkpoint",
     "UNK",
     "CharVocab",
     "GradFlow",

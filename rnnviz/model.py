@@ -81,6 +81,7 @@ class Model(nn.Module):
             raise ConfigError("A head needs output_size of at least 1.")
         self.config = replace(config, head=head, output_size=out if head != "none" else 0)
         self.vocab = vocab
+        self.init = init  # recorded for model cards
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
         with torch.random.fork_rng(devices=[]):  # module constructors draw from the global RNG: undo that
             self._build(config, init, head, out, generator, rnn)

@@ -1,7 +1,8 @@
 """Vocabularies: characters (any Unicode code point) or words, with an explicit unknown token.
 
 Character level works on code points, so Chinese, emoji, accents and control characters are all tokens.
-Index 0 is always the unknown token ``UNK``; anything not in the vocabulary encodes to it and is reported.
+Index 0 is the unknown token ``UNK``; anything not in the vocabulary encodes to it and is reported. A closed
+vocabulary (``unk=False``, e.g. the five letters of the textbook example) has no such slot and refuses strangers.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ class Vocab:
 
     tokens: tuple[str, ...]
     level: str = "char"
+    unk: bool = True  # False: a closed vocabulary without UNK, where an unknown token is an error
     _index: dict = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self):
         tokens = tuple(str(t) for t in self.tokens)
-        if not tokens or tokens[0] != UNK:
+        if self.unk and (not tokens or tokens[0] != UNK):
             tokens = (UNK, *[t for t in tokens if t != UNK])
+        if not tokens:
+            raise InputError("A vocabulary needs at least one token.")
         if len(set(tokens)) != len(tokens):
             raise InputError("The vocabulary lists a token twice.")
         if len(tokens) > MAX_VOCAB:
@@ -55,8 +59,14 @@ class Vocab:
         return split(text, self.level)
 
     def encode(self, text: str) -> torch.Tensor:
-        """Token ids, int64 ``[time]``; unknown tokens become 0."""
-        return torch.tensor([self._index.get(t, 0) for t in self.split(text)], dtype=torch.long)
+        """Token ids, int64 ``[time]``; unknown tokens become 0 (``UNK``), or an error in a closed vocabulary."""
+        pieces = self.split(text)
+        if not self.unk:
+            strangers = [t for t in dict.fromkeys(pieces) if t not in self._index]
+            if strangers:
+                raise InputError(f"{', '.join(map(repr, strangers[:5]))} not in this model's vocabulary: use only "
+                                 f"{' '.join(self.tokens[:40])}.")
+        return torch.tensor([self._index.get(t, 0) for t in pieces], dtype=torch.long)
 
     def decode(self, ids) -> str:
         sep = "" if self.level == "char" else " "
@@ -67,6 +77,8 @@ class Vocab:
         return [t not in self._index for t in self.split(text)]
 
     def index(self, token: str) -> int:
+        if token not in self._index and not self.unk:
+            raise InputError(f"{token!r} is not in this model's vocabulary.")
         return self._index.get(token, 0)
 
 

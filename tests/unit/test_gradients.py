@@ -101,6 +101,28 @@ def test_jacobian_norms_match_autograd(cell):
         assert abs(torch.linalg.matrix_norm(J, 2).item() - gf.jacobian[0, 0, t]) < 1e-9
 
 
+@pytest.mark.parametrize("cell,scheme", [("rnn", "orthogonal"), ("lstm", "identity"), ("gru", "default")])
+def test_jacobian_norms_with_clustered_singular_values(cell, scheme):
+    """Orthogonal or identity W_hh cluster the singular values, where a Lanczos run loses orthogonality."""
+    vocab = CharVocab.from_text("ab_")
+    model = Model(ModelConfig(cell=cell, hidden_size=64), vocab, InitConfig(scheme)).double()
+    gf = gradient_flow(model, "a" + "_" * 39)
+    tr, w = gf.trace, model.layer_weights(0, 0)
+    x = torch.from_numpy(tr.inputs)
+    from rnnviz import cells
+
+    exact = []
+    for t in range(gf.steps):
+        hp = torch.from_numpy(tr["h"][0, 0, t - 1]) if t else torch.zeros(64, dtype=torch.float64)
+        cp = torch.from_numpy(tr["c"][0, 0, t - 1]) if t and cell == "lstm" else torch.zeros(64, dtype=torch.float64)
+        xt = x[t]
+        step = {"lstm": lambda h, xt=xt, cp=cp: cells.lstm_cell(xt, h, cp, *w)[0],
+                "gru": lambda h, xt=xt: cells.gru_cell(xt, h, *w)[0],
+                "rnn": lambda h, xt=xt: cells.rnn_cell(xt, h, *w)}[cell]
+        exact.append(torch.linalg.matrix_norm(torch.autograd.functional.jacobian(step, hp), 2).item())
+    np.testing.assert_allclose(gf.jacobian[0, 0], exact, rtol=1e-3)
+
+
 def test_jacobian_lanczos_converges_for_wide_layers():
     """With H above the Lanczos iteration count the norms are approximations; check them against SVD."""
     torch.manual_seed(0)

@@ -1,0 +1,41 @@
+"""Bundled pretrained models in assets/: each NAME.safetensors carries its model card, and NAME.json repeats the
+card for people to read. ``python -m rnnviz.pretrain`` makes them all; nothing is downloaded at run time.
+
+Groups: "char" (character models on Python's standard-library source, for /cell and /generate) and
+"recall" (first-symbol recall at a long lag, for /gradients).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .checkpoint import load
+from .errors import CheckpointError
+from .model import Model
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def list_pretrained(group: str | None = None) -> list[dict]:
+    """Model cards of the bundled models (optionally one group), sorted by name; each has "name" and "group"."""
+    cards = []
+    for path in sorted(ASSETS.glob("*.json")):
+        try:
+            card = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(card, dict) and card.get("group") and (ASSETS / f"{path.stem}.safetensors").exists():
+            card["name"] = path.stem
+            if group is None or card["group"] == group:
+                cards.append(card)
+    return cards
+
+
+def load_pretrained(name: str) -> tuple[Model, dict]:
+    """(model in eval mode, card) of one bundled model."""
+    path = ASSETS / f"{name}.safetensors"
+    if not name.replace("_", "").replace("-", "").isalnum() or not path.exists():
+        raise CheckpointError(f"There is no bundled model named {name!r}.")
+    model, card = load(path)
+    return model.eval(), card
