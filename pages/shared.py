@@ -131,12 +131,17 @@ def pretrained(name: str) -> tuple[Model, dict]:
 
 
 def card_caption(card: dict) -> str:
-    """One line about a model card: cell, size, task and its reported metrics."""
-    metrics = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
-                        for k, v in (card.get("metrics") or {}).items() if not isinstance(v, dict | list))
-    cfg = card.get("config", {})
-    parts = [str(card.get("cell", cfg.get("cell", "?"))).upper(), f"{cfg.get('hidden_size', '?')} units",
-             f"task {card.get('task', '?')}", metrics]
+    """One line about a model card: cell, size, task and its validation metrics."""
+    task = card.get("task") or {}
+    if isinstance(task, dict):
+        params = ", ".join(f"{k} {v}" for k, v in task.items() if k in ("lag", "mode", "filler", "source", "length"))
+        task = f"{task.get('name', '?')}" + (f" ({params})" if params else "")
+    metrics = card.get("metrics") or {}
+    shown = [f"{k} {metrics[k]:.3g}" for k in ("accuracy", "bpc", "loss") if isinstance(metrics.get(k), int | float)]
+    layers = card.get("num_layers", 1)
+    parts = [str(card.get("cell", "?")).upper(), f"{card.get('hidden_size', '?')} units",
+             f"{layers} layers" if layers != 1 else "", "bidirectional" if card.get("bidirectional") else "",
+             f"task {task}", f"step {metrics['step']}" if "step" in metrics else "", ", ".join(shown)]
     return " · ".join(p for p in parts if p)
 
 

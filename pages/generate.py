@@ -1,0 +1,173 @@
+"""Generate (/generate): sample text from a character model and see the probability behind every character.
+
+Sections: the model (pretrained, trained in this session, uploaded, or a tiny demo trained on the spot and labelled
+as such) beside the decoding settings (prime, greedy or sampled, temperature, length, seed); then the text coloured
+by each character's probability under the model, with the top-5 alternatives on hover and in a table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages.shared import model_source_ui, show_error
+from rnnviz import Model, RnnvizError
+from rnnviz import sample as G
+from rnnviz.assets import list_pretrained
+from rnnviz.figures import generation_html, probability_legend
+from rnnviz.vocab import token_label
+
+KEY = "generate"
+DEMO = "Tiny demo"
+SOURCES = ("Pretrained", "Trained here", "Uploaded", DEMO)
+DEFAULT_PRIME = "def "
+DECODING = ("Sampled", "Greedy")
+
+
+@st.cache_resource(max_entries=1, show_spinner="Training the tiny demo model on Python source (once per server; "
+                                               "10–40 s on a busy machine)…")
+def demo_model() -> tuple[Model, dict]:
+    """The labelled fallback: a small GRU trained for a few seconds. Shared by every session: read only."""
+    return G.train_demo_model()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_generation(_model: Model, model_key: str, prime: str, length: int, temperature: float, seed: int,
+                      greedy: bool) -> G.Generation:
+    """generate(_model, …); ``model_key`` (Model.fingerprint()) stands for the unhashed model."""
+    return G.generate(_model, prime, length, temperature, seed, greedy)
+
+
+def demo_ui() -> tuple[Model, str] | None:
+    if not list_pretrained("char"):
+        st.info("No pretrained character model is bundled with this copy of rnnviz yet (`python -m "
+                "rnnviz.pretrain` makes them). Train one on the Train live page, upload one, or use the tiny demo.",
+                icon=":material/info:")
+    if not st.session_state.get(f"{KEY}_demo"):
+        st.caption("The tiny demo is a 64-unit GRU trained here for 200 steps on 300 kB of Python's standard "
+                   "library: far too little to write real code, enough to see what sampling does.")
+        st.button("Train the tiny demo model", icon=":material/model_training:", key=f"{KEY}_demo_button",
+                  on_click=lambda: st.session_state.update({f"{KEY}_demo": True}))
+        return None
+    model, card = demo_model()
+    bpc = card["metrics"].get("bpc")
+    st.warning(f"Tiny demo, not a real model: a 64-unit GRU trained on this server for {card['training']['steps']} "
+               f"steps ({card['seconds']:.0f} s) on Python source, at {bpc:.2f} bits per character on held-out "
+               "text (a well-trained model gets below 2). Expect code-shaped gibberish.", icon=":material/science:")
+    return model, "tiny demo GRU"
+
+
+def model_ui() -> tuple[Model, str] | None:
+    if f"{KEY}_source" not in st.session_state:  # first run of the session: a bundled model if there is one
+        bundled = [card["name"] for card in list_pretrained("char")]
+        st.session_state[f"{KEY}_source"] = "Pretrained" if bundled else DEMO
+        if "char_lstm" in bundled:
+            st.session_state.setdefault(f"{KEY}_pretrained", "char_lstm")
+    picked = model_source_ui(KEY, "char", demo_ui, sources=SOURCES)
+    if picked is None:
+        return None
+    try:
+        G.check_generative(picked[0])
+    except RnnvizError as err:
+        show_error(err)
+        return None
+    return picked
+
+
+def settings_ui() -> dict | None:
+    """Prime and decoding settings; None (with a message) when there is no prime."""
+    prime = st.text_area("Prime text", DEFAULT_PRIME, key=f"{KEY}_prime", height=80,
+                         help="The model reads this first, then continues it. Characters it does not know are "
+                              "read as the unknown token and marked.")
+    c1, c2, c3 = st.columns([2, 1, 1])
+    decoding = c1.segmented_control("Decoding", DECODING, default="Sampled", required=True, key=f"{KEY}_decoding",
+                                    help="Sampled: draw each character from softmax(scores / T). Greedy: always "
+                                         "take the most likely one (the temperature does not matter then).")
+    greedy = decoding == "Greedy"
+    length = int(c2.number_input("Length", 1, G.MAX_LENGTH, 300, step=50, key=f"{KEY}_length",
+                                 help=f"Characters to write, 1 to {G.MAX_LENGTH:,}."))
+    seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key=f"{KEY}_seed", disabled=greedy,
+                               help="The same seed gives the same text."))
+    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    temperature = c1.slider("Temperature", G.T_MIN, G.T_MAX, 0.8, 0.05, key=f"{KEY}_temperature", disabled=greedy,
+                            help="Below 1: safer, more repetitive. Above 1: more surprising, more mistakes.")
+
+    def next_seed():
+        st.session_state[f"{KEY}_seed"] = (st.session_state.get(f"{KEY}_seed", 0) + 1) % 2**31
+
+    c2.button("Sample again", icon=":material/casino:", on_click=next_seed, disabled=greedy, key=f"{KEY}_again",
+              help="Next seed.")
+    if not prime:
+        st.info("Type a prime text for the model to continue, e.g. def.", icon=":material/keyboard:")
+        return None
+    if len(prime) > G.MAX_PRIME:
+        st.warning(f"The prime has {len(prime):,} characters; only the last {G.MAX_PRIME:,} are read.")
+        prime = prime[-G.MAX_PRIME:]
+    return {"prime": prime, "length": length, "temperature": float(temperature), "seed": seed, "greedy": greedy}
+
+
+def summary_ui(gen: G.Generation) -> None:
+    new = gen.generated
+    p = gen.prob[new]
+    c = st.columns(4)
+    c[0].metric("Mean p, written text", f"{np.mean(p):.2f}",
+                help="p under the model (temperature 1): how expected each written character was.")
+    c[1].metric("Bits per character", f"{-np.mean(np.log2(np.maximum(p, 1e-300))):.2f}",
+                help="−mean log₂ p of the written characters under the model.")
+    c[2].metric("Mean entropy of q", f"{np.nanmean(gen.entropy[new]):.2f} bits",
+                help="q = softmax(scores / T), what each character was drawn from: lower temperature, lower "
+                     "entropy. Greedy decoding draws from a single choice: 0 bits.")
+    c[3].metric("Unknown in the prime", f"{sum(gen.unknown[: gen.prime_len])}",
+                help="Prime characters outside the model's vocabulary, read as the unknown token.")
+
+
+def inspect_ui(gen: G.Generation) -> None:
+    """The top-5 at one position, for keyboards and touch screens (hover shows the same)."""
+    n = len(gen.tokens)
+    first = min(gen.prime_len + 1, n)
+    pos = int(st.number_input("Position", 2 if n > 1 else 1, n, first, key=f"{KEY}_position",
+                              help="1 is the first prime character; the prime is followed by the written text."))
+    t = pos - 1
+    where = "prime" if t < gen.prime_len else "written"
+    token = token_label(gen.tokens[t])
+    if gen.unknown[t]:
+        token = f"{token_label(gen.typed[t])} (read as {gen.tokens[t]})"
+    st.markdown(f"Position {pos} ({where}): **{token}**")
+    rows = [{"rank": r + 1, "token": token_label(tok), "p under the model": p, "here": tok == gen.tokens[t]}
+            for r, (tok, p) in enumerate(gen.top(t))]
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+            "p under the model": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0)})
+    else:
+        st.caption("Nothing came before the first character, so nothing predicted it.")
+
+
+def main() -> None:
+    st.title("Generate")
+    st.caption("A character model writes one character at a time: it scores every character it knows, turns the "
+               "scores into probabilities, picks one, reads it back in, and repeats.")
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        picked = model_ui()
+    with right:
+        settings = settings_ui()
+    if picked is None or settings is None:
+        return
+    model, name = picked
+    try:
+        gen = cached_generation(model, model.fingerprint(), **settings)
+    except RnnvizError as err:
+        show_error(err)
+        return
+    mode = "greedy" if settings["greedy"] else f"sampled at T = {settings['temperature']:g}, seed {settings['seed']}"
+    st.subheader("Written text", anchor=False)
+    st.caption(f"{name} · {mode} · {settings['length']:,} characters after the prime.")
+    st.html(probability_legend())
+    st.html(generation_html(gen))
+    summary_ui(gen)
+    with st.expander("The top 5 at one position", expanded=False):
+        inspect_ui(gen)
+
+
+main()
