@@ -10,6 +10,8 @@ A cached model is never trained or mutated; /train trains its own copies.
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 import torch
 
@@ -49,7 +51,8 @@ def sequence_ui(key: str, default: str, presets: dict[str, str] | None = None, h
 
         st.selectbox("Preset", list(presets), key=f"{key}_preset", on_change=apply_preset, index=None,
                      placeholder="Pick an example sequence…")
-    text = st.text_area("Sequence", value=default, key=key, height=height,
+    st.session_state.setdefault(key, default)  # the key holds the value, so presets and callbacks may write it
+    text = st.text_area("Sequence", key=key, height=height,
                         help=help or "Any characters: letters, code, Chinese, emoji. Each one is a time step.")
     if not text or not text.strip():
         st.info("Type a sequence to run the model on.", icon=":material/keyboard:")
@@ -72,7 +75,7 @@ def cached_trace(_model: Model, model_key: str, x) -> Trace:
     return trace(_model, x)
 
 
-@st.cache_data(max_entries=24, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner=False)  # up to ~16 MB each at T=2000, H=256
 def cached_gradient_flow(_model: Model, model_key: str, x, objective: str = "sum", jacobian: bool = True) -> GradFlow:
     """gradient_flow(_model, x) with its trace; the per-step Jacobian norms are computed before caching."""
     gf = gradient_flow(_model, x, objective=objective, tr=cached_trace(_model, model_key, x))
@@ -114,6 +117,11 @@ def random_model_ui(key: str, cells=("rnn", "lstm", "gru"), hidden: int = 32, ma
 def trained_models() -> dict[str, dict]:
     """Models trained on /train in this session: {name: {"model": Model, "card": dict}}."""
     return st.session_state.get(TRAINED_KEY, {})
+
+
+def markdown_literal(text: str) -> str:
+    """User text made safe inside st.markdown / st.error: every markdown, HTML and LaTeX character escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$&])", r"\\\1", text)
 
 
 def show_error(err: Exception) -> None:
@@ -183,7 +191,7 @@ def upload_ui(key: str) -> tuple[Model, str] | None:
         try:
             model, card = load_checkpoint(file.getvalue())
         except RnnvizError as err:
-            st.error(f"{file.name}: {err}", icon=":material/error:")
+            st.error(f"{markdown_literal(file.name)}: {err}", icon=":material/error:")
             return None
         store.update(ident=ident, model=model.eval(), card=card)
     st.caption(card_caption(store["card"]))

@@ -1,20 +1,112 @@
-"""Heatmaps of traced states across time: one row of panels per quantity, one shared token axis."""
+"""Heatmaps of traced states across time: one row of panels per quantity, one shared token axis.
+
+Hover names the token without per-cell data: every panel's time axis lists all steps as tick values with the
+tokens as tick text, and Plotly writes ``%{x}`` through the tick text. Only the bottom axis shows labels; when
+they would not fit side by side, a trace-less overlay axis shows every n-th token instead, so labels never pile up.
+Layouts are built as plain dicts and validated once (``make_subplots`` plus updates cost ~0.2 s per figure).
+"""
 
 from __future__ import annotations
 
+import html
+import unicodedata
+
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from .common import HOVER_TOKENS_MAX_CELLS, NAMES, check, finite32, token_axis, value_range
+from .common import NAMES, check, finite32, value_range
+
+MAX_TICKS = 80
+TOKEN_FONT = dict(size=12, color="#374151")  # tokens are the point of the axis: darker than the theme's grey
+CELL_STATE_PERCENTILE = 99  # c_t is unbounded: a few large units would wash out the rest of the panel
+
+
+def color_range(key: str, a: np.ndarray) -> tuple[float, float, str]:
+    """(zmin, zmax, colorscale) for a quantity: gates [0, 1], tanh-range [−1, 1] (as ``value_range``), and the cell
+    state symmetric at its 99th percentile of |c| (at least 1); hover still shows the true values."""
+    if key != "c":
+        return value_range(key, a)
+    finite = np.abs(np.asarray(a, dtype=np.float64))
+    finite = finite[np.isfinite(finite)]
+    m = max(1.0, float(np.percentile(finite, CELL_STATE_PERCENTILE)) if finite.size else 1.0)
+    return -m, m, value_range(key, a)[2]
+
+
+def plotly_label(label: str) -> str:
+    """A label safe for Plotly's text: it renders a few HTML tags (<b>, <br>, <a>) and drops them from a label,
+    so multi-character labels (``<unk>``, words) are entity-escaped; single characters cannot form a tag."""
+    return html.escape(label, quote=False) if len(label) > 1 else label
+
+
+def _width(label: str) -> int:
+    """Rough width of a tick label in character cells: East Asian wide characters count twice."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in label)
+
+
+def label_stride(labels: list[str], max_ticks: int = MAX_TICKS, width_px: int = 1100, cell_px: int = 7) -> int:
+    """Label every n-th step so the labels fit side by side on an axis about ``width_px`` wide: 1 for up to
+    ``max_ticks`` single characters, more for long labels (numbers) or many steps."""
+    if not labels:
+        return 1
+    widest = min(12, max(_width(s) for s in labels))
+    fits = max(8, min(max_ticks, width_px // (cell_px * widest + 6)))
+    return max(1, int(np.ceil(len(labels) / fits)))
+
+
+def _suffix(row: int) -> str:
+    return "" if row == 1 else str(row)
+
+
+def stacked_time_layout(labels: list[str], rows: int = 1, titles=None, spacing: float = 0.0,
+                        max_ticks: int = MAX_TICKS, first_step: int = 0) -> tuple[dict, list[dict]]:
+    """(layout, extra traces) for ``rows`` panels stacked top to bottom on one token time axis.
+
+    Row r plots on axes ``x{r}``/``y{r}`` (row 1: ``x``/``y``); all time axes move together. Every time axis
+    carries every token as tick text (so hover ``%{x}`` is the token); the bottom one shows them, or, when they
+    would not fit side by side (see ``label_stride``), an overlay axis shows every n-th (the extra trace keeps that
+    axis drawn). The labels are
+    those of steps ``first_step``, ``first_step + 1``, ... (traces then use x = those step numbers).
+    """
+    T = len(labels)
+    text = [plotly_label(s) for s in labels]
+    span = [first_step - 0.5, first_step + T - 0.5]
+    stride = label_stride(labels, max_ticks)
+    # automargin and ticklabeloverflow make Plotly measure every label, per label: ~0.3 s for 6 × 200 tokens
+    plain = dict(range=span, tickfont=TOKEN_FONT, tickangle=0, ticks="", showgrid=False, zeroline=False,
+                 automargin=False, ticklabeloverflow="allow")
+    every = dict(plain, tickmode="array", tickvals=list(range(first_step, first_step + T)), ticktext=text)
+    height = (1 - spacing * (rows - 1)) / rows
+    layout: dict = {"annotations": []}
+    for row in range(1, rows + 1):
+        s = _suffix(row)
+        top = 1 - (row - 1) * (height + spacing)
+        layout[f"xaxis{s}"] = dict(every, anchor=f"y{s}", domain=[0, 1], showticklabels=row == rows and stride == 1,
+                                   **({"matches": "x"} if row > 1 else {}))
+        layout[f"yaxis{s}"] = dict(anchor=f"x{s}", domain=[max(0.0, top - height), top], automargin=False,
+                                   ticklabeloverflow="allow")
+        if titles:
+            layout["annotations"].append(dict(text=titles[row - 1], x=0, xref="paper", xanchor="left", y=top,
+                                              yref="paper", yanchor="bottom", showarrow=False, font=dict(size=13)))
+    extra = []
+    if stride > 1:
+        shown = list(range(0, T, stride))  # positions in labels
+        overlay, bottom = rows + 1, _suffix(rows)
+        layout[f"xaxis{overlay}"] = dict(plain, overlaying=f"x{bottom}", matches="x", anchor=f"y{bottom}",
+                                         side="bottom", tickmode="array", tickvals=[first_step + t for t in shown],
+                                         ticktext=[text[t] for t in shown])
+        extra.append(dict(type="scatter", x=[None], y=[None], xaxis=f"x{overlay}", yaxis=f"y{bottom}",
+                          hoverinfo="skip", showlegend=False))
+    return layout, extra
 
 
 def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units=None,
                    panel_height: int = 170) -> go.Figure:
     """Stacked heatmaps (units × time) of ``trace[key][layer, direction]`` for each key.
 
-    ``units`` picks and orders the rows (default: all, in index order). Gates use a sequential scale fixed
-    to [0, 1]; h, g and n a diverging scale fixed to [−1, 1]; c a diverging scale symmetric about 0.
+    ``units`` picks and orders the rows, first at the top (default: all, in index order); past 32 rows the unit
+    labels give way to hover (a tick per row costs the browser more than the heatmap itself). Gates use a
+    sequential scale fixed to [0, 1]; h, g and n a diverging scale fixed to [−1, 1]; c a diverging scale
+    symmetric about 0 up to its 99th percentile of |c|. Hover: token, step, unit and value.
     """
     keys = [k for k in keys if k in trace.keys()]
     if not keys:
@@ -23,23 +115,30 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
     if not (0 <= layer < L and 0 <= direction < D):
         raise IndexError(f"layer {layer} / direction {direction} out of range for a trace of shape {trace.shape}")
     units = np.arange(H) if units is None else np.asarray(units, dtype=int)
-    labels = trace.labels
-    fig = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, vertical_spacing=0.06 if len(keys) > 1 else 0,
-                        subplot_titles=[NAMES.get(k, k) for k in keys])
-    hover_tokens = T * len(units) <= HOVER_TOKENS_MAX_CELLS
-    custom = np.broadcast_to(np.asarray(labels, dtype=object), (len(units), T)) if hover_tokens else None
-    token_part = "token %{customdata} · " if hover_tokens else ""
+    if units.size == 0 or units.min() < 0 or units.max() >= H:
+        raise IndexError(f"units must be a non-empty selection of 0..{H - 1}")
+    n = len(keys)
+    height = panel_height * n + 70
+    spacing = 45 / height if n > 1 else 0.0  # room for the next panel's title, in pixels
+    layout, extra = stacked_time_layout(trace.labels, n, [NAMES.get(k, k) for k in keys], spacing)
+    names = [f"#{u}" for u in units]
+    data = []
     for row, key in enumerate(keys, start=1):
+        s = _suffix(row)
         z = check(key, trace[key], 4)[layer, direction][:, units].T  # [unit, time]
-        zmin, zmax, scale = value_range(key, z)
-        bar_len = 1 / len(keys)
-        fig.add_trace(go.Heatmap(
-            z=finite32(z), x=np.arange(T), y=[f"#{u}" for u in units], zmin=zmin, zmax=zmax, colorscale=scale,
-            customdata=custom, name=key,
-            hovertemplate=f"{token_part}step %{{x}}<br>unit %{{y}}<br>{key} = %{{z:.3f}}<extra></extra>",
-            colorbar=dict(len=bar_len * 0.9, y=1 - (row - 0.5) * bar_len, thickness=12),
-        ), row=row, col=1)
-        fig.update_yaxes(title_text="unit", type="category", row=row, col=1, showticklabels=len(units) <= 32)
-    fig.update_xaxes(**token_axis(labels), row=len(keys), col=1)
-    fig.update_layout(height=panel_height * len(keys) + 60, margin=dict(l=50, r=20, t=40, b=40))
-    return fig
+        zmin, zmax, scale = color_range(key, z)
+        lo, hi = layout[f"yaxis{s}"]["domain"]
+        data.append(dict(
+            type="heatmap", z=finite32(z), x=np.arange(T), y=names, zmin=zmin, zmax=zmax, colorscale=scale,
+            name=key, xaxis=f"x{s}", yaxis=f"y{s}",
+            hovertemplate=f"token %{{x}} · step %{{pointNumber[1]}}<br>unit %{{y}}<br>{key} = %{{z:.3f}}"
+                          "<extra></extra>",
+            colorbar=dict(len=hi - lo, lenmode="fraction", y=(lo + hi) / 2, yanchor="middle", thickness=12,
+                          x=1.005, xpad=6, tickfont=dict(size=10)),
+        ))
+        labelled = len(units) <= 32  # "#12" says unit; above that hover does, and the axis just says so
+        layout[f"yaxis{s}"].update(type="category", autorange="reversed", ticks="", showgrid=False,
+                                   tickfont=dict(size=9), title=dict(text="" if labelled else "unit", standoff=4),
+                                   **({} if labelled else dict(tickmode="array", tickvals=[])))
+    layout.update(height=height, margin=dict(l=60, r=30, t=30, b=40))
+    return go.Figure(data=data + extra, layout=layout)

@@ -1,0 +1,395 @@
+"""Inside the cell (/cell): every gate and state of a live model on a sequence the user types.
+
+Sections, top to bottom: the sequence (text or numbers) beside the model source; view controls (layer, direction,
+unit order and filter); then tabs, of which only the open one runs: States, Predictions, Colored text (with the
+unit finder), Saturation, Memory, Download. The trace is cached by (model fingerprint, input); the rest is cheap
+numpy and figure building over it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from pages.shared import (
+    MAX_STEPS,
+    cached_trace,
+    model_source_ui,
+    random_model,
+    random_model_ui,
+    sequence_ui,
+    show_error,
+)
+from rnnviz import InputError, Model, RnnvizError, Trace, Vocab
+from rnnviz import units as U
+from rnnviz.assets import list_pretrained
+from rnnviz.figures import (
+    cell_heatmaps,
+    color_range,
+    finder_figure,
+    horizon_figure,
+    memory_figure,
+    predictions_figure,
+    saturation_figure,
+)
+from rnnviz.figures.cell import CELL_KEYS
+from rnnviz.figures.common import NAMES
+from rnnviz.parse import parse_numbers
+
+KEY = "cell"
+HIDDEN = 128  # the default random model matches the pretrained character models
+SNIPPET = '''def merge(a, b, depth=0):
+    """Merge two 'nested' dicts: {"k": [1, (2, 3)]}."""
+    out = {**a}
+    for key, value in b.items():
+        if isinstance(value, dict) and key in out:
+            out[key] = merge(out[key], value, depth + 1)
+    return out
+'''
+PRESETS = {
+    "Letters: abcde, repeated": "abcde" * 8,
+    "Python: nested brackets, quotes, indentation": SNIPPET,
+    "Long-lag recall: a, 150 dots, then a again": "a" + "." * 150 + "a",
+    "Chinese: a sentence": "循环神经网络一边读字，一边记住前面的内容，也会慢慢忘记。",
+}
+NUMBER_PRESETS = {
+    "Sine wave, 60 steps": ", ".join(f"{math.sin(t / 4):.3f}" for t in range(60)),
+    "A step: 0 then 1 then 0": " ".join(["0"] * 15 + ["1"] * 15 + ["0"] * 15),
+    "A spike and a long wait": ", ".join(["1"] + ["0"] * 80),
+}
+WINDOW = 60  # prediction steps that fit their tokens in the cells
+MAX_CELLS = 2000 * 128  # per heatmap panel: past it the browser slows; the page shows fewer units, and says so
+TABS = ["States", "Predictions", "Colored text", "Saturation", "Memory", "Download"]
+DIRECTIONS = ("forward", "backward")
+
+
+# Input and model ----------------------------------------------------------------------------------------------
+
+
+def numbers_ui() -> np.ndarray | None:
+    """Comma- or space-separated numbers → float32 [time], cut to MAX_STEPS; None (with a message) otherwise."""
+    key = f"{KEY}_numbers"
+
+    def apply_preset():
+        st.session_state[key] = NUMBER_PRESETS[st.session_state[f"{key}_preset"]]
+
+    st.selectbox("Preset", list(NUMBER_PRESETS), key=f"{key}_preset", on_change=apply_preset, index=None,
+                 placeholder="Pick an example series…")
+    text = st.text_area("Numbers", value=NUMBER_PRESETS["Sine wave, 60 steps"], key=key, height=90,
+                        help="One number per step, separated by commas or by spaces, e.g. 0.1, 0.5, -0.2.")
+    if not text.strip():
+        st.info("Type some numbers to run the model on, e.g. 0.1, 0.5, -0.2.", icon=":material/keyboard:")
+        return None
+    try:
+        values = parse_numbers(text)
+    except InputError as err:
+        show_error(err)
+        return None
+    if len(values) > MAX_STEPS:
+        st.warning(f"The series has {len(values):,} numbers; only the first {MAX_STEPS:,} are used.")
+        values = values[:MAX_STEPS]
+    return values
+
+
+def input_ui() -> tuple[str, str | np.ndarray | None]:
+    """("Text", text) or ("Numbers", values); the second item is None when there is nothing to run."""
+    mode_column, box_column = st.columns([1, 3], vertical_alignment="top")
+    with mode_column:
+        mode = st.segmented_control("Input", ["Text", "Numbers"], default="Text", required=True, key=f"{KEY}_mode",
+                                    help="Text: every character is a step. Numbers: a one-feature series.")
+    with box_column:
+        if mode == "Numbers":
+            return mode, numbers_ui()
+        return mode, sequence_ui(KEY + "_sequence", SNIPPET, PRESETS)
+
+
+def random_ui(mode: str, data) -> tuple[Model, str] | None:
+    """The "Random" model source: a seeded untrained model; for text its vocabulary is the typed characters."""
+    cell, config, init, seed = random_model_ui(f"{KEY}_{mode.lower()}", hidden=HIDDEN)
+    if data is None:
+        return None
+    try:
+        if mode == "Numbers":
+            config = replace(config, encoder="float", input_size=1, head="none")
+            model = random_model(config, init, None, seed)
+        else:
+            model = random_model(config, init, Vocab.from_text(data), seed)
+    except RnnvizError as err:
+        show_error(err)
+        return None
+    return model, f"random {cell.upper()} · {config.hidden_size} units · seed {seed}"
+
+
+def model_ui(mode: str, data) -> tuple[Model, str] | None:
+    """The model source for this input mode, checked against the input: text models read text, float models
+    with one feature read numbers."""
+    if mode == "Text":
+        key, sources = KEY, ("Pretrained", "Random", "Trained here", "Uploaded")
+        if f"{key}_source" not in st.session_state:  # first run of the session: pick the default source
+            bundled = [card["name"] for card in list_pretrained("char")]
+            st.session_state[f"{key}_source"] = "Pretrained" if bundled else "Random"
+            if "char_lstm" in bundled:  # the LSTM shows every gate; the others stay one click away
+                st.session_state.setdefault(f"{key}_pretrained", "char_lstm")
+    else:
+        key, sources = f"{KEY}_num", ("Random", "Trained here", "Uploaded")
+    picked = model_source_ui(key, "char", lambda: random_ui(mode, data), sources=sources)
+    if picked is None:
+        return None
+    model = picked[0]
+    reads_numbers = model.config.encoder == "float"
+    if mode == "Text" and reads_numbers:
+        st.info("This model reads numbers, not text: switch the input to Numbers.", icon=":material/info:")
+        return None
+    if mode == "Numbers" and not (reads_numbers and model.input_size == 1):
+        st.info("This model does not read a one-feature number series: switch the input to Text, or pick a "
+                "random model.", icon=":material/info:")
+        return None
+    return picked
+
+
+# View controls ------------------------------------------------------------------------------------------------
+
+
+def view_ui(tr: Trace) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """(layer, direction, units shown in order, full order) from the layer, direction, sort and filter controls."""
+    L, D, T, H = tr.shape
+    widths = [1] * (L > 1) + [1] * (D == 2) + [1.3, 2]
+    columns = iter(st.columns(widths))  # layer and direction only where there is a choice
+    layer = direction = 0
+    if L > 1:
+        layer = next(columns).selectbox("Layer", range(L), key=f"{KEY}_layer",
+                                        format_func=lambda i: f"{i} (input side)" if i == 0 else str(i))
+    if D == 2:
+        chosen = next(columns).segmented_control("Direction", DIRECTIONS, default="forward", required=True,
+                                                 key=f"{KEY}_direction")
+        direction = DIRECTIONS.index(chosen)
+    c3, c4 = next(columns), next(columns)
+    sorts = U.sort_options(tr.cell)
+    by = c3.selectbox("Sort units by", list(sorts), format_func=sorts.get, key=f"{KEY}_sort_{tr.cell}",
+                      help="Variance: the units that change most come first. Mean forget (GRU: update) gate: "
+                           "the units that keep their memory longest come first.")
+    spec = c4.text_input("Show units", key=f"{KEY}_units", placeholder=f"all {H}; or e.g. 0-15, 42",
+                         help="Unit numbers and ranges, separated by commas. Empty shows every unit.")
+    order = U.unit_order(tr, layer, direction, by)
+    try:
+        picked = U.parse_units(spec, H)
+    except InputError as err:
+        show_error(err)
+        picked = None
+    units = order if picked is None else order[np.isin(order, picked)]
+    return layer, direction, units, order
+
+
+# Views ---------------------------------------------------------------------------------------------------------
+
+
+def states_view(tr: Trace, layer: int, direction: int, units: np.ndarray) -> None:
+    keys = ", ".join(CELL_KEYS[tr.cell])
+    T = tr.shape[2]
+    if T * len(units) > MAX_CELLS:
+        cap = max(8, MAX_CELLS // T)
+        st.info(f"Showing the first {cap} of {len(units)} units (in the current order) so the browser keeps up; "
+                "name others in Show units.", icon=":material/filter_alt:")
+        units = units[:cap]
+    st.caption(f"Rows are units ({len(units)} shown), columns are steps; hover for token, step, unit and value. "
+               f"Quantities: {keys}. Gates (sigmoid) on [0, 1], tanh-range values on [−1, 1].")
+    st.plotly_chart(cell_heatmaps(tr, layer, direction, units), width="stretch", key=f"{KEY}_heatmaps")
+
+
+def predictions_view(model: Model, tr: Trace, data) -> None:
+    if tr.probs is None or model.vocab is None:
+        what = "has no next-token head" if model.vocab is not None or tr.probs is None else "reads numbers"
+        st.info(f"This model {what}, so it predicts no next tokens.", icon=":material/info:")
+        return
+    T = tr.shape[2]
+    c1, c2 = st.columns([1, 3])
+    k = c1.slider("Top k", 1, min(10, tr.probs.shape[1]), min(5, tr.probs.shape[1]), key=f"{KEY}_topk")
+    start, stop = 0, T - 1
+    if T > 1:
+        labels = tr.labels
+        start, stop = c2.select_slider("Steps", options=range(T), value=(0, min(T - 1, WINDOW - 1)),
+                                       format_func=lambda t: f"{t} · {labels[t]}", key=f"{KEY}_window_{T}",
+                                       help=f"Up to {WINDOW} steps show the predicted tokens in the cells; "
+                                            "hover works at any width.")
+    ids, p = U.top_k(tr.probs[start:stop + 1], k)
+    next_ids = model.ids(data).numpy()[start + 1:stop + 2]
+    next_p = tr.probs[np.arange(start, start + len(next_ids)), next_ids]
+    next_labels = tr.labels[start + 1:stop + 2]
+    if len(next_ids) < stop - start + 1:  # the window reaches the end of the sequence
+        next_p, next_labels = np.append(next_p, np.nan), [*next_labels, "(end)"]
+    st.caption("At each step, the tokens the model expects next (most likely on top) and, in the first row, the "
+               "probability it gave to the token that really came next."
+               + (" A bidirectional model has read the future, so its predictions are not honest." if
+                  tr.shape[1] == 2 else ""))
+    fig = predictions_figure(ids, p, model.vocab.tokens, tr.labels[start:stop + 1], next_p, next_labels,
+                             first_step=start, max_text_steps=WINDOW)
+    st.plotly_chart(fig, width="stretch", key=f"{KEY}_predictions")
+
+
+def paint_unit(key: str, pills_key: str) -> None:
+    """Callback of the unit finder: paint the unit that was clicked."""
+    unit = st.session_state.get(pills_key)
+    if unit is not None:
+        st.session_state[key] = int(unit)
+
+
+def colored_text_view(tr: Trace, layer: int, direction: int, order: np.ndarray) -> None:
+    H = tr.shape[3]
+    keys = CELL_KEYS[tr.cell]
+    c1, c2 = st.columns([1, 1])
+    quantity = c1.selectbox("Quantity", keys, index=keys.index("h"), format_func=lambda k: NAMES.get(k, k),
+                            key=f"{KEY}_paint_key")
+    unit_key = f"{KEY}_paint_unit_{H}"
+    unit = c2.selectbox("Unit", [int(u) for u in order], key=unit_key, format_func=lambda u: f"#{u}",
+                        help="Listed in the current sort order; the unit finder below can pick one too.")
+    values = tr[quantity][layer, direction]  # [T, H]
+    vmin, vmax, _ = color_range(quantity, values)
+    if st.toggle("Stretch the colours to this unit's range", key=f"{KEY}_stretch",
+                 help="Off: the fixed range of the quantity, so units compare. On: faint units become visible."):
+        column = values[:, unit][np.isfinite(values[:, unit])]
+        if column.size:
+            m = float(np.abs(column).max()) if vmin < 0 else 0.0
+            vmin, vmax = (-m, m) if vmin < 0 else (float(column.min()), float(column.max()))
+            vmax = vmax if vmax > vmin else vmin + 1e-6
+    st.html(U.colored_text_html(tr.tokens, values[:, unit], vmin, vmax, tr.unknown, name=f"{quantity}[{unit}]"))
+    st.caption(f"Unit #{unit}'s {NAMES.get(quantity, quantity)} painted over the text: red high, blue low, "
+               f"white at the middle of [{vmin:g}, {vmax:g}]. Hover a character for its value; wavy underlines mark "
+               "characters the model does not know.")
+    finder_ui(tr, values, quantity, unit_key)
+
+
+def finder_ui(tr: Trace, values: np.ndarray, quantity: str, unit_key: str) -> None:
+    """Unit finder after LSTMVis: pick a span; list units above the threshold on it and below it elsewhere."""
+    T = len(tr.tokens)
+    st.subheader("Unit finder", anchor=False)
+    if T < 2:
+        st.caption("Type at least two steps to select a span.")
+        return
+    labels = tr.labels
+    c1, c2, c3 = st.columns([3, 1, 1])
+    first = T // 4
+    start, stop = c1.select_slider("Span", options=range(T), value=(first, min(T - 1, first + max(1, min(8, T // 10)))),
+                                   format_func=lambda t: f"{t} · {labels[t]}", key=f"{KEY}_span_{T}",
+                                   help="The steps where the unit should be on.")
+    lo, hi, _ = color_range(quantity, values)
+    mid = (lo + hi) / 2
+    threshold = c2.slider("Threshold", float(lo), float(hi), round(mid + 0.3 * (hi - mid), 2), 0.01,
+                          key=f"{KEY}_threshold_{quantity}", help="On means above this value (LSTMVis uses 0.3 "
+                          "for h_t).")
+    outside = c3.slider("Allowed outside", 0.0, 0.5, 0.1, 0.05, key=f"{KEY}_outside",
+                        help="Fraction of the other steps on which a unit may also be on.")
+    found = U.find_units(values, start, stop, threshold, max_outside=outside)
+    if len(found):
+        title = (f"{len(found)} unit{'s' * (len(found) != 1)} on at every step of {start}–{stop} and off elsewhere; "
+                 "click one to paint it above")
+    else:
+        found = U.find_units(values, start, stop, threshold, min_inside=0.0, max_outside=1.0)[:8]
+        title = (f"No unit is on at every step of {start}–{stop} and off elsewhere. Closest, by share of the span "
+                 "on minus share of the rest on; click one to paint it above")
+    shown = [int(u) for u in found.units[:24]]
+    pills_key = f"{KEY}_found_{start}_{stop}"
+    st.pills(title, shown, format_func=lambda u: f"#{u}", key=pills_key, on_change=paint_unit,
+             args=(unit_key, pills_key))
+    st.plotly_chart(finder_figure(values, labels, shown, start, stop, quantity), width="stretch",
+                    key=f"{KEY}_finder")
+
+
+def saturation_view(tr: Trace) -> None:
+    if tr.cell == "rnn":
+        st.info("A vanilla RNN has no gates: pick an LSTM or a GRU.", icon=":material/info:")
+        return
+    sat = U.gate_saturation(tr)
+    chart, notes = st.columns([3, 2], gap="large")
+    chart.plotly_chart(saturation_figure(sat), width="stretch", key=f"{KEY}_saturation")
+    notes.caption("Each point is one gate unit over this sequence: across, how often the gate is nearly closed "
+                  "(below 0.1); up, how often it is nearly open (above 0.9). Points on the dotted line are always "
+                  "saturated; near the origin the gate works in between. Colour: gate; shade: layer; diamonds: the "
+                  "backward direction. Karpathy et al. (2015) found trained LSTMs keep many forget gates open.")
+    rows = [{"gate": NAMES.get(g, g), "nearly closed": float(left.mean()), "nearly open": float(right.mean())}
+            for g, (left, right) in sat.items()]
+    share = {k: st.column_config.ProgressColumn(k, format="percent", min_value=0, max_value=1)
+             for k in ("nearly closed", "nearly open")}
+    notes.dataframe(rows, column_config=share, hide_index=True)
+    notes.caption("Mean over all units, layers and directions: the share of steps a gate spends saturated.")
+
+
+def memory_view(tr: Trace, layer: int, direction: int, units: np.ndarray) -> None:
+    if tr.cell == "rnn":
+        st.info("A vanilla RNN overwrites its state at every step; kept against written needs an LSTM or a GRU.",
+                icon=":material/info:")
+        return
+    kept, written = U.memory_split(tr, layer, direction)  # [T, H]
+    choice = st.columns([1, 2])[0].selectbox("Units", ["mean over the units shown", *[int(u) for u in units]],
+                                             key=f"{KEY}_memunit",
+                                             format_func=lambda u: u if isinstance(u, str) else f"#{u}")
+    if isinstance(choice, str):
+        k_line, w_line, unit = np.abs(kept[:, units]).mean(1), np.abs(written[:, units]).mean(1), None
+    else:
+        k_line, w_line, unit = kept[:, choice], written[:, choice], choice
+    state = "c_t" if tr.cell == "lstm" else "h_t"
+    st.caption(f"{state} is the sum of what is kept from the previous step and what is written now.")
+    st.plotly_chart(memory_figure(k_line, w_line, tr.labels, tr.cell, unit), width="stretch", key=f"{KEY}_memory")
+    gate = U.KEEP_GATE[tr.cell]
+    horizon = U.memory_horizon(tr[gate][layer, direction])
+    st.caption(f"Memory horizon τ = −1 / ln(mean {gate}): with a steady gate, memory fades by a factor e every τ "
+               f"steps. Median over the units shown: {np.median(horizon[units]):.3g} steps.")
+    st.plotly_chart(horizon_figure(horizon, units, gate), width="stretch", key=f"{KEY}_horizon")
+
+
+def download_view(tr: Trace) -> None:
+    L, D, T, H = tr.shape
+    st.caption(f"The whole trace: {', '.join(tr.keys())} for {L} layer(s), {D} direction(s), {T} steps "
+               f"and {H} units, plus the tokens. NPZ keeps every array as [layer, direction, time, unit]; CSV has a "
+               "row per layer, direction and step. Each chart saves as PNG from its toolbar.")
+    row = st.container(horizontal=True)
+    row.download_button("Download NPZ", lambda: U.trace_npz(tr), file_name="rnnviz-trace.npz",
+                       mime="application/octet-stream", icon=":material/download:", key=f"{KEY}_npz")
+    row.download_button("Download CSV", lambda: U.trace_csv(tr), file_name="rnnviz-trace.csv", mime="text/csv",
+                       icon=":material/download:", key=f"{KEY}_csv")
+
+
+def views_ui(model: Model, tr: Trace, data) -> None:
+    layer, direction, units, order = view_ui(tr)
+    tabs = st.tabs(TABS, key=f"{KEY}_view", on_change="rerun")
+    views = {
+        "States": lambda: states_view(tr, layer, direction, units),
+        "Predictions": lambda: predictions_view(model, tr, data),
+        "Colored text": lambda: colored_text_view(tr, layer, direction, order),
+        "Saturation": lambda: saturation_view(tr),
+        "Memory": lambda: memory_view(tr, layer, direction, units),
+        "Download": lambda: download_view(tr),
+    }
+    for tab, label in zip(tabs, TABS, strict=True):
+        if tab.open:
+            with tab:
+                views[label]()
+
+
+def main() -> None:
+    st.title("Inside the cell")
+    st.caption("Type a sequence and watch every gate and state of a recurrent cell at every step.")
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        mode, data = input_ui()
+    with right:
+        picked = model_ui(mode, data)
+    if data is None or picked is None:
+        return
+    model = picked[0]
+    try:
+        tr = cached_trace(model, model.fingerprint(), data)
+    except RnnvizError as err:
+        show_error(err)
+        return
+    unknown = sum(tr.unknown)
+    if unknown:
+        st.warning(f"{unknown} character(s) are not in this model's vocabulary: they are read as the unknown "
+                   "token and marked with a wavy underline in the colored text.", icon=":material/help:")
+    views_ui(model, tr, data)
+
+
+if __name__ == "__main__":  # st.navigation runs pages as __main__; tests import the presets without running it
+    main()

@@ -1,0 +1,466 @@
+"""Gradient flow (/gradients): how far back the gradient reaches in a vanilla RNN, an LSTM and a GRU.
+
+Sections, top to bottom: the sequence (typed or generated); a memory-horizon card per model; the main chart
+(normalized ‖dL/dh_t‖ against lag, with the LSTM's cell-state path and the RNN's bound, over the per-step
+Jacobian norm); overflow notes; input saliency painted over the tokens; per-unit heatmaps; the summary table;
+the math. Controls sit in the sidebar, each with one line saying what it does.
+
+Every number is rnnviz.gradient_flow's (through pages.shared.cached_gradient_flow, keyed by model
+fingerprint, input and objective); rnnviz.flows only reorders them by lag and takes medians over seeds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+import streamlit as st
+
+from pages.shared import (
+    MAX_STEPS,
+    SOURCES,
+    cached_gradient_flow,
+    pretrained,
+    random_model,
+    sequence_ui,
+    show_error,
+    trained_models,
+    upload_ui,
+)
+from rnnviz import InitConfig, Model, ModelConfig, RnnvizError, Vocab
+from rnnviz.assets import list_pretrained
+from rnnviz.figures import flow_figure, saliency_html, unit_heatmaps
+from rnnviz.flows import GENERATORS, HORIZON_FLOOR, Flow, generated_text
+
+KEY = "grad"
+CELLS = ("rnn", "lstm", "gru")
+DEFAULT_LENGTH = 200
+SOURCE_NAMES = {"Pretrained": "Pretrained on the long-lag task", "Random": "Random (untrained)",
+                "Trained here": "Trained in this session", "Uploaded": "Uploaded checkpoint"}
+GENERATOR_NAMES = {"recall_blank": "Recall task: a symbol, then blanks", "recall_noise": "Recall task: a symbol, "
+                   "then noise digits", "random": "Random tokens"}
+OBJECTIVES = {"sum": "Sum of the last output", "next_token": "Loss at the last step"}
+THRESHOLDS = [10.0 ** -k for k in range(1, 13)]
+SCHEME_NAMES = {"default": "PyTorch default", "orthogonal": "Orthogonal × gain", "identity": "Identity × gain"}
+MAX_PRETRAINED = 6
+
+
+@dataclass(frozen=True)
+class RandomSpec:
+    """What the random-model controls collected; the models are built once the input's vocabulary is known."""
+
+    hidden: int
+    layers: int
+    nonlinearity: str
+    init: InitConfig
+    seeds: tuple[int, ...]
+
+
+def plain(text: str) -> str:
+    """A name shown through Streamlit markdown (metric labels): markdown and HTML characters escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>$~:])", r"\\\1", str(text))
+
+
+# Sidebar controls -------------------------------------------------------------------------------------------
+
+
+def source_ui() -> str:
+    have = bool(list_pretrained("recall"))
+    source = st.radio("Models", SOURCES, index=0 if have else 1, key=f"{KEY}_source", format_func=SOURCE_NAMES.get)
+    st.caption("Pretrained: an RNN, LSTM and GRU trained to recall a symbol across a long lag. Random: untrained, "
+               "built from the controls below. Or a model from Train live, or your checkpoint.")
+    return source
+
+
+def random_ui() -> RandomSpec:
+    hidden = st.select_slider("Hidden units", [8, 16, 32, 64, 128, 256], value=128, key=f"{KEY}_hidden")
+    st.caption("Units per layer, the same for all three cells.")
+    layers = int(st.number_input("Layers", 1, 4, 1, key=f"{KEY}_layers"))
+    st.caption("Stacked layers; the chart shows one of them (see Layer shown).")
+    nonlin = st.radio("RNN nonlinearity", ("tanh", "relu"), horizontal=True, key=f"{KEY}_nonlin")
+    st.caption("tanh saturates and damps the gradient; relu passes it on unchanged wherever a unit is active.")
+    scheme = st.selectbox("Recurrent init (W_hh)", list(SCHEME_NAMES), key=f"{KEY}_scheme",
+                          format_func=SCHEME_NAMES.get)
+    st.caption("Default: uniform ±1/√H. Orthogonal: every singular value equals the gain. Identity: W_hh = gain·I.")
+    gain = st.slider("Gain", 0.5, 2.0, 1.0, 0.05, key=f"{KEY}_gain", disabled=scheme == "default")
+    st.caption("Scales W_hh. Above 1 the gradient can grow step after step and overflow on a long sequence.")
+    forget = st.slider("Forget-gate bias", -2.0, 6.0, 1.0, 0.5, key=f"{KEY}_forget")
+    st.caption("LSTM f and GRU z start near σ(b): 0 → 0.5 (halves the cell-state gradient each step), "
+               "1 → 0.73, 5 → 0.993.")
+    chrono = int(st.number_input("Chrono init T_max", 0, MAX_STEPS, 0, step=50, key=f"{KEY}_chrono"))
+    st.caption("0 is off. Otherwise b_f ~ log U(1, T_max − 1), b_i = −b_f: memory times spread up to T_max.")
+    seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, key=f"{KEY}_seed"))
+    st.caption("Draws the random weights; the same seed gives the same models.")
+    count = int(st.number_input("Number of seeds", 1, 8, 1, key=f"{KEY}_seeds"))
+    st.caption("Several seeds: the line is the median, the band runs from min to max.")
+    init = InitConfig(scheme, gain=float(gain) if scheme != "default" else 1.0, forget_bias=float(forget),
+                      chrono_tmax=float(chrono) if chrono >= 3 else None)
+    return RandomSpec(int(hidden), layers, nonlin, init, tuple(range(seed, seed + count)))
+
+
+def analysis_ui() -> tuple[str, float]:
+    objective = st.radio("Objective", list(OBJECTIVES), key=f"{KEY}_objective", format_func=OBJECTIVES.get)
+    st.caption("What L is: the sum of the top layer's output at the last step, or the cross-entropy of the "
+               "prediction at the last step (against the model's own top choice).")
+    threshold = st.select_slider("Horizon threshold", THRESHOLDS, value=1e-6, key=f"{KEY}_threshold",
+                                 format_func=lambda v: f"{v:.0e}")
+    st.caption(f"The memory horizon is the largest lag whose normalized gradient is still ≥ {HORIZON_FLOOR:.0e}; "
+               "the second horizon uses this threshold.")
+    return objective, float(threshold)
+
+
+def layer_ui(max_layers: int) -> int | None:
+    if max_layers <= 1:
+        return None
+    layer = st.select_slider("Layer shown", list(range(1, max_layers + 1)), value=max_layers, key=f"{KEY}_layer")
+    st.caption("The bound holds for the top layer; lower ones also get gradient from the layer above at every step.")
+    return int(layer) - 1
+
+
+# Sequence and models -----------------------------------------------------------------------------------------
+
+
+def sequence_section() -> str | None:
+    box, gen = st.columns([3, 1])
+    with gen:
+        st.selectbox("Generated input", GENERATORS, key=f"{KEY}_gen_kind", format_func=GENERATOR_NAMES.get,
+                            help="Recall: the input of the long-lag task the pretrained models learned, a symbol "
+                                 "then filler. Random: tokens drawn from the same alphabet.")
+        size, go = st.columns([3, 2], vertical_alignment="bottom")
+        size.number_input("Length", 2, MAX_STEPS, DEFAULT_LENGTH, step=100, key=f"{KEY}_gen_length")
+
+        def generate():  # reads the widgets' state, which holds an edit committed by this very click
+            state = st.session_state
+            count = state[f"{KEY}_gen_count"] = state.get(f"{KEY}_gen_count", 0) + 1
+            state[f"{KEY}_sequence"] = generated_text(state[f"{KEY}_gen_kind"], int(state[f"{KEY}_gen_length"]),
+                                                      seed=count)
+
+        go.button("Generate", key=f"{KEY}_generate", on_click=generate, width="stretch",
+                  help="Replace the sequence with a generated one of this length (up to 2,000 steps).")
+    with box:
+        text = sequence_ui(f"{KEY}_sequence", generated_text("recall_blank", DEFAULT_LENGTH), height=100,
+                           help="Type anything (each character is a step), or generate a sequence on the right. "
+                                "The objective reads the last step.")
+    return text
+
+
+def model_groups(source: str, spec: RandomSpec | None, text: str) -> list[tuple[str, list[Model]]] | None:
+    """(label, one model per seed) for each model to compare, or None with a message on the page."""
+    if source == "Random":
+        vocab = Vocab.from_text(text)
+        groups = []
+        for cell in CELLS:
+            config = ModelConfig(cell=cell, hidden_size=spec.hidden, num_layers=spec.layers,
+                                 nonlinearity=spec.nonlinearity if cell == "rnn" else "tanh")
+            init = replace(spec.init, forget_bias=None, chrono_tmax=None) if cell == "rnn" else spec.init
+            groups.append((cell.upper(), [random_model(config, init, vocab, s) for s in spec.seeds]))
+        return groups
+    if source == "Pretrained":
+        cards = sorted(list_pretrained("recall"), key=lambda c: (CELLS.index(c.get("cell", "rnn"))
+                                                                  if c.get("cell") in CELLS else 9, c["name"]))
+        if not cards:
+            st.info("The pretrained long-lag models are not bundled yet: choose Random in the sidebar "
+                    "(or run `python -m rnnviz.pretrain`).", icon=":material/info:")
+            return None
+        cards = cards[:MAX_PRETRAINED]
+        cells = [c.get("cell") for c in cards]
+        groups = [(c["cell"].upper() if cells.count(c.get("cell")) == 1 and c.get("cell") in CELLS
+                   else c.get("title") or c["name"], [pretrained(c["name"])[0]]) for c in cards]
+        st.caption(pretrained_caption(cards))
+        return groups
+    if source == "Trained here":
+        models = trained_models()
+        if not models:
+            st.info("No model has been trained in this session yet: train one on the Train live page.",
+                    icon=":material/info:")
+            return None
+        names = st.multiselect("Models trained in this session", list(models), default=list(models)[:3],
+                               key=f"{KEY}_trained")
+        if not names:
+            st.info("Pick at least one model to show.", icon=":material/info:")
+            return None
+        return [(f"{models[n]['model'].cell.upper()} · {n}", [models[n]["model"]]) for n in names]
+    picked = upload_ui(KEY)
+    if picked is None:
+        return None
+    model, _ = picked
+    return [(f"{model.cell.upper()} (uploaded)", [model])]
+
+
+def pretrained_caption(cards: list[dict]) -> str:
+    """One line on what the bundled models learned, from their cards (missing fields are left out)."""
+    def accuracy(card):
+        acc = (card.get("metrics") or {}).get("accuracy")
+        return f"{card.get('cell', '?').upper()} {acc:.0%}" if isinstance(acc, int | float) else None
+
+    task = cards[0].get("task") or {}
+    sizes = sorted({c.get("hidden_size") for c in cards if c.get("hidden_size")})
+    steps = (cards[0].get("training") or {}).get("steps")
+    parts = ["Trained" + (f" {steps:,} steps" if isinstance(steps, int) else "") + " to name the first symbol "
+             + (f"after {task['lag']} steps of {task.get('filler', 'blank')} filler" if "lag" in task else
+                "after a long lag")]
+    if sizes:
+        parts.append(f"{', '.join(map(str, sizes))} units")
+    accs = [a for a in map(accuracy, cards) if a]
+    if accs:
+        parts.append("held-out accuracy " + ", ".join(accs))
+    return "Pretrained models: " + "; ".join(parts) + "."
+
+
+def compute_flows(groups, text: str, objective: str, layer: int | None) -> list[Flow]:
+    flows = []
+    with st.spinner("Running backpropagation through time…"):
+        for label, models in groups:
+            try:
+                gfs = [cached_gradient_flow(m, m.fingerprint(), text, objective) for m in models]
+            except RnnvizError as err:
+                st.error(f"{label}: {err}", icon=":material/error:")
+                continue
+            flows.append(Flow(label, gfs, layer=layer))
+    return flows
+
+
+# Views ---------------------------------------------------------------------------------------------------------
+
+
+def horizon_text(f: Flow, threshold: float) -> str:
+    if f.forward_overflow_lag is not None:
+        return "undefined"
+    h = f.horizons(threshold)
+    med = int(np.median(h))
+    if med >= f.steps - 1:
+        return f"≥ {f.steps - 1:,} (all)"
+    return f"{med:,}" + (f" ({h.min()}–{h.max()})" if h.min() != h.max() else "")
+
+
+def cards_ui(flows: list[Flow], threshold: float) -> None:
+    for col, f in zip(st.columns(len(flows)), flows, strict=True):
+        value = horizon_text(f, HORIZON_FLOOR)
+        overflow = None
+        if f.forward_overflow_lag is not None:
+            overflow = "the forward pass overflowed"
+        elif f.overflow_lag is not None:
+            overflow = f"overflows at lag {f.overflow_lag:,}"
+        col.metric(f"{plain(f.label)}: memory horizon", value if value == "undefined" else f"{value} steps",
+                   delta=overflow, delta_color="inverse", border=True,
+                   help=f"The largest lag whose normalized gradient is still ≥ {HORIZON_FLOOR:.0e}.")
+        if f.forward_overflow_lag is None:
+            note = f"lag 100: {fmt(f.at_lag(100))}"
+            if threshold != HORIZON_FLOOR:
+                note += f" · ≥ {threshold:.0e}: {horizon_text(f, threshold)}"
+            col.caption(note)
+
+
+def fmt(v: float | None) -> str:
+    if v is None:
+        return "—"
+    if not np.isfinite(v):
+        return "overflow"
+    return "0 (underflow)" if v == 0 else f"{v:.1e}"
+
+
+def chart_captions(flows: list[Flow]) -> None:
+    parts = ["Solid: ‖dL/dh_t‖ divided by its value at the last step (1 at lag 0), on a log axis; going right is "
+             "going back in time; ▼ marks where it drops below float32's range. Below: each step's Jacobian norm, "
+             "the most that step can stretch the gradient."]
+    if any(f.cell_state is not None for f in flows):
+        parts.append("Dashed: the LSTM's cell-state gradient ‖dL/dc_t‖ (normalized the same way). The LSTM's "
+                     "Jacobian holds c_{t−1} fixed, so the gradient can fall more slowly than it says: the cell "
+                     "state carries the rest, with the per-step factor max f_t (dashed, lower panel).")
+    for f in flows:
+        if f.bound is not None:
+            sig, rho = float(np.median(f.sigma_max())), float(np.median(f.spectral_radius()))
+            med = f.hidden.median[1:]
+            grows = f.overflow_lag is not None or bool(np.any(med[np.isfinite(med)] > 1))
+            if sig < 1:
+                verdict = "below 1, so the bound forces the gradient to vanish"
+            elif grows:
+                verdict = "above 1, so the bound allows growth, and here the gradient does grow"
+            else:
+                verdict = "at least 1, so the bound allows growth and guarantees nothing; the curve falls anyway"
+            parts.append(f"Dotted: the {f.label} bound (γσ_max)^k, γ = 1 for tanh and relu: "
+                         f"σ_max(W_hh) = {sig:.3g} ({verdict}); spectral radius {rho:.3g}.")
+        elif f.cell == "rnn" and not f.is_top:
+            parts.append(f"{f.label}: no bound drawn, the layer shown is not the top one.")
+    if any(f.directions > 1 for f in flows):
+        parts.append("Bidirectional models: the forward direction is shown.")
+    st.caption(" ".join(parts))
+
+
+def overflow_ui(flows: list[Flow]) -> None:
+    hit = [f for f in flows if f.overflow_lag is not None or f.forward_overflow_lag is not None]
+    if not hit:
+        return
+    lines = []
+    for f in hit:
+        if f.forward_overflow_lag is not None:
+            step = f.steps - 1 - f.forward_overflow_lag
+            lines.append(f"**{plain(f.label)}**: the hidden state itself overflowed at step {step:,} "
+                         f"(lag {f.forward_overflow_lag:,}), so every gradient computed through it is undefined.")
+        elif f.overflow_lag is not None:
+            lines.append(f"**{plain(f.label)}**: ‖dL/dh‖ passes float32's largest number (3.4·10³⁸) "
+                         f"at lag {f.overflow_lag:,}; farther back it is inf or NaN and the line stops.")
+    st.warning("Exploding gradients. " + " ".join(lines), icon=":material/warning:")
+    with st.expander("Why it overflows, and what gradient clipping does", expanded=True):
+        st.markdown(
+            "Each step back multiplies the gradient by that step's Jacobian. When those stretch it (norms above 1, "
+            "the lower panel), the product grows exponentially: a factor of 1.2 per step is 10⁷⁹ after 1,000 steps, "
+            "past float32's 3.4·10³⁸. With relu and a gain above 1 the forward pass grows the same way, "
+            "h_t ≈ gain^t, until h itself is inf. tanh saturates for large inputs (tanh′ ≈ 0), which damps the "
+            "growth, but with a large gain on a long sequence not always enough.\n\n"
+            "**Clipping** rescales the whole gradient g to c·g/‖g‖ whenever ‖g‖ > c (Pascanu et al. 2013). "
+            "It keeps the direction and bounds the size of one update, so a single exploding batch cannot throw "
+            "the weights far; Train live clips at 1 by default. It cannot repair a gradient that is already "
+            "inf or NaN, and it does nothing for vanishing gradients: that is what gates and initialization are for.")
+
+
+def saliency_ui(flows: list[Flow]) -> None:
+    st.subheader("Which inputs reach the objective")
+    long = " A long sequence opens at its end, where the objective reads; scroll up for earlier tokens." \
+        if flows[0].steps > 300 else ""
+    st.caption("‖dL/dx_t‖ for each input token, painted behind it: full colour is that model's largest value, "
+               "white is a millionth of it or less (log scale); hover a token for its value. Grey, struck through: "
+               "undefined (overflow)." + long)
+    st.html(saliency_html(flows))
+
+
+def heatmaps_ui(flows: list[Flow]) -> None:
+    st.subheader("Per unit, over time")
+    st.caption("|dL/dh_t| of every hidden unit, divided by ‖dL/dh_T‖, on one log colour scale for all models; "
+               "time runs left to right and the objective reads the last step, at the right edge.")
+    st.plotly_chart(unit_heatmaps(flows), width="stretch", key=f"{KEY}_heatmaps")
+
+
+def table_ui(flows: list[Flow], threshold: float) -> None:
+    rows = []
+    for f in flows:
+        s = f.summary(threshold)
+        rows.append({
+            "model": f.label,
+            "seeds": f.seeds,
+            f"horizon ≥ {HORIZON_FLOOR:.0e}": horizon_text(f, HORIZON_FLOOR),
+            f"horizon ≥ {threshold:.0e}": horizon_text(f, threshold),
+            "normalized at lag 100": fmt(s["at_lag_100"]),
+            "typical step ‖∂h_t/∂h_t−1‖": "—" if s["typical_step"] is None else f"{s['typical_step']:.3g}",
+            "σ_max(W_hh)": f"{s['sigma_max']:.3g}",
+            "spectral radius": "—" if s["spectral_radius"] is None else f"{s['spectral_radius']:.3g}",
+            "overflow at lag": "—" if s["overflow_lag"] is None else f"{s['overflow_lag']:,}",
+        })
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption("Typical step: the geometric mean of the per-step Jacobian norms. Medians over seeds; ranges in "
+               "brackets. σ_max of the LSTM and GRU is that of the stacked gate blocks of W_hh.")
+
+
+def unknown_note(flows: list[Flow]) -> None:
+    counts = {f.label: sum(f.flows[0].trace.unknown) for f in flows}
+    if not any(counts.values()):
+        return
+    if len(set(counts.values())) == 1:
+        st.caption(f"{next(iter(counts.values())):,} of {flows[0].steps:,} tokens are not in the models' vocabulary "
+                   "and are read as `<unk>`.")
+    else:
+        st.caption("Tokens not in a model's vocabulary are read as `<unk>`: "
+                   + ", ".join(f"{plain(k)} {v:,}" for k, v in counts.items()) + f" of {flows[0].steps:,}.")
+
+
+def math_ui() -> None:
+    with st.expander("The math behind these charts", icon=":material/function:"):
+        st.markdown(MATH)
+
+
+MATH = r"""
+**In words.** The loss $L$ is read at the last step, $T$. Backpropagation through time sends its gradient back
+one step at a time, and each step multiplies it by that step's Jacobian. The main chart shows how large what
+arrives at step $t$ is, relative to what left step $T$, against the lag $k = T - t$ (0 at the last step,
+growing to the right):
+
+$$
+\frac{\partial L}{\partial h_{T-k}} =
+\Big(\frac{\partial h_{T-k+1}}{\partial h_{T-k}}\Big)^{\!\top} \cdots
+\Big(\frac{\partial h_{T}}{\partial h_{T-1}}\Big)^{\!\top} \frac{\partial L}{\partial h_T},
+\qquad \text{plotted: } \frac{\lVert \partial L / \partial h_{T-k} \rVert}{\lVert \partial L / \partial h_T \rVert}
+$$
+
+That is for one layer; in a stack, the layer above adds its own term at every step, and the chart plots the total.
+
+**Vanilla RNN.** With $h_t = \varphi(a_t)$, $a_t = W_{hh} h_{t-1} + W_{ih} x_t + b$, every factor is a matrix times the
+squashing function's slope. The lower panel plots its spectral norm, the most one step can stretch the gradient:
+
+$$
+\frac{\partial h_t}{\partial h_{t-1}} = \operatorname{diag}\big(\varphi'(a_t)\big)\, W_{hh}
+$$
+
+**The bound** (Pascanu et al. 2013). $|\varphi'| \le \gamma$, with $\gamma = 1$ for tanh and relu, so no factor
+is longer than $\gamma\,\sigma_{\max}(W_{hh})$ and the RNN's curve stays under the dotted line:
+
+$$
+\frac{\lVert \partial L / \partial h_{T-k} \rVert}{\lVert \partial L / \partial h_T \rVert}
+\le \big(\gamma\,\sigma_{\max}(W_{hh})\big)^{k}
+$$
+
+If $\gamma\sigma_{\max} < 1$ the gradient must vanish exponentially. $\sigma_{\max} > 1$ is needed for it to
+explode but is not enough: a saturated tanh unit has $\varphi' \approx 0$, and the directions of successive factors
+rarely line up, so the product shrinks faster than the product of norms. The spectral radius $\rho(W_{hh})$ (largest
+$|\text{eigenvalue}|$) is the growth rate of $W_{hh}^k$ itself: below 1 it vanishes, above 1 it can explode.
+
+**LSTM: the constant error carousel.** $c_t = f_t \odot c_{t-1} + i_t \odot g_t$ and $h_t = o_t \odot \tanh(c_t)$.
+Along the cell state there is no matrix and no squashing slope, only the forget gate (Hochreiter & Schmidhuber 1997):
+
+$$
+\frac{\partial c_t}{\partial c_{t-1}}\Big|_{\text{gates held fixed}} = \operatorname{diag}(f_t)
+\quad\Longrightarrow\quad
+\frac{\partial L}{\partial c_{T-k}} \approx \Big(\prod_{s=T-k+1}^{T} f_s\Big) \odot \frac{\partial L}{\partial c_T}
+$$
+
+With $f \approx 1$ the gradient rides the cell state almost unchanged. The dashed line is $\lVert \partial L /
+\partial c_t \rVert$ (the total, paths through the gates included); the dashed line in the lower panel is
+$\max_i f_{t,i}$, this path's per-step factor.
+
+**The forget-gate bias at initialization.** With small random weights $f_t \approx \sigma(b_f)$, so the cell-state
+gradient shrinks roughly like $\sigma(b_f)^k$ and falls to $10^{-3}$ at
+
+$$
+b_f = 0:\ 0.5^k,\ k \approx 10 \qquad b_f = 1:\ 0.73^k,\ k \approx 22 \qquad b_f = 5:\ 0.993^k,\ k \approx 1000
+$$
+
+Chrono init draws $b_f = \log u$, $u \sim U(1, T_{\max} - 1)$, so $1/(1 - f) = 1 + u$: memory times spread from 2
+to $T_{\max}$ steps, and $b_i = -b_f$ keeps the input gate mostly shut. The GRU writes
+$h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}$: its update gate $z$ plays the forget gate's part, and the same
+slider sets its bias.
+"""
+
+
+# Page ------------------------------------------------------------------------------------------------------------
+
+st.title("Gradient flow")
+st.caption("To learn from step t, the gradient of a loss read at the last step travels back through every step "
+           "in between. A vanilla RNN multiplies it by a matrix at each step, so it shrinks (or grows) exponentially; "
+           "an LSTM's cell state can carry it almost unchanged. The same sequence runs through every model.")
+
+with st.sidebar:
+    source = source_ui()
+    spec = random_ui() if source == "Random" else None
+    objective, threshold = analysis_ui()
+
+text = sequence_section()
+if text is not None:
+    try:
+        groups = model_groups(source, spec, text)
+    except RnnvizError as err:  # e.g. a bundled checkpoint that fails validation
+        show_error(err)
+        groups = None
+    if groups:
+        with st.sidebar:
+            layer = layer_ui(max(m.config.num_layers for _, ms in groups for m in ms))
+        flows = compute_flows(groups, text, objective, layer)
+        if flows:
+            unknown_note(flows)
+            cards_ui(flows, threshold)
+            st.plotly_chart(flow_figure(flows, threshold), width="stretch", key=f"{KEY}_flow")
+            chart_captions(flows)
+            overflow_ui(flows)
+            math_ui()
+            saliency_ui(flows)
+            heatmaps_ui(flows)
+            table_ui(flows, threshold)

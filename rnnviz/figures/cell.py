@@ -1,0 +1,158 @@
+"""Figures of the /cell page: arrays in, ``go.Figure`` out, no streamlit. The analysis lives in rnnviz.units."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..vocab import token_label
+from .common import GATE_SCALE, NAMES, ShapeError, check, finite32
+from .states import color_range, plotly_label, stacked_time_layout, state_heatmaps
+
+CELL_KEYS = {"lstm": ("i", "f", "g", "o", "c", "h"), "gru": ("r", "z", "n", "h"), "rnn": ("h",)}
+GATE_COLORS = {"i": "#2563eb", "f": "#dc2626", "o": "#16a34a", "r": "#9333ea", "z": "#ea580c"}
+DIRECTION_SYMBOLS = ("circle", "diamond")
+
+
+def cell_heatmaps(trace, layer: int = 0, direction: int = 0, units=None, panel_height: int = 190) -> go.Figure:
+    """Every internal of the cell stacked on one token axis: LSTM i, f, g, o, c, h; GRU r, z, n, h; RNN h."""
+    return state_heatmaps(trace, CELL_KEYS[trace.cell], layer, direction, units, panel_height)
+
+
+def _token_figure(data: list, labels: list[str], height: int, first_step: int = 0, **layout) -> go.Figure:
+    """One panel over the token time axis (hover ``%{x}`` is the token)."""
+    base, extra = stacked_time_layout(labels, first_step=first_step)
+    base.update(height=height, margin=dict(l=60, r=30, t=30, b=40), **layout)
+    return go.Figure(data=data + extra, layout=base)
+
+
+def predictions_figure(ids: np.ndarray, p: np.ndarray, vocab: list[str], labels: list[str],
+                       next_p: np.ndarray | None = None, next_labels: list[str] | None = None,
+                       first_step: int = 0, max_text_steps: int = 60) -> go.Figure:
+    """Top-k next-token predictions at each step: rows #1..#k (and "actual" on top when ``next_p`` is given:
+    the probability given to the token that really came next, labelled ``next_labels``), colour = probability.
+
+    ``ids``/``p`` are ``[time, k]`` (from rnnviz.units.top_k), ``vocab`` the model's tokens, ``labels`` the visible
+    tokens read at those steps, the first being step ``first_step``. Cells carry the predicted token as text
+    when there are at most ``max_text_steps`` steps.
+    """
+    ids, p = check("ids", ids, 2), check("p", p, 2)
+    T, k = ids.shape
+    if p.shape != (T, k) or len(labels) != T:
+        raise ShapeError(f"ids {ids.shape}, p {p.shape} and {len(labels)} labels must agree on [time, k]")
+    text = np.array([[plotly_label(token_label(vocab[i])) for i in row] for row in ids], dtype=object).T  # [k, T]
+    z, rows = np.asarray(p, dtype=np.float32).T, [f"#{r + 1}" for r in range(k)]
+    if next_p is not None:
+        nxt = next_labels if next_labels is not None else [*labels[1:], "(end)"]
+        if len(next_p) != T or len(nxt) != T:
+            raise ShapeError(f"next_p ({len(next_p)}) and next_labels ({len(nxt)}) must have {T} steps")
+        z = np.vstack([np.asarray(next_p, dtype=np.float32)[None], z])
+        text = np.vstack([np.asarray([plotly_label(s) for s in nxt], dtype=object)[None], text])
+        rows = ["actual", *rows]
+    steps = np.broadcast_to(np.arange(first_step, first_step + T, dtype=np.int32), z.shape)
+    heatmap = dict(
+        type="heatmap", z=finite32(z), x=np.arange(first_step, first_step + T), y=rows, zmin=0, zmax=1,
+        colorscale=GATE_SCALE, text=text, customdata=steps, textfont=dict(size=11),
+        texttemplate="%{text}" if T <= max_text_steps else "",
+        hovertemplate="after %{x} · step %{customdata}<br>%{y}: %{text} · p = %{z:.3f}<extra></extra>",
+        colorbar=dict(thickness=12, title=dict(text="p", side="right")),
+    )
+    fig = _token_figure([heatmap], labels, height=80 + 30 * len(rows), first_step=first_step)
+    fig.update_yaxes(type="category", autorange="reversed")
+    return fig
+
+
+def saturation_figure(sat: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
+    """Gate saturation (Karpathy et al. 2015, fig. 3): each point a gate unit, x the fraction of steps below 0.1,
+    y the fraction above 0.9. ``sat`` is {gate: (left, right)}, each ``[layer, direction, unit]``.
+
+    One colour per gate, shaded per layer; backward-direction units are diamonds. Points near the top-left edge
+    are gates that are almost always open; bottom-right, almost always closed; near the origin, in between.
+    """
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[1, 0], mode="lines", line=dict(color="#9ca3af", dash="dot", width=1),
+                             hoverinfo="skip", showlegend=False))
+    for gate, (left, right) in sat.items():
+        left, right = check(f"{gate} left", left, 3), check(f"{gate} right", right, 3)
+        if left.shape != right.shape:
+            raise ShapeError(f"{gate}: left {left.shape} and right {right.shape} must match")
+        L, D, H = left.shape
+        for layer in range(L):
+            for d in range(D):
+                name = f"{gate} · layer {layer}" + (" · backward" if d else "")
+                fig.add_trace(go.Scatter(
+                    x=left[layer, d], y=right[layer, d], mode="markers", name=name,
+                    marker=dict(color=GATE_COLORS.get(gate, "#6b7280"), symbol=DIRECTION_SYMBOLS[d], size=7,
+                                opacity=max(0.35, 0.85 - 0.2 * layer), line=dict(width=0.5, color="white")),
+                    customdata=np.arange(H),
+                    hovertemplate=f"{NAMES.get(gate, gate)}, layer {layer}{' backward' if d else ''}<br>"
+                                  "unit %{customdata}<br>closed (< 0.1) %{x:.0%} · open (> 0.9) %{y:.0%}"
+                                  "<extra></extra>",
+                ))
+    fig.update_xaxes(title_text="fraction of steps left-saturated (gate < 0.1)", range=[-0.03, 1.03],
+                     tickformat=".0%", constrain="domain")
+    fig.update_yaxes(title_text="fraction of steps right-saturated (gate > 0.9)", range=[-0.03, 1.03],
+                     tickformat=".0%", scaleanchor="x", scaleratio=1, constrain="domain")
+    fig.update_layout(height=460, margin=dict(l=60, r=20, t=20, b=50),
+                      legend=dict(title_text="gate · layer", x=1, xanchor="right", y=1,
+                                  bgcolor="rgba(255,255,255,0.8)"))
+    return fig
+
+
+def memory_figure(kept: np.ndarray, written: np.ndarray, labels: list[str], cell: str = "lstm",
+                  unit: int | None = None) -> go.Figure:
+    """Kept against written at each step, ``[time]`` each: for an LSTM f ⊙ c_{t−1} and i ⊙ g, for a GRU
+    z ⊙ h_{t−1} and (1 − z) ⊙ n. With ``unit`` None the inputs are means of magnitudes over units."""
+    kept, written = check("kept", kept, 1), check("written", written, 1)
+    if kept.shape != written.shape or len(labels) != len(kept):
+        raise ShapeError(f"kept {kept.shape}, written {written.shape} and {len(labels)} labels must agree on [time]")
+    terms = {"lstm": ("kept f ⊙ c_{t−1}", "written i ⊙ g"), "gru": ("kept z ⊙ h_{t−1}", "written (1 − z) ⊙ n")}
+    kept_name, written_name = terms.get(cell, ("kept", "written"))
+    T = len(labels)
+    mode = "lines+markers" if T <= 120 else "lines"
+    lines = [dict(type="scatter", x=np.arange(T), y=finite32(y), name=name, mode=mode, line=dict(color=color, width=2),
+                  marker=dict(size=4),
+                  hovertemplate=f"token %{{x}} · step %{{pointNumber}}<br>{name} = %{{y:.3f}}<extra></extra>")
+             for name, y, color in ((kept_name, kept, "#dc2626"), (written_name, written, "#2563eb"))]
+    fig = _token_figure(lines, labels, height=340, hovermode="closest",
+                        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
+    what = "mean |value| over the units shown" if unit is None else f"unit #{unit}"
+    fig.update_yaxes(title_text=what, zeroline=True, zerolinecolor="#d1d5db")
+    return fig
+
+
+def horizon_figure(horizon: np.ndarray, units=None, gate: str = "f") -> go.Figure:
+    """Memory horizon τ = −1 / ln(mean gate) per unit, bars in the order of ``units`` (default: by index),
+    on a log axis: the number of steps over which the unit's memory decays by a factor e."""
+    horizon = check("horizon", horizon, 1)
+    units = np.arange(len(horizon)) if units is None else np.asarray(units, dtype=int)
+    values = finite32(horizon[units])
+    fig = go.Figure(go.Bar(
+        x=[f"#{u}" for u in units], y=values, marker_color="#dc2626" if gate == "f" else "#ea580c",
+        hovertemplate=f"unit %{{x}}<br>τ = %{{y:.3g}} steps (mean {gate} = e^(−1/τ))<extra></extra>",
+    ))
+    fig.update_xaxes(type="category", title_text="unit", showticklabels=len(units) <= 64)
+    fig.update_yaxes(type="log", dtick=1, title_text="horizon τ (steps)")  # a label per decade
+    fig.update_layout(height=300, margin=dict(l=60, r=20, t=20, b=50), bargap=0.15)
+    return fig
+
+
+def finder_figure(values: np.ndarray, labels: list[str], units, start: int, stop: int, key: str = "h") -> go.Figure:
+    """The units a unit finder returned (rows, best first) over time, ``values`` ``[time, unit]``, with the
+    selected span ``start..stop`` (inclusive) outlined."""
+    values = check("values", values, 2)
+    units = np.asarray(units, dtype=int)
+    T = values.shape[0]
+    if len(labels) != T or not 0 <= start <= stop < T:
+        raise ShapeError(f"{len(labels)} labels and span {start}..{stop} must fit values of shape {values.shape}")
+    zmin, zmax, scale = color_range(key, values)
+    heatmap = dict(type="heatmap", z=finite32(values[:, units].T), x=np.arange(T), y=[f"#{u}" for u in units],
+                   zmin=zmin, zmax=zmax, colorscale=scale,
+                   hovertemplate=f"token %{{x}} · step %{{pointNumber[1]}}<br>unit %{{y}}<br>{key} = %{{z:.3f}}"
+                                 "<extra></extra>",
+                   colorbar=dict(thickness=12, title=dict(text=key, side="right")))
+    fig = _token_figure([heatmap], labels, height=110 + 16 * len(units))
+    fig.update_yaxes(type="category", autorange="reversed", tickfont=dict(size=10))
+    fig.add_shape(type="rect", xref="x", yref="paper", x0=start - 0.5, x1=stop + 0.5, y0=0, y1=1,
+                  line=dict(color="#111827", width=2), fillcolor="rgba(0,0,0,0)")
+    return fig

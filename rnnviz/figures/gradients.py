@@ -1,0 +1,330 @@
+"""Gradient-flow views: :class:`rnnviz.flows.Flow` objects in, a ``go.Figure`` (or an HTML string) out.
+
+- :func:`flow_figure`: normalized ‖dL/dh‖ against lag on a log axis (with the LSTM's ‖dL/dc‖ and the vanilla
+  RNN's Pascanu bound), above the per-step Jacobian norm; overflow and underflow are marked, never hidden.
+- :func:`unit_heatmaps`: |dL/dh_t| per unit over time, one panel per model, on one shared log colour scale.
+- :func:`saliency_html`: ‖dL/dx_t‖ painted behind each token, one row per model.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..flows import HORIZON_FLOOR, Band, Flow
+from .states import plotly_label
+
+CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
+EXTRA_COLORS = ("#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+FLOAT32_TINY_LOG10 = -46  # the smallest float32 (a denormal) is 1.4e-45: nothing finite lies below
+HEATMAP_COLUMNS = 500  # longer sequences are drawn at one column per bin of steps (max over the bin)
+HEATMAP_CELLS = 200_000  # cap on drawn cells over all panels, for a fast page
+HEATMAP_CAP = 4.0  # log₁₀ of the top of the colour scale at most: larger (exploding) values take its top colour
+
+
+def colors(flows: list[Flow]) -> list[str]:
+    """One colour per flow: the cell's own (RNN red, LSTM blue, GRU green) the first time, then others."""
+    out, used, extra = [], set(), iter(EXTRA_COLORS * 4)
+    for f in flows:
+        c = CELL_COLORS.get(f.cell)
+        out.append(c if c and c not in used else next(extra))
+        used.add(out[-1])
+    return out
+
+
+def _safe(text: str) -> str:
+    """A label for Plotly text (names, titles, notes): HTML-escaped, and no %{…} template fields."""
+    return html.escape(str(text)).replace("%", "&#37;")
+
+
+def _rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha:.3g})"
+
+
+def _plot(a: np.ndarray) -> np.ndarray:
+    """float64 for a log axis (float32 would flush 1e-50 to 0), NaN where not finite or not positive."""
+    a = np.asarray(a, dtype=np.float64)
+    return np.where(np.isfinite(a) & (a > 0), a, np.nan)
+
+
+def _log_range(bands: list[np.ndarray], extra: tuple[float, ...] = ()) -> list[float]:
+    vals = np.concatenate([_plot(b).ravel() for b in bands] + [np.asarray(extra, dtype=np.float64)])
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    if not vals.size:
+        return [-3.0, 1.0]
+    lo, hi = np.log10(vals.min()), np.log10(vals.max())
+    return [max(float(lo), FLOAT32_TINY_LOG10) - 0.4, float(max(hi, 0.0)) + 0.4]
+
+
+def _line(x, y, name: str, color: str, row: int, dash: str = "solid", width: float = 2.0, **kw) -> dict:
+    s = "" if row == 1 else "2"
+    return dict(type="scatter", mode="lines", x=x, y=_plot(y), name=name, xaxis=f"x{s}", yaxis=f"y{s}",
+                line=dict(color=color, width=width, dash=dash), **kw)
+
+
+def _log_ticks(lo: float, hi: float) -> dict:
+    """Readable ticks on a log axis spanning 10^lo..10^hi: 1-2-5 steps on short spans, whole decades on long."""
+    decades = range(int(np.floor(lo)), int(np.ceil(hi)) + 1)
+    steps = (1, 2, 5) if hi - lo <= 3 else (1,)
+    vals = [m * 10.0**d for d in decades for m in steps if lo <= np.log10(m * 10.0**d) <= hi]
+    if len(vals) > 8:
+        vals = vals[:: int(np.ceil(len(vals) / 8))]
+    text = [f"{v:g}" if 1e-3 <= v <= 1e4 else f"1e{int(round(np.log10(v)))}" for v in vals]
+    return dict(tickmode="array", tickvals=vals, ticktext=text)
+
+
+def _until(band: Band, lag: int | None) -> Band:
+    """``band`` with every lag from ``lag`` on blanked (NaN): past the float range its values are noise."""
+    if lag is None:
+        return band
+    cut = [np.where(np.arange(len(a)) < lag, a, np.nan) for a in (band.median, band.lo, band.hi)]
+    return Band(*cut)
+
+
+def _band(x, band: Band, color: str, group: str, row: int) -> list[dict]:
+    """The min–max range of the seeds as a filled area, drawn before (behind) the median; none for one seed."""
+    if not band.spread:
+        return []
+    edge = dict(legendgroup=group, showlegend=False, hoverinfo="skip", width=0)
+    return [_line(x, band.lo, "min", color, row, **edge),
+            _line(x, band.hi, "max", color, row, fill="tonexty", fillcolor=_rgba(color, 0.18), **edge)]
+
+
+def _hline(y: float, yref: str, text: str) -> tuple[dict, dict]:
+    shape = dict(type="line", xref="x domain", x0=0, x1=1, yref=yref, y0=y, y1=y,
+                 line=dict(color="#6b7280", width=1, dash="dash"))
+    note = dict(text=text, xref="x domain", x=0.995, xanchor="right", yref=yref, y=np.log10(y), yanchor="bottom",
+                showarrow=False, font=dict(size=10, color="#6b7280"))
+    return shape, note
+
+
+def flow_figure(flows: list[Flow], threshold: float | None = None, height: int = 640) -> go.Figure:
+    """Normalized gradient norm against lag (top, log y) and the per-step Jacobian norm (bottom, log y).
+
+    Per flow: the median over seeds as a line, min–max as a band (when there are several seeds); the LSTM's
+    cell-state path dashed; the vanilla RNN's bound (γ σ_max)^k dotted (top layer only). Horizontal lines mark
+    the horizon thresholds. Overflow (inf/NaN) is marked with a vertical line and a note, a forward-pass
+    overflow with a shaded span, an underflow to 0 with a ▼ at the last drawn point. Bottom panel: each step's
+    ‖∂h_t/∂h_{t−1}‖₂ and, for the LSTM, max_i f_t (the cell-state path's factor), against the same lag.
+    """
+    if not flows:
+        raise ValueError("flow_figure needs at least one Flow")
+    steps = {f.steps for f in flows}
+    if len(steps) != 1:
+        raise ValueError(f"every model must read the same sequence; got lengths {sorted(steps)}")
+    T = steps.pop()
+    x = np.arange(T)
+    hover = "%{fullData.name}<br>lag %{x} · token %{customdata}<br>%{y:.3e}<extra></extra>"
+    plain = "%{fullData.name}<br>lag %{x}<br>%{y:.3e}<extra></extra>"
+    data, shapes, notes = [], [], []
+    overflow: list[tuple[int, str, str]] = []  # (lag, text, colour)
+    ranges = []
+    for f, color in zip(flows, colors(flows), strict=True):
+        name, group = _safe(f.label), f.label
+        tokens = np.asarray([html.escape(t) for t in f.labels[::-1]], dtype=object)  # the token at each lag
+        common = dict(legendgroup=group, customdata=tokens, hovertemplate=hover)
+        seeds = f" (median of {f.seeds} seeds)" if f.seeds > 1 else ""
+        hidden = _until(f.hidden, f.floor_lag("h"))
+        data += _band(x, hidden, color, group, 1)
+        data.append(_line(x, hidden.median, f"{name} ‖dL/dh‖{seeds}", color, 1, width=2.5, **common))
+        ranges += [hidden.median, hidden.lo, hidden.hi]
+        if f.cell_state is not None:
+            cell_state = _until(f.cell_state, f.floor_lag("c"))
+            data += _band(x, cell_state, color, group, 1)
+            data.append(_line(x, cell_state.median, f"{name} ‖dL/dc‖ (cell state)", color, 1, "dash", **common))
+            ranges += [cell_state.median]
+        if f.bound is not None:
+            sigma = float(np.median(f.sigma_max()))
+            data.append(_line(x, f.bound.median, f"{name} bound (γσ_max)^k, σ_max = {sigma:.3g}", color, 1, "dot",
+                              1.5, legendgroup=group, hovertemplate=plain))
+        under = f.underflow_lag
+        if under is not None and under > 0:
+            data.append(dict(type="scatter", mode="markers", x=[under - 1], y=[f.hidden.median[under - 1]], name=name,
+                             marker=dict(symbol="triangle-down", size=11, color=color), legendgroup=group,
+                             showlegend=False, xaxis="x", yaxis="y",
+                             hovertemplate=f"%{{fullData.name}}: from lag {under} on, ‖dL/dh‖ is below the "
+                                           "smallest normal float32 (1.2e-38): rounding noise, then 0, not drawn"
+                                           "<extra></extra>"))
+        data += _band(x, f.jacobian, color, group, 2)
+        data.append(_line(x, f.jacobian.median, f"{name} ‖∂h_t/∂h_t−1‖", color, 2, width=1.5, showlegend=False,
+                          legendgroup=group, hovertemplate=plain))
+        if f.forget is not None:
+            data.append(_line(x, f.forget.median, f"{name} max forget gate f_t", color, 2, "dash", 1.5,
+                              legendgroup=group, hovertemplate=plain))
+        if f.forward_overflow_lag is not None:
+            k = f.forward_overflow_lag
+            shapes.append(dict(type="rect", xref="x", x0=-0.5, x1=k + 0.5, yref="y domain", y0=0, y1=1,
+                               fillcolor=_rgba(color, 0.10), line=dict(width=0), layer="below"))
+            overflow.append((k, f"{name}: h = inf at lags 0–{k} (the forward pass overflowed), so no gradient "
+                                "is defined", color))
+        elif f.overflow_lag is not None:
+            overflow.append((f.overflow_lag, f"{name}: ‖dL/dh‖ overflows (inf or NaN) at lag {f.overflow_lag}", color))
+    for i, (lag, text, color) in enumerate(sorted(overflow)):
+        shapes.append(dict(type="line", xref="x", x0=lag, x1=lag, yref="y domain", y0=0, y1=1,
+                           line=dict(color=color, width=2, dash="dashdot")))
+        notes.append(dict(x=lag, y=0.98 - 0.08 * i, xref="x", yref="y domain", text="⚠ " + text, showarrow=False,
+                          xanchor="left" if lag < 0.6 * T else "right", yanchor="top", bgcolor="rgba(255,255,255,.85)",
+                          font=dict(color=color, size=12), name="overflow"))
+    thresholds = sorted({HORIZON_FLOOR, threshold or HORIZON_FLOOR}, reverse=True)
+    for th in thresholds:
+        shape, note = _hline(th, "y", f"{th:.0e}")
+        shapes.append(shape)
+        notes.append(note)
+    shapes.append(_hline(1.0, "y2", "")[0])
+    notes.append(dict(text="How much each step stretches or shrinks the gradient: ‖∂h_t/∂h_{t−1}‖₂ at each lag "
+                           "(dashed grey: 1, neither)",
+                      xref="paper", x=0, xanchor="left", yref="paper", y=0.285, yanchor="bottom", showarrow=False,
+                      font=dict(size=13)))
+    jac = [f.jacobian.median for f in flows] + [f.forget.median for f in flows if f.forget is not None]
+    jac_range = _log_range(jac, (1.0,))
+    axis = dict(range=[-0.5, T - 0.5], showgrid=True)
+    layout = dict(
+        height=height, hovermode="closest", margin=dict(l=60, r=20, t=30, b=50), shapes=shapes, annotations=notes,
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, font=dict(size=12), traceorder="grouped"),
+        xaxis=dict(axis, anchor="y", matches="x2", showticklabels=False),
+        xaxis2=dict(axis, anchor="y2", title=dict(text="lag k = T − t: steps back from the last step, where the "
+                                                       "objective reads the output")),
+        yaxis=dict(type="log", domain=[0.36, 1], range=_log_range(ranges, tuple(thresholds)), exponentformat="power",
+                   title=dict(text="‖dL/dh_t‖ / ‖dL/dh_T‖")),
+        yaxis2=dict(type="log", domain=[0, 0.27], range=jac_range, title=dict(text="per step"),
+                    **_log_ticks(*jac_range)),
+    )
+    return go.Figure(data=data, layout=layout)
+
+
+def _bin_columns(z: np.ndarray, factor: int) -> np.ndarray:
+    """Max over bins of ``factor`` columns of ``z`` ``[rows, time]``; NaN only where a whole bin is NaN."""
+    if factor <= 1:
+        return z
+    rows, T = z.shape
+    pad = (-T) % factor
+    padded = np.concatenate([z, np.full((rows, pad), np.nan)], axis=1).reshape(rows, -1, factor)
+    with np.errstate(all="ignore"):
+        out = np.fmax.reduce(padded, axis=2)
+    return out
+
+
+def unit_heatmaps(flows: list[Flow], max_columns: int = HEATMAP_COLUMNS, decades: float = 12.0,
+                  panel_height: int = 190) -> go.Figure:
+    """|dL/dh_t| per unit over time, relative to ‖dL/dh_T‖, as log₁₀ on one colour scale for every panel.
+
+    The colour scale spans ``decades`` orders of magnitude below the largest value (at most 10^HEATMAP_CAP; larger
+    values take the top colour); smaller values (and exact zeros) take its lowest colour, inf and NaN are blank.
+    Sequences longer than ``max_columns`` (or past the cell budget) are drawn one column per bin of steps, the
+    bin's largest value, and the axis title says so.
+    """
+    if not flows:
+        raise ValueError("unit_heatmaps needs at least one Flow")
+    T = flows[0].steps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zs = [np.log10(f.unit_gradients()) for f in flows]  # [unit, time]; 0 → −inf, overflow → inf / NaN
+    units = sum(z.shape[0] for z in zs)
+    budget = max(50, min(max_columns, HEATMAP_CELLS // max(units, 1)))
+    factor = max(1, int(np.ceil(T / budget)))
+    zs = [_bin_columns(np.where(np.isposinf(z) | np.isnan(z), np.nan, z), factor) for z in zs]
+    finite = np.concatenate([z[np.isfinite(z)] for z in zs])
+    largest = float(finite.max()) if finite.size else 0.0
+    zmax = min(max(largest, 0.0), HEATMAP_CAP)  # exploding gradients saturate the top colour, not flatten the rest
+    zmin = zmax - decades
+    n = len(flows)
+    height = panel_height * n + 100
+    gap = 34 / height if n > 1 else 0.0  # room for each panel's title, in paper units
+    size = (1 - gap * (n - 1)) / n
+    xs = np.arange(zs[0].shape[1]) * factor + (factor - 1) / 2  # bin centres, in steps
+    step = "step %{x:.0f}" if factor == 1 else f"steps ≈%{{x:.0f}} ± {factor // 2} (max of {factor})"
+    labels = flows[0].labels
+    every = max(1, int(np.ceil(T / 80)))
+    ticks = list(range(0, T, every))
+    title = "time step (the objective reads the last step, at the right edge)"
+    if factor > 1:
+        title += f"; {T:,} steps drawn as {zs[0].shape[1]} columns, each the largest value of {factor} steps"
+    data, layout = [], {"annotations": []}
+    for row, (f, z) in enumerate(zip(flows, zs, strict=True), start=1):
+        s = "" if row == 1 else str(row)
+        top = 1 - (row - 1) * (size + gap)
+        bottom = row == n
+        shown = np.where(np.isneginf(z), zmin, z)  # exact zeros: below the scale, not missing
+        data.append(dict(type="heatmap", z=shown.astype(np.float32), x=xs, y=np.arange(z.shape[0]), xaxis=f"x{s}",
+                         yaxis=f"y{s}", coloraxis="coloraxis", name=_safe(f.label),
+                         hovertemplate=f"%{{fullData.name}} · {step} · unit %{{y}}<br>"
+                                       "log₁₀ |dL/dh| / ‖dL/dh_T‖ = %{z:.2f}<extra></extra>"))
+        layout[f"xaxis{s}"] = dict(anchor=f"y{s}", range=[-0.5, T - 0.5], showticklabels=bottom, tickmode="array",
+                                   ticks="outside" if bottom else "",
+                                   tickvals=ticks, ticktext=[plotly_label(labels[t]) for t in ticks],
+                                   **({"matches": "x"} if row > 1 else {}),
+                                   **({"title": dict(text=title)} if bottom else {}))
+        layout[f"yaxis{s}"] = dict(domain=[max(0.0, top - size), top], anchor=f"x{s}", autorange="reversed",
+                                   title=dict(text="unit", standoff=4))
+        name = _safe(f.label) + ": |dL/dh_t| per unit"
+        if f.seeds > 1:
+            name += " (first seed)"
+        if f.layers > 1:
+            name += f", layer {f.layer + 1} of {f.layers}"
+        layout["annotations"].append(dict(text=name, x=0.5, xref="paper", xanchor="center", y=top, yref="paper",
+                                          yanchor="bottom", showarrow=False, font=dict(size=13)))
+    cticks = np.arange(np.ceil(zmin), np.floor(zmax) + 1, 2 if decades > 8 else 1)
+    ctext = [f"1e{int(v)}" for v in cticks]
+    if largest > zmax and ctext:
+        ctext[-1] = "≥ " + ctext[-1]
+    layout.update(
+        height=height, margin=dict(l=60, r=20, t=30, b=60),
+        coloraxis=dict(colorscale="Viridis", cmin=zmin, cmax=zmax,
+                       colorbar=dict(title=dict(text="|dL/dh_t|<br>÷ ‖dL/dh_T‖", side="top", font=dict(size=11)),
+                                     tickvals=cticks, ticktext=ctext, thickness=12)),
+    )
+    return go.Figure(data=data, layout=layout)
+
+
+def saliency_html(flows: list[Flow], decades: float = 6.0, levels: int = 20) -> str:
+    """‖dL/dx_t‖ behind each token: one column per token, one row per flow, shaded on a log scale relative to
+    that flow's largest value (the median over seeds).
+
+    Full colour is the flow's maximum, white is ``decades`` orders of magnitude below it (or less), in ``levels``
+    steps; NaN or inf is grey and struck through. The columns wrap with the page width, so every line shows all
+    flows for the same tokens, in the order of the legend above them; a long sequence scrolls, opening at its end
+    (the objective's step). Tokens and names are HTML-escaped; each cell's title gives its step and value.
+    """
+    if not flows:
+        raise ValueError("saliency_html needs at least one Flow")
+    labels = [html.escape(t) for t in flows[0].labels]
+    palette = colors(flows)
+    rows = []
+    for f in flows:
+        sal = f.saliency()
+        s = np.median(np.where(np.isfinite(sal), sal, np.inf), axis=0)  # [time]
+        ok = np.isfinite(s)
+        top = s[ok].max() if ok.any() else 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.log10(s / top) if top > 0 else np.full_like(s, -np.inf)
+        level = np.rint(np.nan_to_num(np.clip((rel + decades) / decades, 0, 1)) * levels).astype(int)
+        rows.append((s, ok, level))
+    css = [_SALIENCY_CSS]  # one class per model and shade keeps the HTML small on long sequences
+    for m, color in enumerate(palette):
+        for k in range(levels + 1):
+            shade = _rgba(color, 0.85 * k / levels)  # over a light grey, so cells stay visible where it is white
+            css.append(f".rnnviz-saliency .m{m}s{k} {{ background: linear-gradient({shade},{shade}), #f3f4f6; }}")
+    cols = []
+    for t, tok in enumerate(labels):
+        cells = [f'<span class="m{m}s{level[t]}" title="step {t}: {s[t]:.2e}">{tok}</span>' if ok[t] else
+                 f'<span class="undefined" title="step {t}: undefined">{tok}</span>'
+                 for m, (s, ok, level) in enumerate(rows)]
+        cols.append(f"<span>{''.join(cells)}</span>")
+    legend = " ".join(f'<span style="border-left:10px solid {c};padding-left:4px;margin-right:12px">'
+                      f"{html.escape(f.label)}</span>" for f, c in zip(flows, palette, strict=True))
+    return (f'<style>{"".join(css)}</style><div class="rnnviz-saliency"><div class="legend">Rows, top to bottom: '
+            f'{legend}</div><div class="scroll"><div class="tokens">{"".join(cols)}</div></div></div>')
+
+
+_SALIENCY_CSS = """
+.rnnviz-saliency .undefined { background: #d1d5db; text-decoration: line-through; }
+.rnnviz-saliency .legend { font-size: 13px; margin-bottom: 6px; color: #4b5563; }
+.rnnviz-saliency .scroll { display: flex; flex-direction: column-reverse; max-height: 380px; overflow-y: auto; }
+.rnnviz-saliency .tokens { display: flex; flex-wrap: wrap; row-gap: 8px;
+  font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 14px; line-height: 1.45; }
+.rnnviz-saliency .tokens > span { display: inline-flex; flex-direction: column; margin-right: 1px; }
+.rnnviz-saliency .tokens > span > span { min-width: 0.75em; padding: 0 1px; text-align: center; white-space: pre;
+  border-radius: 2px; margin-bottom: 1px; }
+"""

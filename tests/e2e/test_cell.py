@@ -1,0 +1,125 @@
+"""/cell in a real browser: typed text redraws every heatmap quickly; Chinese and HTML-like text are drawn as text.
+
+The draw time printed here is the issue's speed figure: from committing a new ~200-character sequence (default
+view: LSTM, 128 units) to the script finishing and Plotly having drawn every heatmap with the new tokens.
+"""
+
+import os
+import time
+
+import pytest
+
+from pages.cell import SNIPPET
+from rnnviz.figures.cell import CELL_KEYS
+from rnnviz.figures.states import label_stride, plotly_label
+from rnnviz.vocab import token_label
+from tests.e2e.helpers import (
+    assert_no_exception,
+    expect_rerun,
+    open_page,
+    set_text,
+    text_box,
+)
+
+pytestmark = pytest.mark.e2e
+
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(1)>"
+# The issue's target is 1.5 s on an idle machine; this test prints the real figure and fails only far above it.
+# The bound is loose because the shared 2-core dev box, at load average 9-11, measured a best of 1.7-5.6 s.
+DRAW_LIMIT_S = float(os.environ.get("RNNVIZ_DRAW_LIMIT_S", "10"))
+
+# True once the script is idle and the heatmap chart shows `n` heatmaps with `expected` as its bottom tick labels.
+DRAWN = """([n, axis, expected]) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.dataset.testScriptState !== 'notRunning' || document.querySelector('[data-stale="true"]')) {
+    return false;
+  }
+  const chart = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+  if (!chart || chart.querySelectorAll('g.hm image').length !== n) return false;
+  const ticks = [...chart.querySelectorAll(`g.${axis}tick text`)].map(t => t.textContent);
+  return JSON.stringify(ticks) === JSON.stringify(expected);
+}"""
+
+
+def bottom_ticks(text: str, panels: int) -> tuple[str, list[str]]:
+    """(axis id, tick labels) Plotly draws under the bottom panel for ``text``: all tokens, or every n-th."""
+    labels = [token_label(c) for c in text]
+    step = label_stride(labels)
+    return f"x{panels if step == 1 else panels + 1}", [plotly_label(s) for s in labels[::step]]
+
+
+def commit_and_time_draw(page, text: str, panels: int) -> float:
+    """Type ``text`` into the Sequence box, commit it (Ctrl+Enter), and return the seconds from the commit until
+    the script is idle and every heatmap is drawn with the new tokens on its axis."""
+    box = text_box(page, "Sequence")
+    box.fill(text)
+    with expect_rerun(page):
+        start = time.perf_counter()
+        box.press("Control+Enter")
+        wait_drawn(page, text, panels)
+        elapsed = time.perf_counter() - start
+    return elapsed
+
+
+def wait_drawn(page, text: str, panels: int) -> None:
+    axis, expected = bottom_ticks(text, panels)
+    page.wait_for_function(DRAWN, arg=[panels, axis, expected], polling=50, timeout=60_000)
+
+
+def hover_text(page, panel: int, step: int, steps: int) -> str:
+    """What Plotly's hover label says over ``step`` in the middle row of heatmap ``panel`` (0 = top)."""
+    drag = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').nth(panel)
+    drag.scroll_into_view_if_needed()
+    area = drag.bounding_box()
+    page.mouse.move(area["x"] + area["width"] * (step + 0.5) / steps, area["y"] + area["height"] / 2)
+    label = page.locator('[data-testid="stPlotlyChart"] .hoverlayer .hovertext')
+    label.first.wait_for(state="attached")
+    return label.first.text_content() or ""
+
+
+def test_new_sequence_redraws_every_heatmap_quickly(page):
+    open_page(page, "cell")
+    assert_no_exception(page)
+    panels = len(CELL_KEYS["lstm"])
+    wait_drawn(page, SNIPPET, panels)  # the first chart loads Plotly's code; only redraws are timed
+    base = "for line in open(path):\n    if line.startswith('#'):\n        continue\n    words = line.split()\n"
+    times = []
+    for i in range(3):  # different text each time, so nothing is served from the trace cache
+        text = (f"{i}: " + base * 3)[:200]
+        times.append(commit_and_time_draw(page, text, panels))
+    assert_no_exception(page)
+    units = page.evaluate("document.querySelector('[data-testid=\"stPlotlyChart\"] .js-plotly-plot').data[0].y.length")
+    assert units == 128
+    print(f"\n/cell draw time after a new 200-step sequence (LSTM, 128 units, 6 heatmaps): "
+          f"{', '.join(f'{t:.2f}' for t in times)} s; best {min(times):.2f} s")
+    assert min(times) < DRAW_LIMIT_S
+
+
+def test_chinese_and_html_like_text_are_drawn_as_text(page):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_page(page, "cell")
+    panels = len(CELL_KEYS["lstm"])
+
+    chinese = "循环神经网络记住前面的字。"
+    commit_and_time_draw(page, chinese, panels)
+    assert_no_exception(page)
+    assert hover_text(page, panel=panels - 1, step=4, steps=len(chinese)).startswith("token 网 · step 4unit #")
+
+    commit_and_time_draw(page, HOSTILE, panels)
+    assert_no_exception(page)
+    with expect_rerun(page):
+        page.get_by_role("tab", name="Colored text").click()
+    painted = page.locator(".rnnviz-colored-text")
+    assert painted.inner_text() == HOSTILE  # shown as characters, not parsed
+    assert_no_exception(page)
+
+    app = page.locator('[data-testid="stApp"]')
+    assert app.locator("img[src=x]").count() == 0
+    assert app.locator("script", has_text="alert(1)").count() == 0
+    assert page.locator("[onerror]").count() == 0
+    assert dialogs == []
+
+    set_text(page, "Sequence", "")
+    assert page.get_by_text("Type a sequence to run the model on.").is_visible()
+    assert page.locator(".js-plotly-plot").count() == 0

@@ -1,0 +1,70 @@
+"""/gradients in a real browser: the default comparison draws, and a gain past 1 on a long sequence overflows
+visibly (marked on the chart, explained on the page) without an exception."""
+
+import pytest
+
+from tests.e2e.helpers import (
+    PLOTLY_CHART,
+    assert_no_exception,
+    expect_rerun,
+    open_page,
+    save_screenshot,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def sidebar(page):
+    return page.locator('[data-testid="stSidebar"]')
+
+
+def chart_texts(page, index: int = 0) -> list[str]:
+    """The annotations Plotly drew on a chart (SVG text), as the user sees them."""
+    chart = page.locator(PLOTLY_CHART).nth(index)
+    chart.locator(".main-svg").first.wait_for(state="attached")
+    return [t.text_content() or "" for t in chart.locator(".annotation-text").all()]
+
+
+def generate(page, length: int) -> None:
+    box = page.get_by_label("Length", exact=True)
+    with expect_rerun(page):
+        box.fill(str(length))
+        box.press("Enter")
+    with expect_rerun(page):
+        page.get_by_role("button", name="Generate", exact=True).click()
+
+
+def test_default_view_draws_the_comparison(page):
+    open_page(page, "gradients")
+    assert_no_exception(page)
+    assert page.locator(PLOTLY_CHART).count() == 2
+    assert [m.split(":")[0] for m in page.locator('[data-testid="stMetricLabel"]').all_inner_texts()] == [
+        "RNN", "LSTM", "GRU"]
+    saliency = page.locator(".rnnviz-saliency")
+    assert saliency.count() == 1 and saliency.locator("span[title]").count() == 3 * 200
+    assert not [t for t in chart_texts(page) if "overflow" in t]
+    save_screenshot(page, "gradients", full_page=False)
+
+
+def test_gain_past_one_on_a_long_sequence_marks_the_overflow(page):
+    open_page(page, "gradients")
+    if not sidebar(page).get_by_role("radio", name="Random (untrained)").is_checked():
+        with expect_rerun(page):
+            sidebar(page).get_by_text("Random (untrained)", exact=True).click()
+    with expect_rerun(page):
+        sidebar(page).locator('[data-testid="stSelectbox"]').filter(has_text="Recurrent init").click()
+        page.get_by_role("option", name="Orthogonal × gain").click()
+    generate(page, 1000)
+    assert not [t for t in chart_texts(page) if "overflow" in t]  # gain 1: nothing overflows
+
+    thumb = sidebar(page).locator('[data-testid="stSlider"]').filter(has_text="Gain").get_by_role("slider")
+    with expect_rerun(page, timeout_s=120):
+        thumb.focus()
+        thumb.press("End")  # the largest gain, 2.0
+    assert_no_exception(page)
+    assert sidebar(page).locator('[data-testid="stSlider"]').filter(has_text="Gain").get_by_text("2.00").count()
+    notes = [t for t in chart_texts(page) if "overflow" in t]
+    assert notes and notes[0].startswith("⚠ RNN")
+    assert page.get_by_text("Exploding gradients").is_visible()
+    assert page.get_by_text("Why it overflows, and what gradient clipping does").is_visible()
+    save_screenshot(page, "gradients-exploding", full_page=False)
