@@ -4,14 +4,13 @@ from .cell import cell_heatmaps, finder_figure, horizon_figure, memory_figure, p
 from .common import ShapeError, empty_figure, token_axis
 from .gradients import flow_figure, saliency_html, unit_heatmaps
 from .states import color_range, stacked_time_layout, state_heatmaps
+from .text import generation_html, matrix_html, probability_legend, sequence_html
+from .train import accuracy_figure, grad_norm_figure, loss_figure, train_flow_figure
 
-__all__ = ["ShapeError", "empty_figure", "state_heatmaps", "token_axis"]
-__all__ += ["cell_heatmaps", "finder_figure", "horizon_figure", "memory_figure", "predictions_figure",
-            "saturation_figure", "stacked_time_layout", "color_range"]
-__all__ += ["flow_figure", "saliency_html", "unit_heatmaps"]
-from .train import accuracy_figure, grad_norm_figure, loss_figure, train_flow_figure  # noqa: E402
-
-__all__ += ["accuracy_figure", "grad_norm_figure", "loss_figure", "train_flow_figure"]
-from .text import generation_html, matrix_html, probability_legend, sequence_html  # noqa: E402
-
-__all__ += ["generation_html", "matrix_html", "probability_legend", "sequence_html"]
+__all__ = [
+    "ShapeError", "empty_figure", "state_heatmaps", "token_axis", "color_range", "stacked_time_layout",
+    "cell_heatmaps", "finder_figure", "horizon_figure", "memory_figure", "predictions_figure", "saturation_figure",
+    "flow_figure", "saliency_html", "unit_heatmaps",
+    "accuracy_figure", "grad_norm_figure", "loss_figure", "train_flow_figure",
+    "generation_html", "matrix_html", "probability_legend", "sequence_html",
+]
