@@ -1,0 +1,310 @@
+"""Race several cells on one task: the same data, the same seed and settings, stepped in lockstep.
+
+    race = Race(RaceConfig(task="recall", params=(("lag", 100),), cells=("rnn", "lstm")))
+    race.advance(50, budget_s=0.4)    # a page calls this in time-boxed slices; all trainers stay level
+    race.curves()                     # one RunCurves per cell, for rnnviz.figures.train
+    race.snapshots["lstm"]            # (model copy, card) taken at the latest validation pass
+
+Every trainer reads the same task object and draws its batches from a generator seeded with ``seed``, so the
+cells see identical batches in identical order: the only difference between them is the cell. No UI here.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import time
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from .checkpoint import make_card
+from .errors import ConfigError
+from .init import InitConfig
+from .model import Model
+from .tasks import Task, make_task
+from .train import TASK_DEFAULT, Trainer
+
+CELL_ORDER = ("rnn", "lstm", "gru")
+MAX_RACE_STEPS = 5000  # a race's step cap: its history and snapshots stay small in a long session
+# Work per training step, all cells together: about 1-3 s on a busy 2-core CPU. Every task's defaults need under
+# 5e9; recall at lag 500 with 256 units and batch 512 would need 9e11 (about 20 s a step here).
+MAX_STEP_FLOPS = 3e10
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+@dataclass(frozen=True)
+class RaceConfig:
+    """What a race is built from; ``None`` (or TASK_DEFAULT for ``clip``) takes the task's recommended value."""
+
+    task: str = "recall"
+    params: tuple[tuple[str, object], ...] = ()  # task parameters as sorted (name, value) pairs: hashable
+    cells: tuple[str, ...] = ("rnn", "lstm")
+    hidden_size: int | None = None
+    num_layers: int = 1
+    optimizer: str | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    clip: float | None | str = TASK_DEFAULT  # gradient-norm threshold; None or 0 turns clipping off
+    init: InitConfig | None = None  # for the gated cells; the vanilla RNN has no gate biases to set
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.cells:
+            raise ConfigError("Pick at least one cell to train.")
+        unknown = [c for c in self.cells if c not in CELL_ORDER]
+        if unknown or len(set(self.cells)) != len(self.cells):
+            raise ConfigError("Pick each of rnn, lstm and gru at most once.")
+
+    def make_task(self) -> Task:
+        return make_task(self.task, seed=self.seed, **dict(self.params))
+
+
+@dataclass(frozen=True)
+class RunCurves:
+    """One trainer's history as arrays, for the figure builders. Loss is in ``Race.loss_unit``."""
+
+    name: str  # legend label, e.g. "LSTM"
+    cell: str  # "rnn" | "lstm" | "gru": picks the colour
+    steps: np.ndarray  # [n] optimizer steps 1..n
+    loss: np.ndarray  # [n] training loss of each step's batch
+    accuracy: np.ndarray  # [n] training accuracy of each batch (NaN where it has no meaning)
+    grad_norm: np.ndarray  # [n] gradient norm before clipping
+    clipped: np.ndarray  # [n] bool: clipping shortened this step
+    eval_steps: np.ndarray  # [m] steps of the validation passes (0 first)
+    eval_loss: np.ndarray  # [m]
+    eval_accuracy: np.ndarray  # [m]
+    flow_step: int | None = None  # the step of ``flow``
+    flow: np.ndarray | None = None  # [time] ‖dL/dh_t‖ of the top layer at ``flow_step``
+    flow0: np.ndarray | None = None  # [time] the same at step 0
+    diverged_at: int | None = None  # the step whose loss or gradient was not finite
+
+
+def task_label(task: Task) -> str:
+    """A short name for a task and its main parameter: "recall lag 100", "text (stdlib)", "sine period 40"."""
+    p = task.params
+    if task.name == "recall":
+        return f"recall lag {p['lag']}" + (", noise" if p.get("filler") == "noise" else "")
+    if task.name == "letters":
+        return f"letters ({p['mode']} in)"
+    if task.name in ("text", "sentiment"):
+        return f"{task.name} ({'yours' if p.get('source') == 'user' else p.get('source', '')})"
+    if task.name in ("adding", "temporal_order"):
+        return f"{task.name.replace('_', ' ')} length {p['length']}"
+    if task.name == "stocks":
+        return "stocks " + "+".join(p["symbols"])
+    if task.name == "sine":
+        return f"sine period {p['period']:g}"
+    return task.name
+
+
+def parse_number(name: str, text: str, lo: float, hi: float) -> float:
+    """A typed number such as ``0.003`` or ``3e-3``; ConfigError with a sentence for anything else."""
+    entry = str(text).strip().replace("−", "-")
+    if not entry:
+        raise ConfigError(f"Type a {name}, for example 0.003 or 3e-3.")
+    if re.fullmatch(r"[+-]?(?:nan|inf|infinity)", entry, re.IGNORECASE):
+        raise ConfigError(f"The {name} must be a finite number, such as 0.003 or 3e-3; {entry} is not one.")
+    if not re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", entry):
+        shown = entry if len(entry) <= 20 else entry[:20] + "…"
+        raise ConfigError(f"The {name} {shown!r} is not a number: type digits, a dot for decimals, "
+                          "and optionally an exponent, such as 0.003 or 3e-3.")
+    value = float(entry)
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ConfigError(f"The {name} must be between {lo:g} and {hi:g}; {entry} is outside.")
+    return value
+
+
+class Race:
+    """One Trainer per cell on a shared task; ``task`` may be passed in (e.g. a cached one) or is built."""
+
+    def __init__(self, config: RaceConfig, task: Task | None = None, eval_every: int | None | str = TASK_DEFAULT,
+                 evaluate: bool = True):
+        self.config = config
+        self.task = task if task is not None else config.make_task()
+        self.snapshots: dict[str, tuple[Model, dict]] = {}  # {cell: (model copy, card)}
+        self.listed: dict[str, str] = {}  # {cell: the name publish() listed its snapshot under}
+        self.token = uuid.uuid4().hex  # marks this race's entries in a published store
+        self.trainers: dict[str, Trainer] = {}
+        for cell in sorted(config.cells, key=CELL_ORDER.index):
+            model = self.task.build_model(cell, config.hidden_size, config.init, config.seed,
+                                          num_layers=config.num_layers)
+            self.trainers[cell] = Trainer(model, self.task, config.optimizer, config.lr, config.batch_size,
+                                          config.clip, config.seed, callbacks=[self._on_event],
+                                          eval_every=eval_every, flow_steps=(0,))
+        self.label = task_label(self.task)
+        self._check_work()
+        if evaluate:  # the step-0 validation point and gradient flow: the charts have a start before any step
+            for trainer in self.trainers.values():
+                trainer.evaluate()
+            self.snapshot_flows()
+
+    def _check_work(self) -> None:
+        x_val = self.task.validation()[0]
+        steps = x_val.shape[1]
+        train = sum(step_flops(t.model, steps, t.batch_size) for t in self.trainers.values())
+        check = sum(step_flops(t.model, steps, x_val.shape[0]) for t in self.trainers.values()) / 3  # forward only
+        if train > MAX_STEP_FLOPS or check > 4 * MAX_STEP_FLOPS:  # a validation pass runs every few dozen steps
+            raise ConfigError(f"These settings need about {max(train, check / 4) / 1e9:,.0f} billion operations per "
+                              f"training step, past the {MAX_STEP_FLOPS / 1e9:.0f} billion allowed here (a step "
+                              "would take many seconds). Lower the hidden size, the batch size, the sequence length "
+                              "or the number of cells.")
+
+    # Training ------------------------------------------------------------------------------------------------
+
+    @property
+    def step(self) -> int:
+        return max(t.step_count for t in self.trainers.values())
+
+    @property
+    def live(self) -> list[Trainer]:
+        return [t for t in self.trainers.values() if not t.diverged]
+
+    @property
+    def seconds(self) -> float:
+        return sum(t.seconds for t in self.trainers.values())
+
+    def advance(self, steps: int, budget_s: float | None = None) -> int:
+        """Up to ``steps`` more steps for every trainer that has not diverged, in equal chunks so that they stay
+        level. With ``budget_s`` it returns once that many seconds have passed (after at least one step),
+        growing the chunk as it learns the time per step. Returns the steps taken."""
+        steps = max(0, min(int(steps), MAX_RACE_STEPS - self.step))
+        start, done, chunk = time.perf_counter(), 0, 1 if budget_s is not None else steps
+        while done < steps and self.live:
+            n = min(chunk, steps - done)
+            t0 = time.perf_counter()
+            for trainer in self.live:
+                trainer.step(n)
+            done += n
+            now = time.perf_counter()
+            if budget_s is not None:
+                left = budget_s - (now - start)
+                if left <= 0:
+                    break
+                per_step = (now - t0) / n
+                chunk = max(1, min(2 * n, int(left / per_step) if per_step > 0 else 2 * n))
+        return done
+
+    def snapshot_flows(self) -> None:
+        """Store each trainer's gradient flow at the current step, keeping only step 0 and the newest one."""
+        for trainer in self.live:
+            if trainer.step_count not in trainer.flows:
+                trainer.snapshot_flow()
+            for s in [s for s in trainer.flows if s not in (0, trainer.step_count)]:
+                del trainer.flows[s]  # the page draws step 0 beside the newest: bounded memory in long sessions
+
+    @property
+    def diverged(self) -> dict[str, int]:
+        """{cell: the step at which it diverged} for the trainers that did."""
+        return {c: t.step_count for c, t in self.trainers.items() if t.diverged}
+
+    # Models for other pages --------------------------------------------------------------------------------------
+
+    def _on_event(self, trainer: Trainer, event: str, record: dict) -> None:
+        # Right after a validation pass the trainer's card needs no extra evaluation: keep a copy of the model.
+        if event == "eval" and trainer.step_count > 0:
+            self._snapshot(trainer)
+
+    def _snapshot(self, trainer: Trainer) -> None:
+        cell = trainer.model.cell
+        model = copy.deepcopy(trainer.model).eval()
+        card = make_card(model, {**trainer.card(), "title": self.model_name(cell, trainer.step_count)})
+        self.snapshots[cell] = (model, card)  # the card as checkpoint.load would return it
+
+    def snapshot_now(self) -> None:
+        """Snapshots at the current step, with a validation pass where the last one is older."""
+        for cell, trainer in self.trainers.items():
+            taken = self.snapshots.get(cell)
+            if trainer.step_count == 0 or (taken and taken[1]["training"]["steps"] == trainer.step_count):
+                continue
+            if trainer.history.evals and trainer.history.evals[-1]["step"] == trainer.step_count:
+                self._snapshot(trainer)
+            else:
+                trainer.evaluate()  # fires "eval", which takes the snapshot
+
+    def publish(self, store: dict, limit: int) -> list[str]:
+        """List the snapshots in ``store`` ({name: {"model", "card"}}, what other pages open), each under its
+        newest name in place of the name this race listed it under before; the oldest entries past ``limit``
+        are dropped. Returns the names now listed."""
+        for cell, (model, card) in self.snapshots.items():
+            name, old = card["title"], self.listed.get(cell)
+            if name == old and name in store:
+                continue
+            if old is not None and store.get(old, {}).get("race") == self.token:
+                del store[old]
+            store.pop(name, None)  # re-inserted last: the newest entry
+            store[name] = {"model": model, "card": card, "race": self.token}
+            self.listed[cell] = name
+        while len(store) > limit:
+            del store[next(iter(store))]
+        return [n for n in self.listed.values() if n in store]
+
+    def model_name(self, cell: str, step: int) -> str:
+        """The name other pages list the model under: "LSTM · recall lag 100 · step 600"."""
+        return f"{cell.upper()} · {self.label} · step {step:,}"
+
+    # Arrays for the figures --------------------------------------------------------------------------------------
+
+    @property
+    def loss_unit(self) -> str:
+        if self.task.name == "text":
+            return "bits per character"
+        return "mean squared error" if self.task.loss_kind == "mse" else "cross-entropy (nats)"
+
+    @property
+    def has_accuracy(self) -> bool:
+        """Classifiers, and regressions with a tolerance, count right answers; plain regressions do not."""
+        return self.task.loss_kind == "ce" or self.task.tolerance is not None
+
+    @property
+    def score(self) -> str:
+        """What the validation pass is best summed up by: "bpc", "accuracy" or "loss"."""
+        if self.task.name == "text":
+            return "bpc"
+        return "accuracy" if self.has_accuracy else "loss"
+
+    @property
+    def baseline(self) -> tuple[float, str] | None:
+        """A loss a model has to beat, where the task has one: the persistence forecast of a series."""
+        if hasattr(self.task, "persistence_loss"):
+            return self.task.persistence_loss(), "persistence: next = last"
+        return None
+
+    def curves(self) -> list[RunCurves]:
+        scale = 1 / math.log(2) if self.task.name == "text" else 1.0
+        out = []
+        for cell, trainer in self.trainers.items():
+            h = trainer.history
+            latest = max(trainer.flows) if trainer.flows else None
+            out.append(RunCurves(
+                name=cell.upper(), cell=cell, steps=h.column("step"), loss=h.column("loss") * scale,
+                accuracy=h.column("accuracy"), grad_norm=h.column("grad_norm"),
+                clipped=np.array([bool(r["clipped"]) for r in h.steps], dtype=bool),
+                eval_steps=h.column("step", evals=True), eval_loss=h.column("loss", evals=True) * scale,
+                eval_accuracy=h.column("accuracy", evals=True), flow_step=latest,
+                flow=_top_layer(trainer.flows.get(latest)), flow0=_top_layer(trainer.flows.get(0)),
+                diverged_at=trainer.step_count if trainer.diverged else None))
+        return out
+
+
+def step_flops(model: Model, time_steps: int, batch: int) -> float:
+    """Floating-point operations of one training step (forward and backward, about 3× the forward's matmuls)."""
+    c = model.config
+    flops, width = 0.0, model.input_size
+    for _ in range(c.num_layers):
+        flops += 2 * batch * time_steps * GATES[c.cell] * c.hidden_size * (width + c.hidden_size) * c.directions
+        width = c.hidden_size * c.directions
+    flops += 2 * batch * time_steps * width * c.output_size  # the head (read at every step by some tasks)
+    return 3 * flops
+
+
+def _top_layer(dh: np.ndarray | None) -> np.ndarray | None:
+    """‖dL/dh_t‖ of the top layer (both directions together) from ``[layer, direction, time]``."""
+    if dh is None:
+        return None
+    dh = np.asarray(dh, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return np.sqrt((dh[-1] ** 2).sum(0))
+

@@ -1,0 +1,234 @@
+"""/train without a browser: settings build a race, Step and Play train it, Reset starts over, the models reach the
+other pages (and come back as uploads), and bad input or a diverged run gives a sentence instead of a traceback.
+
+Most tests shrink the race to recall at lag 5 with 4 hidden units, so each step takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages.shared import TRAINED_KEY
+from rnnviz.checkpoint import save
+from tests.app.test_app import APP
+from tests.app.test_gradients import array
+
+PAGE = "pages/train.py"
+TIMEOUT_S = 120
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def open_page(lag: int | None = 5, hidden: int | None = 4) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S).run()
+    at.switch_page(PAGE).run()
+    ok(at)
+    if lag is not None:
+        ok(at.number_input(key="train_lag").set_value(lag).run())
+    if hidden is not None:
+        ok(at.number_input(key="train_hidden").set_value(hidden).run())
+    return at
+
+
+def race(at: AppTest):
+    return at.session_state["train_race"]
+
+
+def figures(at: AppTest) -> dict[str, dict]:
+    out = {}
+    for chart in at.get("plotly_chart"):
+        fig = json.loads(chart.proto.spec)
+        out[fig["layout"]["title"]["text"]] = fig
+    return out
+
+
+def trace(fig: dict, name: str) -> dict:
+    (found,) = [t for t in fig["data"] if t.get("name") == name]
+    return found
+
+
+def step(at: AppTest, size: int = 10) -> AppTest:
+    if at.selectbox(key="train_step_size").value != size:
+        at.selectbox(key="train_step_size").set_value(size).run()
+    return ok(at.button(key="train_step").click().run())
+
+
+def test_default_view_is_the_recall_race_at_step_zero():
+    at = open_page(lag=None, hidden=None)
+    assert [t.value for t in at.title] == ["Train live"]
+    assert at.selectbox(key="train_task").value == "recall" and at.number_input(key="train_lag").value == 100
+    assert at.multiselect(key="train_cells").value == ["rnn", "lstm"]
+    assert at.text_input(key="train_lr").value == "0.003" and at.radio(key="train_gates").value == "chrono"
+    assert at.number_input(key="train_chrono").value == 200  # the task's default: twice the lag
+    assert at.segmented_control(key="train_play").value == "pause"
+    assert race(at).step == 0 and [m.label for m in at.metric] == ["RNN · validation accuracy",
+                                                                   "LSTM · validation accuracy"]
+    figs = figures(at)
+    assert set(figs) == {"Loss", "Accuracy", "Gradient norm (before clipping)",
+                         "Gradient flow through time: now vs step 0"}
+    accuracy = figs["Accuracy"]
+    assert array(trace(accuracy, "chance 12.5%")["y"]).tolist() == [0.125, 0.125]
+    assert array(trace(accuracy, "LSTM validation")["x"]).tolist() == [0]  # step 0 is evaluated before training
+    assert any("Why the LSTM remembers" in e.label for e in at.expander)
+
+
+def test_step_trains_every_cell_and_publishes_the_models():
+    at = open_page()
+    step(at, 10)
+    r = race(at)
+    assert r.step == 10 and all(len(t.history.steps) == 10 for t in r.trainers.values())
+    loss = figures(at)["Loss"]
+    assert array(trace(loss, "LSTM train")["x"])[-1] == 10  # in bins of 4 steps: 1,000 steps make 250 points
+    assert "Step 10 of 1,000" in at.get("progress")[0].proto.text
+    store = at.session_state[TRAINED_KEY]
+    assert list(store) == ["RNN · recall lag 5 · step 10", "LSTM · recall lag 5 · step 10"]
+    entry = store["LSTM · recall lag 5 · step 10"]
+    assert entry["card"]["training"]["steps"] == 10 and entry["model"] is not r.trainers["lstm"].model
+    step(at, 1)
+    assert race(at).step == 11 and list(at.session_state[TRAINED_KEY])[-1] == "LSTM · recall lag 5 · step 11"
+
+
+def test_reset_starts_over_and_keeps_the_published_models():
+    at = open_page()
+    step(at, 10)
+    before = race(at)
+    ok(at.button(key="train_reset").click().run())
+    assert race(at) is not before and race(at).step == 0
+    assert "Step 0 of 1,000" in at.get("progress")[0].proto.text
+    assert "LSTM · recall lag 5 · step 10" in at.session_state[TRAINED_KEY]
+
+
+def test_play_trains_to_the_step_count_then_pauses():
+    at = open_page()
+    ok(at.number_input(key="train_target").set_value(12).run())
+    ok(at.segmented_control(key="train_play").set_value("play").run())
+    for _ in range(20):  # each run trains for a time slice; a slow machine may need a few
+        if race(at).step >= 12:
+            break
+        ok(at.run())
+    assert race(at).step == 12
+    assert at.segmented_control(key="train_play").value == "pause"
+    assert at.segmented_control(key="train_play").disabled  # nothing left to play until "Train for" grows
+
+
+def test_settings_follow_the_task_defaults_unless_changed():
+    at = open_page(lag=None, hidden=None)
+    ok(at.text_input(key="train_lr").set_value("0.01").run())
+    ok(at.number_input(key="train_lag").set_value(40).run())
+    assert at.number_input(key="train_chrono").value == 80  # followed the lag
+    assert at.text_input(key="train_lr").value == "0.01"  # changed by the user: kept
+    ok(at.selectbox(key="train_task").set_value("letters").run())
+    assert at.number_input(key="train_hidden").value == 3 and at.number_input(key="train_clip").value == 0.0
+    assert at.radio(key="train_gates").value == "default"
+    ok(at.button(key="train_defaults").click().run())
+    assert at.text_input(key="train_lr").value == "0.01"  # the letters default happens to be 1e-2 as well
+    assert race(at).config.task == "letters" and race(at).config.hidden_size == 3
+
+
+def test_a_race_and_its_settings_survive_a_visit_to_another_page():
+    at = open_page()
+    step(at, 10)
+    trained = race(at)
+    ok(at.switch_page("pages/home.py").run())
+    ok(at.switch_page(PAGE).run())
+    assert race(at) is trained and race(at).step == 10
+    assert at.number_input(key="train_lag").value == 5 and at.number_input(key="train_hidden").value == 4
+    assert not at.info or all("differ" not in i.value for i in at.info)
+
+
+def test_changed_settings_wait_for_reset_once_training_started():
+    at = open_page()
+    step(at, 10)
+    ok(at.number_input(key="train_lag").set_value(6).run())
+    assert race(at).step == 10 and race(at).task.lag == 5
+    assert any("press Reset" in i.value for i in at.info)
+    ok(at.button(key="train_reset").click().run())
+    assert race(at).task.lag == 6 and race(at).step == 0
+
+
+def test_a_trained_model_opens_on_the_gradients_page():
+    at = open_page()
+    step(at, 10)
+    ok(at.switch_page("pages/gradients.py").run())
+    ok(at.radio(key="grad_source").set_value("Trained here").run())
+    assert any("LSTM · recall lag 5 · step 10" in m.label for m in at.metric)
+
+
+def test_an_uploaded_checkpoint_joins_the_trained_models():
+    at = open_page()
+    step(at, 10)
+    entry = at.session_state[TRAINED_KEY]["LSTM · recall lag 5 · step 10"]
+    data = save(entry["model"], None, entry["card"])
+    ok(at.file_uploader(key="train_upload").set_value(("lstm.safetensors", data, "application/octet-stream")).run())
+    uploaded = at.session_state[TRAINED_KEY]["LSTM · recall lag 5 · step 10 (uploaded)"]
+    assert uploaded["card"]["task"]["lag"] == 5
+    for key, value in entry["model"].state_dict().items():
+        assert (uploaded["model"].state_dict()[key] == value).all()
+
+
+def test_a_pickle_upload_is_refused_with_a_sentence():
+    at = open_page()
+    ok(at.file_uploader(key="train_upload").set_value(("evil.safetensors", b"\x80\x04\x95" + b"\0" * 64,
+                                                       "application/octet-stream")).run())
+    assert any("pickle" in e.value for e in at.error)
+    assert not at.session_state[TRAINED_KEY]
+
+
+@pytest.mark.parametrize("lr, message", [("nan", "finite number"), ("1e9", "between"), ("fast", "not a number"),
+                                         ("", "Type a learning rate")])
+def test_a_bad_learning_rate_gets_a_sentence(lr, message):
+    at = open_page()
+    ok(at.text_input(key="train_lr").set_value(lr).run())
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_empty_text_gets_a_sentence():
+    at = open_page(lag=None, hidden=None)
+    ok(at.selectbox(key="train_task").set_value("text").run())
+    ok(at.radio(key="train_text_source").set_value("user").run())
+    ok(at.text_area(key="train_text").set_value("  \n ").run())
+    assert [e.value for e in at.error] == ["The text is empty: type or paste some text to learn from."]
+
+
+def test_a_diverged_run_says_so_and_suggests_clipping():
+    at = open_page(lag=None, hidden=None)
+    ok(at.selectbox(key="train_task").set_value("adding").run())
+    ok(at.number_input(key="train_hidden").set_value(8).run())
+    ok(at.selectbox(key="train_optimizer").set_value("sgd").run())
+    ok(at.text_input(key="train_lr").set_value("10").run())
+    ok(at.number_input(key="train_clip").set_value(0.0).run())
+    step(at, 50)
+    assert race(at).diverged
+    errors = [e.value for e in at.error]
+    assert errors and all("diverged at step" in e and "gradient clipping" in e for e in errors)
+    assert len(errors) == len(set(race(at).diverged.values()))  # one sentence per step at which cells diverged
+    assert at.button(key="train_step").disabled and at.segmented_control(key="train_play").disabled
+
+
+@pytest.mark.parametrize("task", ["letters", "text", "adding", "temporal_order", "stocks", "sine", "sentiment"])
+def test_every_task_trains_a_step(task):
+    at = open_page(lag=None, hidden=None)
+    ok(at.selectbox(key="train_task").set_value(task).run())
+    ok(at.number_input(key="train_hidden").set_value(4).run())
+    step(at, 1)
+    r = race(at)
+    assert r.task.name == task and r.step == 1 and not at.error
+    kind = {"text": "bits per character", "stocks": "MSE", "sine": "MSE"}.get(task, "accuracy")
+    assert [m.label for m in at.metric] == [f"RNN · validation {kind}", f"LSTM · validation {kind}"]
+    accuracy = figures(at)["Accuracy"]
+    assert bool(accuracy["data"]) == (task not in ("stocks", "sine"))  # a plain regression has no accuracy
+
+
+def test_settings_too_large_to_train_live_get_a_sentence():
+    at = open_page(lag=500, hidden=None)
+    ok(at.number_input(key="train_batch").set_value(512).run())
+    ok(at.number_input(key="train_hidden").set_value(256).run())
+    assert any("billion operations per training step" in e.value for e in at.error)
+    assert at.session_state["train_race"] is None
+    assert any("Fix the settings" in i.value for i in at.info)
