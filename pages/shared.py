@@ -121,7 +121,7 @@ def trained_models() -> dict[str, dict]:
 
 def markdown_literal(text: str) -> str:
     """User text made safe inside st.markdown / st.error: every markdown, HTML and LaTeX character escaped."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$&])", r"\\\1", text)
+    return re.sub(r"([\\`*_{}\[\]#<>|~$&])", r"\\\1", text)  # escaped [ ] also defuse links and images
 
 
 def show_error(err: Exception) -> None:
