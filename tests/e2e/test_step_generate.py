@@ -6,6 +6,7 @@ Screenshots go to $RNNVIZ_SCREENSHOTS when it is set (step.png, step-lstm.png, g
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from rnnviz.assets import list_pretrained
 from tests.e2e.helpers import assert_no_exception, expect_rerun, open_page, save_screenshot, set_text, text_box
@@ -61,7 +62,7 @@ def test_generate_text_and_hover_for_the_top5(page):
     open_page(page, "generate")
     if not list_pretrained("char"):
         click(page, "button", "Train the tiny demo model", DEMO_TIMEOUT_S)
-    assert text_box(page, "Prime text").input_value() == "def "
+    expect(text_box(page, "Prime text")).to_have_value("def ")  # retries: the box can render before its value
     page.locator(TOKENS).nth(4 + 299).wait_for(state="attached")
     assert page.locator(TOKENS).count() == 4 + 300
     first = written(page)
