@@ -140,13 +140,15 @@ def pretrained(name: str) -> tuple[Model, dict]:
 
 def card_caption(card: dict) -> str:
     """One line about a model card: cell, size, task and its validation metrics."""
+    card = card if isinstance(card, dict) else {}
     task = card.get("task") or {}
     if isinstance(task, dict):
         params = ", ".join(f"{k} {v}" for k, v in task.items() if k in ("lag", "mode", "filler", "source", "length"))
         task = f"{task.get('name', '?')}" + (f" ({params})" if params else "")
-    metrics = card.get("metrics") or {}
+    metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
     shown = [f"{k} {metrics[k]:.3g}" for k in ("accuracy", "bpc", "loss") if isinstance(metrics.get(k), int | float)]
     layers = card.get("num_layers", 1)
+    task = str(task)[:80]
     parts = [str(card.get("cell", "?")).upper(), f"{card.get('hidden_size', '?')} units",
              f"{layers} layers" if layers != 1 else "", "bidirectional" if card.get("bidirectional") else "",
              f"task {task}", f"step {metrics['step']}" if "step" in metrics else "", ", ".join(shown)]

@@ -18,11 +18,12 @@ import time
 
 import streamlit as st
 
-from pages.shared import TRAINED_KEY, card_caption, show_error, upload_ui
+from pages.shared import TRAINED_KEY, show_error
 from rnnviz import InitConfig, RnnvizError
+from rnnviz.checkpoint import load as load_checkpoint
 from rnnviz.checkpoint import save as save_checkpoint
 from rnnviz.figures import accuracy_figure, grad_norm_figure, loss_figure, train_flow_figure
-from rnnviz.race import CELL_ORDER, MAX_RACE_STEPS, Race, RaceConfig, parse_number
+from rnnviz.race import CELL_ORDER, MAX_RACE_STEPS, Race, RaceConfig, describe_card, file_name, parse_number
 from rnnviz.tasks import TASKS, Task, make_task
 from rnnviz.tasks_data import Stocks
 
@@ -417,31 +418,9 @@ def sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
 
-def describe(card: dict) -> str:
-    """One line about a model card: size, validation metrics and training settings, as far as the card says."""
-    parts = []
-    if card.get("hidden_size"):
-        layers = card.get("num_layers", 1)
-        parts.append(f"{card['hidden_size']} units" + (f" × {layers} layers" if layers and layers > 1 else ""))
-    metrics, training = card.get("metrics") or {}, card.get("training") or {}
-    scores = [f"accuracy {metrics['accuracy']:.1%}" if isinstance(metrics.get("accuracy"), float) else "",
-              f"{metrics['bpc']:.3f} bits/char" if isinstance(metrics.get("bpc"), float) else "",
-              f"loss {metrics['loss']:.3g}" if isinstance(metrics.get("loss"), float) else ""]
-    if any(scores):
-        where = f" at step {metrics['step']:,}" if isinstance(metrics.get("step"), int) else ""
-        parts.append("validation " + ", ".join(p for p in scores if p) + where)
-    if training.get("optimizer"):
-        parts.append(f"{training['optimizer']} lr {training.get('lr', 0):g}, batch {training.get('batch_size')}")
-    return " · ".join(parts) or card_caption(card)
-
-
 def plain(text: str) -> str:
     """Text shown through markdown as it is (a file name or title may hold * _ [ ] and the like)."""
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>$~:])", r"\\\1", str(text))
-
-
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "model"
 
 
 def models_ui(race: Race) -> None:
@@ -458,11 +437,12 @@ def models_ui(race: Race) -> None:
             st.info("No model yet: press Step or Play.", icon=":material/info:")
         for i, (name, entry) in enumerate(reversed(list(store.items()))):
             text, button = st.columns([4, 1.3], vertical_alignment="center")
-            text.markdown(f"**{plain(name)}**  \n{plain(describe(entry.get('card', {})))}")
+            card = entry.get("card", {})
+            text.markdown(f"**{plain(name)}**  \n{plain(describe_card(card) or 'Its card gives no details.')}")
             if not busy:
-                model, card = entry["model"], entry.get("card", {})
+                model = entry["model"]
                 button.download_button("Download", data=lambda m=model, c=card: save_checkpoint(m, None, c),
-                                       file_name=f"{slug(name)}.safetensors", mime="application/octet-stream",
+                                       file_name=file_name(name), mime="application/octet-stream",
                                        key=f"{KEY}_download_{i}", icon=":material/download:", on_click="ignore",
                                        width="stretch")
         links = st.columns(3)
@@ -471,16 +451,30 @@ def models_ui(race: Race) -> None:
         for col, (page, icon) in zip(links, pages, strict=True):
             col.page_link(page, icon=icon)
     with uploaded:
-        picked = upload_ui(KEY)
-        if picked is not None:
-            model, file_name = picked
-            card = st.session_state.get(f"{KEY}_uploaded", {}).get("card", {})
-            name = f"{card.get('title') or file_name} (uploaded)"
-            if name not in store:
-                store[name] = {"model": model, "card": card}
-                while len(store) > MAX_PUBLISHED:
-                    del store[next(iter(store))]
-                st.rerun()  # list it on the left at once
+        upload_ui(store)
+
+
+def upload_ui(store: dict) -> None:
+    """A checkpoint upload, validated by rnnviz.checkpoint.load and listed with the trained models. (Not
+    pages.shared.upload_ui: its caption fails on a card whose metrics are not a mapping.)"""
+    file = st.file_uploader("Checkpoint (.safetensors, made by rnnviz)", type=["safetensors"], key=f"{KEY}_upload",
+                            help="A model downloaded here, or saved with rnnviz.checkpoint.save.")
+    if file is None:
+        st.caption("Upload a checkpoint to open it on the other pages.")
+        return
+    ident = (file.name, file.size, getattr(file, "file_id", None))
+    if st.session_state.get(f"{KEY}_uploaded") == ident:
+        return
+    try:
+        model, card = load_checkpoint(file.getvalue())
+    except RnnvizError as err:
+        st.error(f"{plain(file.name[:80])}: {err}", icon=":material/error:")
+        return
+    st.session_state[f"{KEY}_uploaded"] = ident
+    store[f"{str(card.get('title') or file.name)[:80]} (uploaded)"] = {"model": model, "card": card}
+    while len(store) > MAX_PUBLISHED:
+        del store[next(iter(store))]
+    st.rerun()  # list it on the left at once
 
 
 # The page --------------------------------------------------------------------------------------------------------

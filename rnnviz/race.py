@@ -289,6 +289,30 @@ class Race:
         return out
 
 
+def describe_card(card: dict) -> str:
+    """One line about a model card: size, validation metrics and training settings, as far as the card says."""
+    parts = []
+    if isinstance(card.get("hidden_size"), int):
+        layers = card.get("num_layers", 1)
+        parts.append(f"{card['hidden_size']} units" + (f" × {layers} layers" if isinstance(layers, int) and layers > 1
+                                                       else ""))
+    metrics, training = (v if isinstance(v, dict) else {} for v in (card.get("metrics"), card.get("training")))
+    scores = [f"accuracy {metrics['accuracy']:.1%}" if isinstance(metrics.get("accuracy"), float) else "",
+              f"{metrics['bpc']:.3f} bits/char" if isinstance(metrics.get("bpc"), float) else "",
+              f"loss {metrics['loss']:.3g}" if isinstance(metrics.get("loss"), float) else ""]
+    if any(scores):
+        where = f" at step {metrics['step']:,}" if isinstance(metrics.get("step"), int) else ""
+        parts.append("validation " + ", ".join(p for p in scores if p) + where)
+    if isinstance(training.get("optimizer"), str) and isinstance(training.get("lr"), float | int):
+        parts.append(f"{training['optimizer']} lr {training['lr']:g}, batch {training.get('batch_size')}")
+    return " · ".join(parts)
+
+
+def file_name(name: str) -> str:
+    """A safe download name for a model: "LSTM · recall lag 100 · step 600" → "lstm-recall-lag-100-step-600"."""
+    return (re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:80] or "model") + ".safetensors"
+
+
 def step_flops(model: Model, time_steps: int, batch: int) -> float:
     """Floating-point operations of one training step (forward and backward, about 3× the forward's matmuls)."""
     c = model.config

@@ -88,7 +88,7 @@ def _log_axis(data: list[dict]) -> dict:
     if not vals.size:
         return {}
     lo, hi = float(np.log10(vals.min())), float(np.log10(vals.max()))
-    pad = max(0.1, 0.05 * (hi - lo))
+    pad = max(0.1, 0.05 * (hi - lo), (1 - (hi - lo)) / 2)  # at least one decade: a flat start still gets ticks
     lo, hi = lo - pad, hi + pad
     return dict(range=[lo, hi], **_log_ticks(lo, hi))
 
@@ -98,16 +98,19 @@ def _hline(y: float, x_right: float, name: str) -> dict:
                 line=dict(color=GREY, width=1.5, dash="dash"), hovertemplate=f"{_safe(name)}<extra></extra>")
 
 
-def _diverged_marks(runs: Sequence[RunCurves]) -> tuple[list[dict], list[dict]]:
+def _diverged_marks(runs: Sequence[RunCurves], x_right: float) -> tuple[list[dict], list[dict]]:
     """A vertical dash-dot line and a note at the step where each diverged run stopped."""
     shapes, notes = [], []
-    for i, r in enumerate(r for r in runs if r.diverged_at is not None):
+    for i, r in enumerate(runs):
+        if r.diverged_at is None:
+            continue
         color = _color(r, i)
         shapes.append(dict(type="line", xref="x", x0=r.diverged_at, x1=r.diverged_at, yref="y domain", y0=0, y1=1,
                            line=dict(color=color, width=2, dash="dashdot")))
-        notes.append(dict(x=r.diverged_at, xref="x", y=0.97 - 0.1 * i, yref="y domain", showarrow=False,
-                          text=f"⚠ {_safe(r.name)} diverged at step {r.diverged_at:,}", xanchor="right",
-                          yanchor="top", font=dict(color=color, size=12), bgcolor="rgba(255,255,255,.85)"))
+        notes.append(dict(x=r.diverged_at, xref="x", y=0.97 - 0.1 * len(notes), yref="y domain", showarrow=False,
+                          text=f"⚠ {_safe(r.name)} diverged at step {r.diverged_at:,}",
+                          xanchor="left" if r.diverged_at < 0.6 * x_right else "right", yanchor="top",
+                          font=dict(color=color, size=12), bgcolor="rgba(255,255,255,.85)"))
     return shapes, notes
 
 
@@ -124,7 +127,7 @@ def loss_figure(runs: Sequence[RunCurves], unit: str = "cross-entropy (nats)",
     if baseline is not None and np.isfinite(baseline[0]) and baseline[0] > 0:
         data.append(_hline(float(baseline[0]), layout["xaxis"]["range"][1], f"{baseline[1]}: {baseline[0]:.3g}"))
     layout["yaxis"].update(_log_axis(data))
-    layout["shapes"], layout["annotations"] = _diverged_marks(runs)
+    layout["shapes"], layout["annotations"] = _diverged_marks(runs, layout["xaxis"]["range"][1])
     return go.Figure(data=data, layout=layout)
 
 
@@ -142,7 +145,7 @@ def accuracy_figure(runs: Sequence[RunCurves], chance: float | None = None, x_ma
     layout = _layout("Accuracy", "accuracy", x_max, runs, height, range=[0, 1.03], tickformat=".0%")
     if chance is not None:
         data.append(_hline(float(chance), layout["xaxis"]["range"][1], f"chance {chance:.1%}"))
-    layout["shapes"], layout["annotations"] = _diverged_marks(runs)
+    layout["shapes"], layout["annotations"] = _diverged_marks(runs, layout["xaxis"]["range"][1])
     return go.Figure(data=data, layout=layout)
 
 
@@ -173,11 +176,11 @@ def grad_norm_figure(runs: Sequence[RunCurves], clip: float | None = None, x_max
     if clip is not None:
         data.append(_hline(float(clip), layout["xaxis"]["range"][1], f"clipping threshold {clip:g}"))
     layout["yaxis"].update(_log_axis(data))
-    layout["shapes"], layout["annotations"] = _diverged_marks(runs)
+    layout["shapes"], layout["annotations"] = _diverged_marks(runs, layout["xaxis"]["range"][1])
     if not any(len(r.steps) for r in runs):
         layout["annotations"].append(dict(text="Each step's gradient norm appears here once training starts.",
-                                          showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                                          font=dict(color=GREY)))
+                                          showarrow=False, x=0.5, y=0.8, xref="paper", yref="paper",
+                                          font=dict(color=GREY), bgcolor="rgba(255,255,255,.9)"))
     return go.Figure(data=data, layout=layout)
 
 

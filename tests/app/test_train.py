@@ -232,3 +232,17 @@ def test_settings_too_large_to_train_live_get_a_sentence():
     assert any("billion operations per training step" in e.value for e in at.error)
     assert at.session_state["train_race"] is None
     assert any("Fix the settings" in i.value for i in at.info)
+
+
+def test_a_hostile_card_and_file_name_show_as_text():
+    at = open_page()
+    step(at, 10)
+    entry = at.session_state[TRAINED_KEY]["LSTM · recall lag 5 · step 10"]
+    card = {**entry["card"], "title": "<img src=x onerror=alert(1)> **bold** $x$", "metrics": [1, 2]}
+    data = save(entry["model"], None, card)
+    ok(at.file_uploader(key="train_upload").set_value(("</textarea>.safetensors", data, "application/octet-stream"))
+       .run())
+    name = "<img src=x onerror=alert(1)> **bold** $x$ (uploaded)"
+    assert name in at.session_state[TRAINED_KEY]
+    shown = [m.value for m in at.markdown if "img src" in m.value]
+    assert shown and all(r"\*\*bold\*\*" in v and r"\$x\$" in v and r"\<img" in v for v in shown)

@@ -9,7 +9,7 @@ import torch
 import rnnviz.race as race_module
 from rnnviz import ConfigError, InitConfig
 from rnnviz.checkpoint import load, save
-from rnnviz.race import Race, RaceConfig, parse_number, step_flops, task_label
+from rnnviz.race import Race, RaceConfig, describe_card, file_name, parse_number, step_flops, task_label
 from rnnviz.tasks import make_task
 
 
@@ -171,3 +171,15 @@ def test_step_flops_counts_gates_layers_and_directions():
     assert step_flops(lstm, 10, 4) > 3 * step_flops(rnn, 10, 4)
     two = task.build_model("lstm", 8, num_layers=2)
     assert step_flops(two, 10, 4) > step_flops(lstm, 10, 4)
+
+
+def test_a_card_is_described_in_one_line_and_named_for_download():
+    race = tiny(("lstm",))
+    race.advance(5)
+    _, card = race.snapshots["lstm"]
+    line = describe_card(card)
+    assert line.startswith("4 units · validation accuracy ") and line.endswith("at step 5 · adam lr 0.003, batch 8")
+    assert describe_card({"hidden_size": "<b>", "metrics": [1, 2], "training": "x"}) == ""  # a hostile card
+    assert describe_card({"metrics": {"accuracy": "1", "loss": 0.5}}) == "validation loss 0.5"
+    assert file_name(card["title"]) == "lstm-recall-lag-3-step-5.safetensors"
+    assert file_name("../../ü") == "model.safetensors"
