@@ -2,6 +2,7 @@
 visibly (marked on the chart, explained on the page) without an exception."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.helpers import (
     PLOTLY_CHART,
@@ -37,7 +38,7 @@ def generate(page, length: int) -> None:
 def test_default_view_draws_the_comparison(page):
     open_page(page, "gradients")
     assert_no_exception(page)
-    assert page.locator(PLOTLY_CHART).count() == 2
+    expect(page.locator(PLOTLY_CHART)).to_have_count(2)  # retries: charts mount just after the run ends
     assert [m.split(":")[0] for m in page.locator('[data-testid="stMetricLabel"]').all_inner_texts()] == [
         "RNN", "LSTM", "GRU"]
     saliency = page.locator(".rnnviz-saliency")
