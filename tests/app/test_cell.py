@@ -15,21 +15,14 @@ from rnnviz import Model, ModelConfig, Vocab, trace
 from rnnviz import units as U
 from rnnviz.assets import list_pretrained
 from rnnviz.vocab import token_label
-from tests.app.test_app import APP
+from tests.app.helpers import ok, open_app_page
 
 TIMEOUT_S = 120
 
 
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
 @pytest.fixture
 def at() -> AppTest:
-    at = ok(AppTest.from_file(APP, default_timeout=TIMEOUT_S).run())
-    at.switch_page("pages/cell.py")
-    return ok(at.run())
+    return open_app_page("pages/cell.py")
 
 
 def use_random(at: AppTest) -> AppTest:

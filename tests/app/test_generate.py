@@ -10,15 +10,11 @@ from rnnviz import sample
 from rnnviz.assets import list_pretrained
 from rnnviz.stepthrough import train_letters
 from rnnviz.tasks import make_task
+from tests.app.helpers import ok, open_app_page
 from tests.app.test_app import APP
 
 TIMEOUT_S = 180
 BUNDLED = bool(list_pretrained("char"))
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 @pytest.fixture(autouse=True)
@@ -30,9 +26,7 @@ def quick_demo(monkeypatch):
 
 @pytest.fixture
 def at() -> AppTest:
-    at = ok(AppTest.from_file(APP, default_timeout=TIMEOUT_S).run())
-    at.switch_page("pages/generate.py")
-    return ok(at.run())
+    return open_app_page("pages/generate.py")
 
 
 def written(at: AppTest) -> str:

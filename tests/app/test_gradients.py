@@ -19,6 +19,7 @@ import rnnviz.assets
 from rnnviz import InitConfig, Model, ModelConfig
 from rnnviz.flows import generated_text
 from rnnviz.tasks import Recall
+from tests.app.helpers import ok
 from tests.app.test_app import APP
 
 PAGE = "pages/gradients.py"
@@ -34,11 +35,6 @@ def open_page(hidden: int | None = 16) -> AppTest:
             ok(at.radio(key="grad_source").set_value("Random").run())
         at.select_slider(key="grad_hidden").set_value(hidden).run()
         ok(at)
-    return at
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.message for e in at.exception]
     return at
 
 

@@ -5,21 +5,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rnnviz import stepthrough as S
-from tests.app.test_app import APP
+from tests.app.helpers import ok, open_app_page
 
 TIMEOUT_S = 120
 
 
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
 @pytest.fixture
 def at() -> AppTest:
-    at = ok(AppTest.from_file(APP, default_timeout=TIMEOUT_S).run())
-    at.switch_page("pages/step.py")
-    return ok(at.run())
+    return open_app_page("pages/step.py")
 
 
 def subheaders(at: AppTest) -> list[str]:

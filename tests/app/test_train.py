@@ -13,16 +13,12 @@ from streamlit.testing.v1 import AppTest
 
 from pages.shared import TRAINED_KEY
 from rnnviz.checkpoint import save
+from tests.app.helpers import ok
 from tests.app.test_app import APP
 from tests.app.test_gradients import array
 
 PAGE = "pages/train.py"
 TIMEOUT_S = 120
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def open_page(lag: int | None = 5, hidden: int | None = 4) -> AppTest:
