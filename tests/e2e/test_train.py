@@ -45,9 +45,6 @@ def wait_for_step(page: Page, at_least: int, timeout_s: float = TIMEOUT_S) -> in
     return step
 
 
-@pytest.mark.xfail(strict=False, reason="Known bug, issue 3 left open: on an idle machine a Pause click made while the "
-                   "play fragment reruns every second can be lost, so training runs on to the step count "
-                   "(seen in a clean CI run: paused at 1000). Under load it paused after 3-14 s.")
 def test_step_then_play_moves_the_curves(page):
     open_page(page, "train")
     assert_no_exception(page)
@@ -62,8 +59,10 @@ def test_step_then_play_moves_the_curves(page):
     assert after_step["LSTM train"] > 0 and after_step["RNN train"] == after_step["LSTM train"]
     expect(page.get_by_text("LSTM · recall lag 100 · step 10", exact=True)).to_be_visible()  # listed for other pages
 
-    with expect_rerun(page, TIMEOUT_S):
-        page.get_by_role("radio", name="Play").click()
+    # No expect_rerun here: while playing, the app is idle only for moments between the timer's fragment runs, so
+    # waiting for idle could return at any of them, or only when training reaches the step count.
+    page.get_by_role("radio", name="Play").click()
+    expect(page.get_by_text(re.compile(r"· playing$"))).to_be_visible(timeout=TIMEOUT_S * 1000)
     reached = wait_for_step(page, 30)  # the fragment's timer keeps training without any click
     page.get_by_role("radio", name="Pause").click(force=True)  # force: the charts redraw under the pointer
     expect(page.get_by_text(re.compile(r"· playing$"))).to_have_count(0, timeout=TIMEOUT_S * 1000)
