@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from .checkpoint import load
-from .errors import CheckpointError
+from .errors import CheckpointError, shown
 from .model import Model
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -36,6 +36,6 @@ def load_pretrained(name: str) -> tuple[Model, dict]:
     """(model in eval mode, card) of one bundled model."""
     path = ASSETS / f"{name}.safetensors"
     if not name.replace("_", "").replace("-", "").isalnum() or not path.exists():
-        raise CheckpointError(f"There is no bundled model named {name!r}.")
+        raise CheckpointError(f"There is no bundled model named {shown(name)}.")
     model, card = load(path)
     return model.eval(), card

@@ -28,7 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from .errors import CheckpointError, RnnvizError
+from .errors import CheckpointError, RnnvizError, shown
 from .model import Model, ModelConfig
 from .vocab import MAX_VOCAB, UNK, Vocab
 
@@ -115,9 +115,12 @@ def _read(source, max_bytes: int) -> bytes:
                 raise CheckpointError(too_big)
             data = Path(source).read_bytes()
         except OSError as e:
-            raise CheckpointError(f"The checkpoint {os.fspath(source)!r} could not be read: {e.strerror}.") from None
+            path = shown(os.fspath(source))
+            raise CheckpointError(f"The checkpoint {path} could not be read: {e.strerror}.") from None
     elif hasattr(source, "read"):
         data = source.read(max_bytes + 1)
+        if isinstance(data, str):
+            raise CheckpointError("The checkpoint was opened as text; open it in binary mode ('rb').")
     else:
         raise CheckpointError("Give a checkpoint as bytes, a path or an open binary file.")
     if len(data) > max_bytes:
@@ -142,7 +145,7 @@ def _header(data: bytes) -> dict:
         raise CheckpointError("This is not a safetensors file (its first bytes do not describe a header).")
     try:
         header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # RecursionError: "[[[[…" nested too deep
         raise CheckpointError("This is not a safetensors file (its header is not JSON).") from None
     if not isinstance(header, dict):
         raise CheckpointError("This is not a safetensors file (its header is not a JSON object).")
@@ -150,9 +153,12 @@ def _header(data: bytes) -> dict:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        offsets = info.get("data_offsets") if isinstance(info, dict) else None
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
-            raise CheckpointError(f"The checkpoint's entry for {name!r} is malformed.")
+        offsets, shape, dtype = (info.get(k) if isinstance(info, dict) else None
+                                 for k in ("data_offsets", "shape", "dtype"))
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)
+                and isinstance(shape, list) and len(shape) <= 8 and all(isinstance(s, int) for s in shape)
+                and isinstance(dtype, str) and len(dtype) <= 16):
+            raise CheckpointError(f"The checkpoint's entry for {shown(name)} is malformed.")
         if offsets[1] > body:
             raise CheckpointError("The checkpoint is truncated: some weights are missing from the end of the file. "
                                   "Download or save it again.")
@@ -166,12 +172,12 @@ def _card(header: dict) -> tuple[dict, ModelConfig, Vocab | None, torch.dtype]:
                               "it holds. Save models with rnnviz.checkpoint.save.")
     try:
         card = json.loads(meta[CARD_KEY])
-    except (TypeError, json.JSONDecodeError):
+    except (TypeError, json.JSONDecodeError, RecursionError):
         raise CheckpointError("The checkpoint's model card is not valid JSON.") from None
     if not isinstance(card, dict) or card.get("format") != FORMAT:
         raise CheckpointError("The checkpoint's model card is not an rnnviz card.")
     if card.get("version") != VERSION:
-        raise CheckpointError(f"The model card has version {card.get('version')!r}; this rnnviz reads version "
+        raise CheckpointError(f"The model card has version {shown(card.get('version'))}; this rnnviz reads version "
                               f"{VERSION}.")
     missing = [k for k in CONFIG_FIELDS if k not in card]
     if missing:
@@ -199,10 +205,10 @@ def _card(header: dict) -> tuple[dict, ModelConfig, Vocab | None, torch.dtype]:
             raise CheckpointError(f"The model card's vocabulary is invalid: {e}") from None
     if card.get("dtype") not in DTYPES:
         raise CheckpointError(f"The model card's dtype must be one of {', '.join(DTYPES)}.")
+    if fields["head"] == "auto":
+        raise CheckpointError("The model card's head must be resolved (classify, regress or none).")
     try:
         config = ModelConfig(**fields)
-        if config.head == "auto":
-            raise CheckpointError("The model card's head must be resolved (classify, regress or none).")
         expected = _expected(config, vocab, DTYPES[card["dtype"]][1])
     except RnnvizError as e:
         raise CheckpointError(f"The model card describes a model rnnviz cannot build: {e}") from None
@@ -213,7 +219,7 @@ def _card(header: dict) -> tuple[dict, ModelConfig, Vocab | None, torch.dtype]:
 
 
 def _names(keys) -> str:
-    keys = sorted(keys)
+    keys = [k if len(k) <= 40 else k[:40] + "…" for k in sorted(keys)]
     return ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
 
 

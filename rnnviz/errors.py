@@ -1,5 +1,16 @@
 """Errors a user can cause. Each carries one sentence the page can show as it is."""
 
+import reprlib
+
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 40
+_short.maxlist = _short.maxtuple = _short.maxdict = 6
+
+
+def shown(value) -> str:
+    """``value`` as repr() writes it, cut short: a message never echoes a pasted novel or a 1 MB field back."""
+    return _short.repr(value)
+
 
 class RnnvizError(ValueError):
     """Base class: the message is written for the person using the app."""

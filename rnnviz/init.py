@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from .errors import ConfigError, shown
 
 SCHEMES = ("default", "orthogonal", "identity")
 
@@ -31,7 +31,7 @@ class InitConfig:
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
-            raise ConfigError(f"Unknown init scheme {self.scheme!r}: choose one of {', '.join(SCHEMES)}.")
+            raise ConfigError(f"Unknown init scheme {shown(self.scheme)}: choose one of {', '.join(SCHEMES)}.")
         if not math.isfinite(self.gain) or not 0 <= self.gain <= 10:
             raise ConfigError("The recurrent gain must be a number between 0 and 10.")
         if self.forget_bias is not None and (not math.isfinite(self.forget_bias) or abs(self.forget_bias) > 20):

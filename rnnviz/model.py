@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, shown
 from .init import InitConfig, initialize
 from .vocab import Vocab
 
@@ -40,18 +40,18 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.cell not in CELLS:
-            raise ConfigError(f"Unknown cell {self.cell!r}: choose rnn, lstm or gru.")
+            raise ConfigError(f"Unknown cell {shown(self.cell)}: choose rnn, lstm or gru.")
         if self.encoder not in ENCODERS:
-            raise ConfigError(f"Unknown encoder {self.encoder!r}: choose onehot, embedding or float.")
+            raise ConfigError(f"Unknown encoder {shown(self.encoder)}: choose onehot, embedding or float.")
         if self.head not in HEADS:
-            raise ConfigError(f"Unknown head {self.head!r}: choose auto, classify, regress or none.")
+            raise ConfigError(f"Unknown head {shown(self.head)}: choose auto, classify, regress or none.")
         if self.nonlinearity not in ("tanh", "relu"):
             raise ConfigError("The vanilla RNN's nonlinearity must be tanh or relu.")
         for name, value, hi in (("hidden size", self.hidden_size, MAX_HIDDEN), ("layers", self.num_layers, MAX_LAYERS),
                                 ("embedding size", self.embed_dim, MAX_HIDDEN)):
-            if not isinstance(value, int) or not 1 <= value <= hi:
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
                 raise ConfigError(f"The {name} must be a whole number from 1 to {hi}.")
-        if not 0 <= self.dropout < 1:
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
             raise ConfigError("Dropout must be at least 0 and below 1.")
 
     @property
@@ -142,6 +142,7 @@ class Model(nn.Module):
             raise InputError("This model reads tokens: give text or integer token ids.")
         if x.numel() and (x.min() < 0 or x.max() >= len(self.vocab)):
             raise InputError(f"Token ids must lie in 0..{len(self.vocab) - 1}.")
+        x = x.long()  # int32 or bool ids (numpy on some platforms) would fail inside one_hot
         if enc == "onehot":
             return F.one_hot(x, len(self.vocab)).to(self.dtype)
         return self.embedding(x)

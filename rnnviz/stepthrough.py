@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .cells import N_BLOCKS
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, shown
 from .model import Model
 from .parse import parse_numbers
 
@@ -163,7 +163,7 @@ def parse_matrix(text: str, name: str, shape: tuple[int, int] | None = None) -> 
         rows.append(np.array([float(e) for e in re.split(r"[,\s]+", row) if e], dtype=np.float64))
     widths = {len(r) for r in rows}
     if len(widths) > 1:
-        lens = ", ".join(str(len(r)) for r in rows)
+        lens = ", ".join(str(len(r)) for r in rows[:8]) + (", …" if len(rows) > 8 else "")
         raise InputError(f"{name}: every row needs the same number of entries; the rows have {lens}.")
     m = np.stack(rows)
     if shape is not None and m.shape != shape:
@@ -383,9 +383,9 @@ class ShapeSpec:
 
     def __post_init__(self):
         if self.cell not in N_BLOCKS:
-            raise ConfigError(f"Unknown cell {self.cell!r}: choose rnn, lstm or gru.")
+            raise ConfigError(f"Unknown cell {shown(self.cell)}: choose rnn, lstm or gru.")
         if self.encoder not in ("onehot", "embedding"):
-            raise ConfigError(f"Unknown encoder {self.encoder!r}: choose onehot or embedding.")
+            raise ConfigError(f"Unknown encoder {shown(self.encoder)}: choose onehot or embedding.")
         for name, value, hi in (("hidden size", self.hidden, 1024), ("number of layers", self.layers, 6),
                                 ("batch size", self.batch, 4096), ("number of timesteps", self.time, 10_000),
                                 ("vocabulary size", self.vocab, 5000), ("embedding size", self.embed_dim, 1024)):

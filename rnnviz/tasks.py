@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch.nn import functional as F
 
-from .errors import ConfigError
+from .errors import ConfigError, shown
 from .init import InitConfig
 from .model import Model, ModelConfig
 from .vocab import Vocab
@@ -66,7 +66,7 @@ def number(name: str, value, lo: float, hi: float) -> float:
 
 def choice(name: str, value, options) -> str:
     if value not in options:
-        raise ConfigError(f"Unknown {name} {value!r}: choose {', '.join(map(str, options))}.")
+        raise ConfigError(f"Unknown {name} {shown(value)}: choose {', '.join(map(str, options))}.")
     return value
 
 
@@ -348,7 +348,7 @@ def make_task(name: str, **params) -> Task:
     """The task called ``name``, built with ``params`` (each task's docstring lists them)."""
     cls = TASKS.get(name)
     if cls is None:
-        raise ConfigError(f"Unknown task {name!r}: choose one of {', '.join(TASKS)}.")
+        raise ConfigError(f"Unknown task {shown(name)}: choose one of {', '.join(TASKS)}.")
     try:
         return cls(**params)
     except TypeError as e:

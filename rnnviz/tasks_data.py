@@ -238,6 +238,7 @@ NEGATIVE = ("bad", "awful", "poor", "boring", "terrible", "dull", "horrible", "w
 NOUNS = ("film", "movie", "story", "plot", "acting", "music", "ending", "cast", "script", "book", "meal", "song")
 INTENSIFIERS = ("very", "really", "quite", "so", "truly")
 PAD = "<pad>"
+MAX_WORDS = 200  # per text: the model reads every text padded to the longest
 
 
 def synthetic_reviews(n: int, generator: torch.Generator) -> list[tuple[str, int]]:
@@ -309,8 +310,14 @@ class Sentiment(Task):
         if texts is None:
             size = whole("corpus size", size, 20, 100_000)
             pairs = synthetic_reviews(size, torch.Generator().manual_seed(self.seed + 11))
+        elif isinstance(texts, str):
+            pairs = parse_labelled(texts)
         else:
-            pairs = parse_labelled(texts) if isinstance(texts, str) else [(str(t), int(lab)) for t, lab in texts]
+            try:
+                pairs = [(str(t), int(lab)) for t, lab in texts]
+            except (TypeError, ValueError, OverflowError):
+                raise InputError("Give the texts as (text, label) pairs, each label 1 (positive) or 0 "
+                                 "(negative).") from None
         if len(pairs) < 4:
             raise InputError("Give at least 4 labelled texts to train on.")
         if {lab for _, lab in pairs} != {0, 1}:
@@ -320,7 +327,9 @@ class Sentiment(Task):
         words = [split(t.lower(), "word") for t, _ in pairs]
         if any(not w for w in words):
             raise InputError("One of the texts has no words.")
-        self.max_len = whole("text length in words", max(map(len, words)), 1, 200)
+        self.max_len = max(map(len, words))
+        if self.max_len > MAX_WORDS:
+            raise InputError(f"A text has {self.max_len:,} words; each text may have at most {MAX_WORDS}.")
         n_val = max(1, int(len(pairs) * val_fraction))
         train_words = words[:-n_val]
         self.vocab = Vocab((PAD, *dict.fromkeys(w for ws in train_words for w in ws)), "word")

@@ -83,7 +83,7 @@ def as_input(model: Model, x) -> tuple[torch.Tensor, list[str], list[bool]]:
         if x.is_floating_point():
             if x.dim() == 1 and model.input_size == 1:
                 x = x[:, None]
-            if x.dim() != 2:
+            if x.dim() != 2 or x.shape[1] == 0:
                 raise InputError(f"A numeric sequence must be shaped [time, {model.input_size}].")
             if not torch.isfinite(x).all():
                 raise InputError("The sequence holds NaN or infinite values: replace them with numbers.")
@@ -91,7 +91,8 @@ def as_input(model: Model, x) -> tuple[torch.Tensor, list[str], list[bool]]:
         else:
             if x.dim() != 1:
                 raise InputError("Token ids must be a 1-D sequence [time].")
-            tokens = [model.vocab.tokens[int(i)] if model.vocab else str(int(i)) for i in x]
+            V = len(model.vocab) if model.vocab else 0  # an id out of range is left to model.encode to refuse
+            tokens = [model.vocab.tokens[int(i)] if 0 <= i < V else str(int(i)) for i in x]
         unknown = [False] * len(tokens)
     if len(tokens) == 0:
         raise InputError("The sequence is empty: type at least one token.")

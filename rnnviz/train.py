@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 
-from .errors import ConfigError, RnnvizError
+from .errors import ConfigError, RnnvizError, shown
 from .init import InitConfig
 from .model import Model
 from .tasks import TASKS, Task, make_task, number, whole
@@ -76,7 +76,7 @@ class Trainer:
         self.model, self.task = model, task
         self.optimizer_name = optimizer or d.optimizer
         if self.optimizer_name not in OPTIMIZERS:
-            raise ConfigError(f"Unknown optimizer {self.optimizer_name!r}: choose adam, sgd or rmsprop.")
+            raise ConfigError(f"Unknown optimizer {shown(self.optimizer_name)}: choose adam, sgd or rmsprop.")
         self.lr = number("learning rate", d.lr if lr is None else lr, 1e-7, 10)
         self.batch_size = whole("batch size", batch_size or d.batch_size, 1, 4096)
         clip = d.clip if clip == TASK_DEFAULT else clip

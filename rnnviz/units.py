@@ -71,6 +71,8 @@ def parse_units(spec: str, hidden: int) -> np.ndarray | None:
         m = _RANGE.fullmatch(part)
         if not m:
             raise InputError(f"{part.strip()[:20]!r} is not a unit or a range: write units like 3, 10-15.")
+        if any(g is not None and len(g.lstrip("0")) > 9 for g in m.groups()):  # int() refuses 4,300+ digits
+            raise InputError(f"{part.strip()[:20]!r} names no unit: this layer has units 0 to {hidden - 1}.")
         lo = int(m.group(1))
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if lo > hi:

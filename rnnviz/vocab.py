@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .errors import InputError
+from .errors import InputError, shown
 
 UNK = "<unk>"
 MAX_VOCAB = 5000  # keeps one-hot layers and softmax heads small enough to run live
@@ -40,7 +40,7 @@ class Vocab:
         if len(tokens) > MAX_VOCAB:
             raise InputError(f"The vocabulary has {len(tokens):,} tokens; the limit is {MAX_VOCAB:,}.")
         if self.level not in ("char", "word"):
-            raise InputError(f"Unknown vocabulary level {self.level!r}: use 'char' or 'word'.")
+            raise InputError(f"Unknown vocabulary level {shown(self.level)}: use 'char' or 'word'.")
         object.__setattr__(self, "tokens", tokens)
         object.__setattr__(self, "_index", {t: i for i, t in enumerate(tokens)})
 
@@ -64,7 +64,7 @@ class Vocab:
         if not self.unk:
             strangers = [t for t in dict.fromkeys(pieces) if t not in self._index]
             if strangers:
-                raise InputError(f"{', '.join(map(repr, strangers[:5]))} not in this model's vocabulary: use only "
+                raise InputError(f"{', '.join(map(shown, strangers[:5]))} not in this model's vocabulary: use only "
                                  f"{' '.join(self.tokens[:40])}.")
         return torch.tensor([self._index.get(t, 0) for t in pieces], dtype=torch.long)
 
@@ -78,7 +78,7 @@ class Vocab:
 
     def index(self, token: str) -> int:
         if token not in self._index and not self.unk:
-            raise InputError(f"{token!r} is not in this model's vocabulary.")
+            raise InputError(f"{shown(token)} is not in this model's vocabulary.")
         return self._index.get(token, 0)
 
 
@@ -92,7 +92,7 @@ def split(text: str, level: str = "char") -> list[str]:
         return list(text)
     if level == "word":
         return _WORD.findall(text)
-    raise InputError(f"Unknown vocabulary level {level!r}: use 'char' or 'word'.")
+    raise InputError(f"Unknown vocabulary level {shown(level)}: use 'char' or 'word'.")
 
 
 _NAMES = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍", "\u200d": "ZWJ", "\ufe0f": "VS16", "\x00": "NUL"}
