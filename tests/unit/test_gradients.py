@@ -206,3 +206,55 @@ def test_bad_objective_and_headless_next_token():
     headless = from_torch(torch.nn.GRU(2, 3))
     with pytest.raises(InputError, match="classifier head"):
         gradient_flow(headless, torch.zeros(4, 2), objective="next_token")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_float32_jacobian_norms_match_svd(cell):
+    """The app's models are float32: the Jacobian norms then run in float32 with an early stop; check them
+    against an exact SVD of each step's Jacobian (float64 autograd on the same weights) at a width where
+    Lanczos does not reach H."""
+    vocab = CharVocab.from_text("abcdefgh")
+    model = Model(ModelConfig(cell=cell, hidden_size=64), vocab, InitConfig(), torch.Generator().manual_seed(5))
+    text = "abcdefgh" * 8
+    gf = gradient_flow(model, text)
+    assert gf.jacobian.dtype == np.float64 and gf.jacobian.shape == (1, 1, len(text))
+    exact_model = model.double()
+    tr = gradient_flow(exact_model, text).trace
+    w = exact_model.layer_weights(0, 0)
+    from rnnviz import cells
+
+    x = torch.from_numpy(tr.inputs)
+    exact = []
+    for t in range(len(text)):
+        hp = torch.from_numpy(tr["h"][0, 0, t - 1]) if t else torch.zeros(64, dtype=torch.float64)
+        cp = torch.from_numpy(tr["c"][0, 0, t - 1]) if t and cell == "lstm" else torch.zeros(64, dtype=torch.float64)
+        xt = x[t]
+        step = {"lstm": lambda h, xt=xt, cp=cp: cells.lstm_cell(xt, h, cp, *w)[0],
+                "gru": lambda h, xt=xt: cells.gru_cell(xt, h, *w)[0],
+                "rnn": lambda h, xt=xt: cells.rnn_cell(xt, h, *w)}[cell]
+        exact.append(torch.linalg.matrix_norm(torch.autograd.functional.jacobian(step, hp), 2).item())
+    np.testing.assert_allclose(gf.jacobian[0, 0], exact, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_compact_copy_answers_the_same(cell):
+    """The cached copy drops the gates and the Jacobian parts but must answer every question the same."""
+    import pickle
+
+    vocab = CharVocab.from_text("abcdefgh_")
+    model = Model(ModelConfig(cell=cell, hidden_size=32, num_layers=2), vocab, InitConfig(forget_bias=1.0),
+                  torch.Generator().manual_seed(2))
+    gf = gradient_flow(model, "a" + "_" * 120 + "bcd")
+    small = gf.compact()
+    for name in ("dh", "dc", "saliency", "jacobian", "sigma_max", "spectral_radius", "forget_path", "lag"):
+        a, b = getattr(gf, name), getattr(small, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    for layer in range(2):
+        np.testing.assert_array_equal(gf.normalized(layer), small.normalized(layer))
+        np.testing.assert_array_equal(gf.bound(layer), small.bound(layer))
+        assert gf.horizon(1e-4, layer) == small.horizon(1e-4, layer)
+    assert gf.forward_overflow_step() == small.forward_overflow_step()
+    assert gf.trace.labels == small.trace.labels and gf.trace.unknown == small.trace.unknown
+    assert len(pickle.dumps(small)) < 0.6 * len(pickle.dumps(gf))

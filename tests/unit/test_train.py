@@ -162,8 +162,3 @@ def test_lstm_solves_recall_at_lag_100_while_the_vanilla_rnn_stays_near_chance()
     assert lstm["accuracy"] >= 0.99 and lstm["solved_at"] is not None and lstm["solved_at"] <= 1000
     rnn = _cli("--task", "recall", "--lag", "100", "--cell", "rnn", "--steps", "1000", "--seed", "0")
     assert rnn["accuracy"] < 0.25  # chance is 1/8
-
-
-@pytest.mark.slow
-def test_trainer_overhead_is_within_ten_percent():
-    assert measure_overhead(rounds=40)["ratio"] <= 1.10
