@@ -15,13 +15,22 @@ import numpy as np
 import streamlit as st
 
 from pages.shared import (
+    LINK,
     MAX_STEPS,
+    SOURCES,
     cached_trace,
+    model_source_checks,
     model_source_ui,
+    one_of,
     random_model,
+    random_model_checks,
     random_model_ui,
     sequence_ui,
+    short_text,
     show_error,
+    text_link,
+    unlinked_caption,
+    url_notice,
 )
 from rnnviz import InputError, Model, RnnvizError, Trace, Vocab
 from rnnviz import units as U
@@ -63,6 +72,8 @@ NUMBER_PRESETS = {
 WINDOW = 60  # prediction steps that fit their tokens in the cells
 MAX_CELLS = 2000 * 128  # per heatmap panel: past it the browser slows; the page shows fewer units, and says so
 TABS = ["States", "Predictions", "Colored text", "Saturation", "Memory", "Download"]
+MODES = ["Text", "Numbers"]
+NUMBER_SOURCES = ("Random", "Trained here", "Uploaded")
 DIRECTIONS = ("forward", "backward")
 
 
@@ -78,8 +89,11 @@ def numbers_ui() -> np.ndarray | None:
 
     st.selectbox("Preset", list(NUMBER_PRESETS), key=f"{key}_preset", on_change=apply_preset, index=None,
                  placeholder="Pick an example series…")
-    text = st.text_area("Numbers", value=NUMBER_PRESETS["Sine wave, 60 steps"], key=key, height=90,
+    bind = text_link(key)
+    text = st.text_area("Numbers", value=NUMBER_PRESETS["Sine wave, 60 steps"], key=key, height=90, bind=bind,
                         help="One number per step, separated by commas or by spaces, e.g. 0.1, 0.5, -0.2.")
+    if bind is None:
+        unlinked_caption(text)
     if not text.strip():
         st.info("Type some numbers to run the model on, e.g. 0.1, 0.5, -0.2.", icon=":material/keyboard:")
         return None
@@ -98,7 +112,7 @@ def input_ui() -> tuple[str, str | np.ndarray | None]:
     """("Text", text) or ("Numbers", values); the second item is None when there is nothing to run."""
     mode_column, box_column = st.columns([1, 3], vertical_alignment="top")
     with mode_column:
-        mode = st.segmented_control("Input", ["Text", "Numbers"], default="Text", required=True, key=f"{KEY}_mode",
+        mode = st.segmented_control("Input", MODES, default="Text", required=True, key=f"{KEY}_mode", bind=LINK,
                                     help="Text: every character is a step. Numbers: a one-feature series.")
     with box_column:
         if mode == "Numbers":
@@ -127,15 +141,10 @@ def model_ui(mode: str, data) -> tuple[Model, str] | None:
     """The model source for this input mode, checked against the input: text models read text, float models
     with one feature read numbers."""
     if mode == "Text":
-        key, sources = KEY, ("Pretrained", "Random", "Trained here", "Uploaded")
-        if f"{key}_source" not in st.session_state:  # first run of the session: pick the default source
-            bundled = [card["name"] for card in list_pretrained("char")]
-            st.session_state[f"{key}_source"] = "Pretrained" if bundled else "Random"
-            if "char_lstm" in bundled:  # the LSTM shows every gate; the others stay one click away
-                st.session_state.setdefault(f"{key}_pretrained", "char_lstm")
+        key, sources, default = KEY, SOURCES, "Pretrained" if list_pretrained("char") else "Random"
     else:
-        key, sources = f"{KEY}_num", ("Random", "Trained here", "Uploaded")
-    picked = model_source_ui(key, "char", lambda: random_ui(mode, data), sources=sources)
+        key, sources, default = f"{KEY}_num", NUMBER_SOURCES, "Random"
+    picked = model_source_ui(key, "char", lambda: random_ui(mode, data), sources=sources, default=default)
     if picked is None:
         return None
     model = picked[0]
@@ -368,9 +377,17 @@ def views_ui(model: Model, tr: Trace, data) -> None:
                 views[label]()
 
 
+def link_checks() -> dict:
+    """What the page keeps in its link: the input, the model source and its settings."""
+    return {f"{KEY}_mode": one_of(MODES), f"{KEY}_sequence": short_text(), f"{KEY}_numbers": short_text(),
+            **model_source_checks(KEY, "char"), f"{KEY}_num_source": one_of(NUMBER_SOURCES),
+            **random_model_checks(f"{KEY}_text"), **random_model_checks(f"{KEY}_numbers")}
+
+
 def main() -> None:
     st.title("Inside the cell")
     st.caption("Type a sequence and watch every gate and state of a recurrent cell at every step.")
+    url_notice(f"{KEY}_", link_checks())
     left, right = st.columns([3, 2], gap="large")
     with left:
         mode, data = input_ui()

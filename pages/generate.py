@@ -11,7 +11,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.shared import model_source_ui, show_error
+from pages.shared import (
+    LINK,
+    model_source_checks,
+    model_source_ui,
+    number,
+    one_of,
+    short_text,
+    show_error,
+    text_link,
+    unlinked_caption,
+    url_notice,
+)
 from rnnviz import Model, RnnvizError
 from rnnviz import sample as G
 from rnnviz.assets import list_pretrained
@@ -59,12 +70,8 @@ def demo_ui() -> tuple[Model, str] | None:
 
 
 def model_ui() -> tuple[Model, str] | None:
-    if f"{KEY}_source" not in st.session_state:  # first run of the session: a bundled model if there is one
-        bundled = [card["name"] for card in list_pretrained("char")]
-        st.session_state[f"{KEY}_source"] = "Pretrained" if bundled else DEMO
-        if "char_lstm" in bundled:
-            st.session_state.setdefault(f"{KEY}_pretrained", "char_lstm")
-    picked = model_source_ui(KEY, "char", demo_ui, sources=SOURCES)
+    default = "Pretrained" if list_pretrained("char") else DEMO  # a bundled model if there is one
+    picked = model_source_ui(KEY, "char", demo_ui, sources=SOURCES, default=default)
     if picked is None:
         return None
     try:
@@ -77,20 +84,25 @@ def model_ui() -> tuple[Model, str] | None:
 
 def settings_ui() -> dict | None:
     """Prime and decoding settings; None (with a message) when there is no prime."""
-    prime = st.text_area("Prime text", DEFAULT_PRIME, key=f"{KEY}_prime", height=80,
+    bind = text_link(f"{KEY}_prime")
+    prime = st.text_area("Prime text", DEFAULT_PRIME, key=f"{KEY}_prime", height=80, bind=bind,
                          help="The model reads this first, then continues it. Characters it does not know are "
                               "read as the unknown token and marked.")
+    if bind is None:
+        unlinked_caption(prime)
     c1, c2, c3 = st.columns([2, 1, 1])
     decoding = c1.segmented_control("Decoding", DECODING, default="Sampled", required=True, key=f"{KEY}_decoding",
+                                    bind=LINK,
                                     help="Sampled: draw each character from softmax(scores / T). Greedy: always "
                                          "take the most likely one (the temperature does not matter then).")
     greedy = decoding == "Greedy"
-    length = int(c2.number_input("Length", 1, G.MAX_LENGTH, 300, step=50, key=f"{KEY}_length",
+    length = int(c2.number_input("Length", 1, G.MAX_LENGTH, 300, step=50, key=f"{KEY}_length", bind=LINK,
                                  help=f"Characters to write, 1 to {G.MAX_LENGTH:,}."))
-    seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key=f"{KEY}_seed", disabled=greedy,
+    seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key=f"{KEY}_seed", disabled=greedy, bind=LINK,
                                help="The same seed gives the same text."))
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
     temperature = c1.slider("Temperature", G.T_MIN, G.T_MAX, 0.8, 0.05, key=f"{KEY}_temperature", disabled=greedy,
+                            bind=LINK,
                             help="Below 1: safer, more repetitive. Above 1: more surprising, more mistakes.")
 
     def next_seed():
@@ -143,10 +155,18 @@ def inspect_ui(gen: G.Generation) -> None:
         st.caption("Nothing came before the first character, so nothing predicted it.")
 
 
+def link_checks() -> dict:
+    """What the page keeps in its link: the model and the decoding settings."""
+    return {**model_source_checks(KEY, "char", SOURCES), f"{KEY}_prime": short_text(),
+            f"{KEY}_decoding": one_of(DECODING), f"{KEY}_length": number(1, G.MAX_LENGTH, integer=True),
+            f"{KEY}_seed": number(0, 2**31 - 1, integer=True), f"{KEY}_temperature": number(G.T_MIN, G.T_MAX)}
+
+
 def main() -> None:
     st.title("Generate")
     st.caption("A character model writes one character at a time: it scores every character it knows, turns the "
                "scores into probabilities, picks one, reads it back in, and repeats.")
+    url_notice(f"{KEY}_", link_checks())
     left, right = st.columns([2, 3], gap="large")
     with left:
         picked = model_ui()

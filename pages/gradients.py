@@ -18,15 +18,22 @@ import numpy as np
 import streamlit as st
 
 from pages.shared import (
+    LINK,
     MAX_STEPS,
+    NONLINEARITIES,
     SOURCES,
     cached_gradient_flow,
+    markdown_literal,
+    number,
+    one_of,
     pretrained,
     random_model,
     sequence_ui,
+    short_text,
     show_error,
     trained_models,
     upload_ui,
+    url_notice,
 )
 from rnnviz import InitConfig, Model, ModelConfig, RnnvizError, Vocab
 from rnnviz.assets import list_pretrained
@@ -42,6 +49,7 @@ GENERATOR_NAMES = {"recall_blank": "Recall task: a symbol, then blanks", "recall
                    "then noise digits", "random": "Random tokens"}
 OBJECTIVES = {"sum": "Sum of the last output", "next_token": "Loss at the last step"}
 THRESHOLDS = [10.0 ** -k for k in range(1, 13)]
+HIDDEN_SIZES = [8, 16, 32, 64, 128, 256]
 SCHEME_NAMES = {"default": "PyTorch default", "orthogonal": "Orthogonal × gain", "identity": "Identity × gain"}
 MAX_PRETRAINED = 6
 
@@ -67,32 +75,33 @@ def plain(text: str) -> str:
 
 def source_ui() -> str:
     have = bool(list_pretrained("recall"))
-    source = st.radio("Models", SOURCES, index=0 if have else 1, key=f"{KEY}_source", format_func=SOURCE_NAMES.get)
+    source = st.radio("Models", SOURCES, index=0 if have else 1, key=f"{KEY}_source", format_func=SOURCE_NAMES.get,
+                      bind=LINK)
     st.caption("Pretrained: an RNN, LSTM and GRU trained to recall a symbol across a long lag. Random: untrained, "
                "built from the controls below. Or a model from Train live, or your checkpoint.")
     return source
 
 
 def random_ui() -> RandomSpec:
-    hidden = st.select_slider("Hidden units", [8, 16, 32, 64, 128, 256], value=128, key=f"{KEY}_hidden")
+    hidden = st.select_slider("Hidden units", HIDDEN_SIZES, value=128, key=f"{KEY}_hidden", bind=LINK)
     st.caption("Units per layer, the same for all three cells.")
-    layers = int(st.number_input("Layers", 1, 4, 1, key=f"{KEY}_layers"))
+    layers = int(st.number_input("Layers", 1, 4, 1, key=f"{KEY}_layers", bind=LINK))
     st.caption("Stacked layers; the chart shows one of them (see Layer shown).")
-    nonlin = st.radio("RNN nonlinearity", ("tanh", "relu"), horizontal=True, key=f"{KEY}_nonlin")
+    nonlin = st.radio("RNN nonlinearity", NONLINEARITIES, horizontal=True, key=f"{KEY}_nonlin", bind=LINK)
     st.caption("tanh saturates and damps the gradient; relu passes it on unchanged wherever a unit is active.")
     scheme = st.selectbox("Recurrent init (W_hh)", list(SCHEME_NAMES), key=f"{KEY}_scheme",
-                          format_func=SCHEME_NAMES.get)
+                          format_func=SCHEME_NAMES.get, bind=LINK)
     st.caption("Default: uniform ±1/√H. Orthogonal: every singular value equals the gain. Identity: W_hh = gain·I.")
-    gain = st.slider("Gain", 0.5, 2.0, 1.0, 0.05, key=f"{KEY}_gain", disabled=scheme == "default")
+    gain = st.slider("Gain", 0.5, 2.0, 1.0, 0.05, key=f"{KEY}_gain", disabled=scheme == "default", bind=LINK)
     st.caption("Scales W_hh. Above 1 the gradient can grow step after step and overflow on a long sequence.")
-    forget = st.slider("Forget-gate bias", -2.0, 6.0, 1.0, 0.5, key=f"{KEY}_forget")
+    forget = st.slider("Forget-gate bias", -2.0, 6.0, 1.0, 0.5, key=f"{KEY}_forget", bind=LINK)
     st.caption("LSTM f and GRU z start near σ(b): 0 → 0.5 (halves the cell-state gradient each step), "
                "1 → 0.73, 5 → 0.993.")
-    chrono = int(st.number_input("Chrono init T_max", 0, MAX_STEPS, 0, step=50, key=f"{KEY}_chrono"))
+    chrono = int(st.number_input("Chrono init T_max", 0, MAX_STEPS, 0, step=50, key=f"{KEY}_chrono", bind=LINK))
     st.caption("0 is off. Otherwise b_f ~ log U(1, T_max − 1), b_i = −b_f: memory times spread up to T_max.")
-    seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, key=f"{KEY}_seed"))
+    seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, key=f"{KEY}_seed", bind=LINK))
     st.caption("Draws the random weights; the same seed gives the same models.")
-    count = int(st.number_input("Number of seeds", 1, 8, 1, key=f"{KEY}_seeds"))
+    count = int(st.number_input("Number of seeds", 1, 8, 1, key=f"{KEY}_seeds", bind=LINK))
     st.caption("Several seeds: the line is the median, the band runs from min to max.")
     init = InitConfig(scheme, gain=float(gain) if scheme != "default" else 1.0, forget_bias=float(forget),
                       chrono_tmax=float(chrono) if chrono >= 3 else None)
@@ -100,14 +109,30 @@ def random_ui() -> RandomSpec:
 
 
 def analysis_ui() -> tuple[str, float]:
-    objective = st.radio("Objective", list(OBJECTIVES), key=f"{KEY}_objective", format_func=OBJECTIVES.get)
+    objective = st.radio("Objective", list(OBJECTIVES), key=f"{KEY}_objective", format_func=OBJECTIVES.get,
+                         bind=LINK)
     st.caption("What L is: the sum of the top layer's output at the last step, or the cross-entropy of the "
                "prediction at the last step (against the model's own top choice).")
     threshold = st.select_slider("Horizon threshold", THRESHOLDS, value=1e-6, key=f"{KEY}_threshold",
-                                 format_func=lambda v: f"{v:.0e}")
+                                 format_func=threshold_label, bind=LINK)
     st.caption(f"The memory horizon is the largest lag whose normalized gradient is still ≥ {HORIZON_FLOOR:.0e}; "
                "the second horizon uses this threshold.")
     return objective, float(threshold)
+
+
+def threshold_label(v: float) -> str:
+    return f"{v:.0e}"
+
+
+def link_checks() -> dict:
+    """What the page keeps in its link: the models, their random settings, the analysis and the sequence."""
+    return {f"{KEY}_source": one_of(SOURCES, SOURCE_NAMES.get), f"{KEY}_hidden": one_of(HIDDEN_SIZES),
+            f"{KEY}_layers": number(1, 4, integer=True), f"{KEY}_nonlin": one_of(NONLINEARITIES),
+            f"{KEY}_scheme": one_of(SCHEME_NAMES, SCHEME_NAMES.get), f"{KEY}_gain": number(0.5, 2.0),
+            f"{KEY}_forget": number(-2.0, 6.0), f"{KEY}_chrono": number(0, MAX_STEPS, integer=True),
+            f"{KEY}_seed": number(0, 2**31 - 1, integer=True), f"{KEY}_seeds": number(1, 8, integer=True),
+            f"{KEY}_objective": one_of(OBJECTIVES, OBJECTIVES.get),
+            f"{KEY}_threshold": one_of(THRESHOLDS, threshold_label), f"{KEY}_sequence": short_text()}
 
 
 def layer_ui(max_layers: int) -> int | None:
@@ -215,7 +240,7 @@ def compute_flows(groups, text: str, objective: str, layer: int | None) -> list[
             try:
                 gfs = [cached_gradient_flow(m, m.fingerprint(), text, objective) for m in models]
             except RnnvizError as err:
-                st.error(f"{label}: {err}", icon=":material/error:")
+                st.error(markdown_literal(f"{label}: {err}"), icon=":material/error:")
                 continue
             flows.append(Flow(label, gfs, layer=layer))
     return flows
@@ -437,6 +462,7 @@ st.title("Gradient flow")
 st.caption("To learn from step t, the gradient of a loss read at the last step travels back through every step "
            "in between. A vanilla RNN multiplies it by a matrix at each step, so it shrinks (or grows) exponentially; "
            "an LSTM's cell state can carry it almost unchanged. The same sequence runs through every model.")
+url_notice(f"{KEY}_", link_checks())
 
 with st.sidebar:
     source = source_ui()

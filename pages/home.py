@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.shared import cached_trace, random_model, sequence_ui, show_error
+from pages.shared import cached_trace, random_model, sequence_ui, short_text, show_error, url_notice
 from rnnviz import InitConfig, ModelConfig, RnnvizError, Vocab
 from rnnviz.figures import state_heatmaps
 
@@ -48,6 +48,7 @@ def hidden_states_ui(text: str) -> None:
 
 
 intro_ui()
+url_notice("home_", {"home_sequence": short_text()})
 text = sequence_ui("home_sequence", "hello, world")
 if text is not None:
     hidden_states_ui(text)

@@ -15,7 +15,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.shared import random_model, show_error
+from pages.shared import (
+    LINK,
+    number,
+    one_of,
+    random_model,
+    short_text,
+    show_error,
+    text_link,
+    unlinked_caption,
+    url_notice,
+)
 from rnnviz import InitConfig, InputError, Model, ModelConfig, RnnvizError, Vocab
 from rnnviz import stepthrough as S
 from rnnviz.cells import GATES
@@ -58,14 +68,18 @@ def typed_ui() -> S.StepWeights | None:
             st.session_state[f"{KEY}_{name}"] = value
 
     for name, value in S.TEXTBOOK.items():
-        st.session_state.setdefault(f"{KEY}_{name}", value)
+        st.session_state.setdefault(f"{KEY}_{name}", value)  # a link's ?step_W_hh=… wins on a session's first run
     st.caption("Rows of W_xh and columns of W_hy / b_y are the letters a, b, c, d, e; one row per line, numbers "
                "separated by commas or spaces. The number of memory units is read from b_h.")
     cols = st.columns([3, 3, 2, 4, 3])
     helps = {"W_xh": "5 rows (a–e) × units", "W_hh": "units × units", "b_h": "one row: units",
              "W_hy": "units × 5 columns (a–e)", "b_y": "one row: 5 numbers"}
     for col, name in zip(cols, S.TEXTBOOK, strict=True):
-        col.text_area(name, key=f"{KEY}_{name}", height=140, help=helps[name])
+        bind = text_link(f"{KEY}_{name}")
+        typed = col.text_area(name, key=f"{KEY}_{name}", height=140, help=helps[name], bind=bind)
+        if bind is None:
+            with col:
+                unlinked_caption(typed)
     st.button("Load the textbook example", on_click=load_example, icon=":material/restart_alt:", key=f"{KEY}_load")
     try:
         return S.textbook_weights(*(st.session_state[f"{KEY}_{n}"] for n in S.TEXTBOOK))
@@ -76,7 +90,7 @@ def typed_ui() -> S.StepWeights | None:
 
 def model_ui(c1, c2) -> Setup | None:
     """Weights and cell in the two columns given; the rest of the controls below them."""
-    source = c1.segmented_control("Weights", SOURCES, default=SOURCES[0], required=True, key=f"{KEY}_source",
+    source = c1.segmented_control("Weights", SOURCES, default=SOURCES[0], required=True, key=f"{KEY}_source", bind=LINK,
                                   help="Trained on letters: a 3-unit model trained right now on a→b, b→c, c→d, "
                                        "d→e, e→a. Random: untrained. Type your own: a vanilla RNN in textbook "
                                        "layout, filled with the worked example.")
@@ -87,23 +101,24 @@ def model_ui(c1, c2) -> Setup | None:
         cell = "rnn"
     else:
         cell = CELLS[c2.segmented_control("Cell", list(CELLS), default="RNN", required=True, key=f"{KEY}_cell",
+                                          bind=LINK,
                                           help="RNN: the textbook example. LSTM and GRU: the same letters, gates "
                                                "and all.")]
     if typed:
         weights = typed_ui()
         return None if weights is None else Setup(weights, None, "typed RNN")
     c1, c2, c3 = st.columns(3)
-    encoder = c2.selectbox("Encoder", list(ENCODERS), format_func=ENCODERS.get, key=f"{KEY}_encoder")
-    seed = int(c3.number_input("Seed", 0, 10_000, 0, key=f"{KEY}_seed"))
+    encoder = c2.selectbox("Encoder", list(ENCODERS), format_func=ENCODERS.get, key=f"{KEY}_encoder", bind=LINK)
+    seed = int(c3.number_input("Seed", 0, 10_000, 0, key=f"{KEY}_seed", bind=LINK))
     vocab = Vocab(tuple(S.LETTERS), unk=False)  # five one-hot places, as in the textbook and the letter task
     if source == "Trained on letters":
-        mode = c1.selectbox("Task", list(MODES), format_func=MODES.get, key=f"{KEY}_mode")
+        mode = c1.selectbox("Task", list(MODES), format_func=MODES.get, key=f"{KEY}_mode", bind=LINK)
         model, metrics = letters_model(cell, mode, encoder, seed)
         acc = metrics.get("accuracy") or 0.0
         st.caption(f"{cell.upper()} with 3 units, trained just now for 150 steps on the letter task: "
                    f"accuracy {acc:.0%} on the five cases, loss {metrics['loss']:.3f}.")
         return Setup(S.StepWeights.from_model(model), model, f"{cell.upper()} trained on letters", mode)
-    hidden = int(c1.number_input("Memory units", 1, 4, 3, key=f"{KEY}_hidden",
+    hidden = int(c1.number_input("Memory units", 1, 4, 3, key=f"{KEY}_hidden", bind=LINK,
                                  help="Up to 4, so every vector of the step fits on a line."))
     config = ModelConfig(cell=cell, hidden_size=hidden, encoder=encoder, embed_dim=2)
     model = random_model(config, InitConfig(), vocab, seed)
@@ -112,12 +127,21 @@ def model_ui(c1, c2) -> Setup | None:
 
 
 def sequence_ui(column) -> str | None:
-    text = column.text_input("Sequence", DEFAULT_SEQUENCE, key=f"{KEY}_sequence", max_chars=S.MAX_STEPS,
+    # No max_chars: Streamlit's box silently drops a paste longer than that; here a long one is cut, and said so.
+    bind = text_link(f"{KEY}_sequence")
+    text = column.text_input("Sequence", DEFAULT_SEQUENCE, key=f"{KEY}_sequence", bind=bind,
                              help=f"Up to {S.MAX_STEPS} characters; each one is a time step. These models know "
                                   "only the letters a, b, c, d and e.")
+    if bind is None:
+        with column:
+            unlinked_caption(text)
     if not text.strip():
         column.info("Type a sequence of letters to step through, e.g. bcde.", icon=":material/keyboard:")
         return None
+    if len(text) > S.MAX_STEPS:
+        column.warning(f"The sequence has {len(text):,} characters; only the first {S.MAX_STEPS} are used "
+                       "(Inside the cell takes up to 2,000).", icon=":material/content_cut:")
+        text = text[: S.MAX_STEPS]
     return text
 
 
@@ -395,10 +419,19 @@ def numpy_view(setup: Setup, text: str) -> None:
             inspect.getsource(S.numpy_forward), language="python")
 
 
+def link_checks() -> dict:
+    """What the page keeps in its link: the weights' source, cell and settings, the typed weights, the sequence."""
+    return {f"{KEY}_source": one_of(SOURCES), f"{KEY}_cell": one_of(CELLS), f"{KEY}_encoder": one_of(ENCODERS,
+            ENCODERS.get), f"{KEY}_seed": number(0, 10_000, integer=True), f"{KEY}_mode": one_of(MODES, MODES.get),
+            f"{KEY}_hidden": number(1, 4, integer=True), f"{KEY}_sequence": short_text(),
+            **{f"{KEY}_{name}": short_text() for name in S.TEXTBOOK}}
+
+
 def main() -> None:
     st.title("Step through")
     st.caption("The classic worked example, one time step at a time: what goes in, every multiplication, "
                "what comes out, in textbook notation beside PyTorch's.")
+    url_notice(f"{KEY}_", link_checks())
     c1, c2, c3 = st.columns([5, 3, 4])
     text = sequence_ui(c3)
     try:

@@ -18,7 +18,7 @@ import time
 
 import streamlit as st
 
-from pages.shared import TRAINED_KEY, show_error
+from pages.shared import LINK, TRAINED_KEY, flag, number, one_of, show_error, some_of, url_notice
 from rnnviz import InitConfig, RnnvizError
 from rnnviz.checkpoint import load as load_checkpoint
 from rnnviz.checkpoint import save as save_checkpoint
@@ -67,16 +67,34 @@ SAMPLE_REVIEWS = ("+ a lovely film\n- the plot was dull\n+ the music was very go
                   "+ the acting was not bad\n- boring but the ending was fine\n+ great fun\n- a messy script\n")
 GATE_INITS = {"chrono": "Chrono (spread of time scales)", "forget": "Forget-gate bias", "default": "PyTorch default"}
 SCHEMES = {"default": "PyTorch default", "orthogonal": "Orthogonal × gain", "identity": "Identity × gain"}
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
+FILLERS = ("blank", "noise")
+LETTER_INPUTS = {"one": "one letter", "four": "four letters"}
+ENCODINGS = ("onehot", "embedding")
+TEXT_SOURCES = {"stdlib": "Python's standard library", "user": "Your text"}
+REVIEW_SOURCES = {"synthetic": "Generated", "user": "Yours"}
 KEEP = {"persist_state": "session"}  # a setting keeps its value when the user visits another page
 
 
 def k(name: str, default=None) -> str:
-    """The session key of a setting, given its first value. Widgets then take no value= of their own, so a value
-    set to follow the task's defaults is never overridden."""
+    """The session key of a setting, given its first value. The session's value wins over a widget's value=, so a
+    value set to follow the task's defaults is never overridden."""
     key = f"{KEY}_{name}"
     if default is not None and key not in st.session_state:
         st.session_state[key] = default
     return key
+
+
+def linked(name: str, default=None, options=None, multi: bool = False) -> dict:
+    """Widget arguments of a setting kept in the session and in the page's link (?train_<name>=…).
+
+    Its default (``default``, else the task's, as follow_defaults applied it) is also the widget's own, because the
+    link leaves out a setting equal to the widget's default, and a page opened from the link restores the task's.
+    ``options``: a radio's or selectbox's (the default goes in as an index); ``multi``: a multiselect."""
+    key = k(name, default)
+    value = default if default is not None else st.session_state.get(APPLIED, {}).get(name)
+    first = {"default": value} if multi else {"index": list(options).index(value)} if options else {"value": value}
+    return {"key": key, "bind": LINK, **first, **KEEP}
 
 
 def playing() -> bool:
@@ -96,51 +114,51 @@ def cached_task(name: str, params: tuple, seed: int) -> Task:
 def task_params_ui(name: str) -> dict:
     """The chosen task's parameters, as make_task takes them."""
     if name == "recall":
-        lag = st.number_input("Lag (steps of filler)", 1, 500, step=10, key=k("lag", 100), **KEEP)
-        symbols = st.number_input("Symbols to tell apart", 2, 26, key=k("symbols", 8), **KEEP)
-        filler = st.radio("Filler", ("blank", "noise"), horizontal=True, key=k("filler", "blank"), **KEEP,
+        lag = st.number_input("Lag (steps of filler)", 1, 500, step=10, **linked("lag", 100))
+        symbols = st.number_input("Symbols to tell apart", 2, 26, **linked("symbols", 8))
+        filler = st.radio("Filler", FILLERS, horizontal=True, **linked("filler", "blank", FILLERS),
                           help="blank: one repeated token. noise: random digits the model must learn to ignore.")
         return {"lag": int(lag), "num_symbols": int(symbols), "filler": filler}
     if name == "letters":
-        mode = st.radio("Input", ("one", "four"), horizontal=True, key=k("mode", "one"), **KEEP,
-                        format_func={"one": "one letter", "four": "four letters"}.get)
-        encoder = st.radio("Encoding", ("onehot", "embedding"), horizontal=True, key=k("encoder", "onehot"), **KEEP)
+        mode = st.radio("Input", list(LETTER_INPUTS), horizontal=True, **linked("mode", "one", LETTER_INPUTS),
+                        format_func=LETTER_INPUTS.get)
+        encoder = st.radio("Encoding", ENCODINGS, horizontal=True, **linked("encoder", "onehot", ENCODINGS))
         return {"mode": mode, "encoder": encoder}
     if name == "text":
-        source = st.radio("Text", ("stdlib", "user"), horizontal=True, key=k("text_source", "stdlib"), **KEEP,
-                          format_func={"stdlib": "Python's standard library", "user": "Your text"}.get)
-        seq_len = st.number_input("Window (characters per example)", 2, 256, step=16, key=k("seq_len", 64), **KEEP)
+        source = st.radio("Text", list(TEXT_SOURCES), horizontal=True, **linked("text_source", "stdlib", TEXT_SOURCES),
+                          format_func=TEXT_SOURCES.get)
+        seq_len = st.number_input("Window (characters per example)", 2, 256, step=16, **linked("seq_len", 64))
         params = {"seq_len": int(seq_len)}
         if source == "user":
             params["text"] = st.text_area("Your text (at least 50 characters)", key=k("text", SAMPLE_TEXT), **KEEP,
-                                          height=150, max_chars=200_000)
+                                          height=150, max_chars=200_000,
+                                          help="Not kept in the page's link: a link opens with the sample text.")
         return params
     if name in ("adding", "temporal_order"):
         lo, default = (2, 50) if name == "adding" else (10, 100)
-        return {"length": int(st.number_input("Sequence length", lo, 1000, step=10, key=k("length", default), **KEEP))}
+        return {"length": int(st.number_input("Sequence length", lo, 1000, step=10, **linked("length", default)))}
     if name in ("stocks", "sine"):
         params = {}
         if name == "stocks":
             params["symbols"] = tuple(st.multiselect("Stocks (one feature each)", Stocks.SYMBOLS,
-                                                     key=k("stock_symbols", ["GOOG"]), **KEEP))
-            window = st.number_input("Window (weeks in)", 2, 40, key=k("stock_window", 8), **KEEP)
+                                                     **linked("stock_symbols", ["GOOG"], multi=True)))
+            window = st.number_input("Window (weeks in)", 2, 40, **linked("stock_window", 8))
         else:
-            params["period"] = float(st.number_input("Period (steps)", 2.0, 1000.0, step=5.0, key=k("period", 40.0),
-                                                     **KEEP))
-            params["noise"] = float(st.slider("Noise", 0.0, 1.0, step=0.05, key=k("noise", 0.1), **KEEP))
-            window = st.number_input("Window (steps in)", 2, 200, key=k("sine_window", 40), **KEEP)
+            params["period"] = float(st.number_input("Period (steps)", 2.0, 1000.0, step=5.0, **linked("period", 40.0)))
+            params["noise"] = float(st.slider("Noise", 0.0, 1.0, step=0.05, **linked("noise", 0.1)))
+            window = st.number_input("Window (steps in)", 2, 200, **linked("sine_window", 40))
         params["window"] = int(window)
-        params["many_to_many"] = st.checkbox("Predict at every step (many-to-many)", key=k(f"{name}_many", False),
-                                             **KEEP)
+        params["many_to_many"] = st.checkbox("Predict at every step (many-to-many)", **linked(f"{name}_many", False))
         return params
     if name == "sentiment":
-        source = st.radio("Reviews", ("synthetic", "user"), horizontal=True, key=k("review_source", "synthetic"),
-                          format_func={"synthetic": "Generated", "user": "Yours"}.get, **KEEP)
+        source = st.radio("Reviews", list(REVIEW_SOURCES), horizontal=True, format_func=REVIEW_SOURCES.get,
+                          **linked("review_source", "synthetic", REVIEW_SOURCES))
         if source == "user":
             text = st.text_area("One review a line, label first (+ or -)", key=k("reviews", SAMPLE_REVIEWS), **KEEP,
-                                height=150, max_chars=100_000)
+                                height=150, max_chars=100_000,
+                                help="Not kept in the page's link: a link opens with the sample reviews.")
             return {"texts": text}
-        return {"size": int(st.number_input("Reviews", 20, 20_000, step=500, key=k("size", 2000), **KEEP))}
+        return {"size": int(st.number_input("Reviews", 20, 20_000, step=500, **linked("size", 2000)))}
     return {}
 
 
@@ -173,39 +191,71 @@ def use_defaults() -> None:
 
 def model_ui() -> dict:
     """The cells and the training settings, collected (the learning rate still as typed)."""
-    cells = st.multiselect("Cells to race", CELL_ORDER, key=k("cells", ["rnn", "lstm"]), **KEEP, format_func=str.upper,
+    cells = st.multiselect("Cells to race", CELL_ORDER, **linked("cells", ["rnn", "lstm"], multi=True),
+                           format_func=str.upper,
                            help="Each cell gets its own model; all see the same batches in the same order.")
     c1, c2 = st.columns(2)
-    hidden = c1.number_input("Hidden units", 1, MAX_HIDDEN, key=k("hidden"), **KEEP)
-    layers = c2.number_input("Layers", 1, 3, key=k("layers"), **KEEP)
-    optimizer = c1.selectbox("Optimizer", ("adam", "sgd", "rmsprop"), key=k("optimizer"), **KEEP,
-                             format_func={"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}.get)
-    lr = c2.text_input("Learning rate", key=k("lr"), **KEEP, help="A number such as 0.003 or 3e-3, up to 10.")
-    batch = c1.number_input("Batch size", 1, MAX_BATCH, key=k("batch"), **KEEP)
-    clip = c2.number_input("Clip gradient norm", 0.0, 1000.0, step=0.5, key=k("clip"), help="0 turns clipping off.",
-                           **KEEP)
+    hidden = c1.number_input("Hidden units", 1, MAX_HIDDEN, **linked("hidden"))
+    layers = c2.number_input("Layers", 1, 3, **linked("layers"))
+    optimizer = c1.selectbox("Optimizer", list(OPTIMIZERS), **linked("optimizer", options=OPTIMIZERS),
+                             format_func=OPTIMIZERS.get)
+    lr = c2.text_input("Learning rate", **linked("lr"), help="A number such as 0.003 or 3e-3, up to 10.")
+    batch = c1.number_input("Batch size", 1, MAX_BATCH, **linked("batch"))
+    clip = c2.number_input("Clip gradient norm", 0.0, 1000.0, step=0.5, **linked("clip"), help="0 turns clipping off.")
     with st.expander("Initialization", icon=":material/tune:"):
-        gates = st.radio("Gate biases (LSTM, GRU)", list(GATE_INITS), key=k("gates"), format_func=GATE_INITS.get,
-                         help="The vanilla RNN has no gates and keeps PyTorch's biases.", **KEEP)
-        forget = st.slider("Forget-gate bias", -2.0, 6.0, step=0.5, key=k("forget"), **KEEP, disabled=gates != "forget",
+        gates = st.radio("Gate biases (LSTM, GRU)", list(GATE_INITS), **linked("gates", options=GATE_INITS),
+                         format_func=GATE_INITS.get, help="The vanilla RNN has no gates and keeps PyTorch's biases.")
+        forget = st.slider("Forget-gate bias", -2.0, 6.0, step=0.5, **linked("forget"), disabled=gates != "forget",
                            help="f starts near σ(b): 0 → 0.5 (the cell-state gradient halves each step), 1 → 0.73, "
                                 "5 → 0.993. GRU: the update gate z.")
-        chrono = st.number_input("Chrono T_max", 3, 5000, step=50, key=k("chrono"), **KEEP, disabled=gates != "chrono",
+        chrono = st.number_input("Chrono T_max", 3, 5000, step=50, **linked("chrono"), disabled=gates != "chrono",
                                  help="b_f ~ log U(1, T_max − 1), b_i = −b_f (Tallec & Ollivier 2018): the gates' "
                                       "memory times spread up to T_max steps.")
-        scheme = st.selectbox("Recurrent weights W_hh", list(SCHEMES), key=k("scheme"), **KEEP, format_func=SCHEMES.get)
-        gain = st.slider("Gain", 0.0, 3.0, step=0.05, key=k("gain"), **KEEP, disabled=scheme == "default")
-    seed = st.number_input("Seed", 0, 2**31 - 1, key=k("seed", 0), **KEEP,
+        scheme = st.selectbox("Recurrent weights W_hh", list(SCHEMES), **linked("scheme", options=SCHEMES),
+                              format_func=SCHEMES.get)
+        gain = st.slider("Gain", 0.0, 3.0, step=0.05, **linked("gain"), disabled=scheme == "default")
+    seed = st.number_input("Seed", 0, 2**31 - 1, **linked("seed", 0),
                            help="Seeds the data, every model's weights and the batch order.")
     return dict(cells=cells, hidden=int(hidden), layers=int(layers), optimizer=optimizer, lr=lr, batch=int(batch),
                 clip=float(clip), gates=gates, forget=float(forget), chrono=float(chrono), scheme=scheme,
                 gain=float(gain), seed=int(seed))
 
 
+def link_checks() -> dict:
+    """What the page keeps in its link: the task, its parameters (not pasted text), the cells and the training
+    settings, with the widgets' ranges (the sequence length's lower end is the task's)."""
+    task = next((n for n, label in TASK_NAMES.items() if label == st.query_params.get(f"{KEY}_task")),
+                st.session_state.get(f"{KEY}_task", "recall"))
+
+    def lr(values: list[str]) -> str | None:
+        try:
+            parse_number("learning rate", values[-1], 1e-7, 10)
+        except RnnvizError:
+            return "not a number from 1e-7 to 10"
+        return None
+
+    checks = {"task": one_of(TASK_NAMES, TASK_NAMES.get), "lag": number(1, 500, integer=True),
+              "symbols": number(2, 26, integer=True), "filler": one_of(FILLERS),
+              "mode": one_of(LETTER_INPUTS, LETTER_INPUTS.get), "encoder": one_of(ENCODINGS),
+              "text_source": one_of(TEXT_SOURCES, TEXT_SOURCES.get), "seq_len": number(2, 256, integer=True),
+              "length": number(10 if task == "temporal_order" else 2, 1000, integer=True),
+              "stock_symbols": some_of(Stocks.SYMBOLS), "stock_window": number(2, 40, integer=True),
+              "period": number(2.0, 1000.0), "noise": number(0.0, 1.0), "sine_window": number(2, 200, integer=True),
+              "stocks_many": flag(), "sine_many": flag(), "review_source": one_of(REVIEW_SOURCES, REVIEW_SOURCES.get),
+              "size": number(20, 20_000, integer=True), "cells": some_of(CELL_ORDER, str.upper),
+              "hidden": number(1, MAX_HIDDEN, integer=True), "layers": number(1, 3, integer=True),
+              "optimizer": one_of(OPTIMIZERS, OPTIMIZERS.get), "lr": lr, "batch": number(1, MAX_BATCH, integer=True),
+              "clip": number(0.0, 1000.0), "gates": one_of(GATE_INITS, GATE_INITS.get), "forget": number(-2.0, 6.0),
+              "chrono": number(3, 5000, integer=True), "scheme": one_of(SCHEMES, SCHEMES.get),
+              "gain": number(0.0, 3.0), "seed": number(0, 2**31 - 1, integer=True),
+              "target": number(10, MAX_RACE_STEPS, integer=True)}
+    return {f"{KEY}_{name}": check for name, check in checks.items()}
+
+
 def settings_ui() -> tuple[RaceConfig | None, int, RnnvizError | None]:
     """Everything in the sidebar: (the race these settings describe or None, target steps, what is wrong with them
     or None). The page shows the problem in its main column, where the player and the charts are."""
-    name = st.selectbox("Task", list(TASK_NAMES), key=k("task", "recall"), **KEEP, format_func=TASK_NAMES.get)
+    name = st.selectbox("Task", list(TASK_NAMES), **linked("task", "recall", TASK_NAMES), format_func=TASK_NAMES.get)
     st.caption(TASK_HELP[name])
     params = task_params_ui(name)
     seed = int(st.session_state.get(k("seed", 0), 0))
@@ -217,7 +267,7 @@ def settings_ui() -> tuple[RaceConfig | None, int, RnnvizError | None]:
     follow_defaults(task_defaults(task if task is not None else TASKS[name]))
     st.divider()
     m = model_ui()
-    target = int(st.number_input("Train for (steps)", 10, MAX_RACE_STEPS, step=100, key=k("target"), **KEEP,
+    target = int(st.number_input("Train for (steps)", 10, MAX_RACE_STEPS, step=100, **linked("target"),
                                  help="Play stops here; the progress bar counts towards it."))
     st.button("Use the task's recommended settings", key=f"{KEY}_defaults", icon=":material/restart_alt:",
               width="stretch", on_click=use_defaults)
@@ -468,7 +518,7 @@ def upload_ui(store: dict) -> None:
     try:
         model, card = load_checkpoint(file.getvalue())
     except RnnvizError as err:
-        st.error(f"{plain(file.name[:80])}: {err}", icon=":material/error:")
+        st.error(f"{plain(file.name[:80])}: {plain(err)}", icon=":material/error:")
         return
     st.session_state[f"{KEY}_uploaded"] = ident
     store[f"{str(card.get('title') or file.name)[:80]} (uploaded)"] = {"model": model, "card": card}
@@ -484,6 +534,7 @@ def main() -> None:
     st.title("Train live")
     st.caption("Pick a task and one or more cells in the sidebar, then press Play: every cell trains on the same "
                "batches from the same seed, and the charts redraw as they learn.")
+    url_notice(f"{KEY}_", link_checks())
     with st.sidebar:
         config, target, problem = settings_ui()
     if problem is not None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pages.shared import markdown_literal
 from rnnviz import stepthrough as S
 from tests.app.helpers import ok, open_app_page
 
@@ -76,7 +77,7 @@ def test_typed_matrices_with_mistakes_say_what_is_wrong(at, box, text, message):
     ok(at.run())
     at.text_area(key=box).set_value(text)
     ok(at.run())
-    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert any(markdown_literal(message) in e.value for e in at.error), [e.value for e in at.error]  # shown literally
     at.button(key="step_load").click()
     ok(at.run())
     assert not at.error and at.text_area(key=box).value == S.TEXTBOOK[box.removeprefix("step_")]

@@ -1,0 +1,493 @@
+"""Hostile input on every page: each case ends with a clear message or a correct result, never a traceback, and
+the page still works afterwards (a valid input brings its result back).
+
+A page joins by one line in PAGES: what its good result looks like and where it takes each kind of input (the
+labels of its boxes, and the clicks that reach them). Every case of a group then runs on every page that takes that
+group's input; the product is filtered, so a page is only given what it takes. Groups and their cases:
+
+* text: empty, whitespace, one character, 2,000 and 100,000 characters pasted, Chinese, emoji with skin tones and
+  ZWJ sequences, right-to-left, combining marks and Zalgo, control characters and NUL, HTML and script fragments,
+  markdown and LaTeX. The box must hold what was pasted, and no markup may come alive.
+* numbers: NaN, inf, -inf, 1e308, stray letters, mixed separators in every box that takes typed numbers (text boxes
+  and number inputs; a number input keeps only what the browser lets through, as for a user).
+* extremes: every listed slider and number input driven to its minimum, then to its maximum.
+* explode: orthogonal and identity recurrent weights with gain 2, on the longest sequence the page runs.
+* upload: text, truncated safetensors, a torch.save pickle, wrong shapes, wrong dtype, a file over the 20 MB limit,
+  each followed by a valid checkpoint that must load.
+
+Speed: one browser tab serves the whole module; it is reloaded (a new session) when the page or the group changes
+or after a failed case, so cases of one group run back to back on a warm page. Waits are on script runs
+(helpers.expect_rerun), never on sleeps.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+import torch
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from safetensors.torch import save as save_tensors
+
+from rnnviz import Model, ModelConfig, Vocab
+from rnnviz.checkpoint import CARD_KEY, MAX_BYTES, save
+from rnnviz.stepthrough import TEXTBOOK
+from tests.e2e.helpers import (
+    PLOTLY_CHART,
+    TIMEOUT_S,
+    assert_no_exception,
+    expect_rerun,
+    finished_runs,
+    open_page,
+    save_screenshot,
+    track_runs,
+    wait_idle,
+)
+
+pytestmark = pytest.mark.e2e
+
+ALERT = '[data-testid="stAlert"]'
+Action = Callable[[Page], None]
+
+
+# Clicks that reach an input. Each does nothing when the page is already there, so a setup may run again. -----------
+
+
+def radio(name: str) -> Action:
+    """Pick an option of a radio or segmented control."""
+    def act(page: Page) -> None:
+        option = page.get_by_role("radio", name=name, exact=True)
+        if option.evaluate("e => e.tagName") == "INPUT":  # st.radio: the input is hidden under its label
+            if option.is_checked():
+                return
+            option = option.locator("xpath=ancestor::label[1]")
+        elif option.get_attribute("aria-checked") == "true":
+            return
+        with expect_rerun(page):
+            option.click()
+    return act
+
+
+def select(label: str, option: str) -> Action:
+    def act(page: Page) -> None:
+        combo = page.get_by_role("combobox", name=label, exact=True)
+        if combo.input_value() == option:
+            return
+        with expect_rerun(page):
+            for _ in range(3):  # the list closes when something scrolls or moves under it: open it again
+                combo.evaluate("e => e.scrollIntoView({block: 'center'})")
+                combo.click()
+                try:
+                    page.get_by_role("option", name=option, exact=True).click(timeout=5000)
+                    break
+                except PlaywrightTimeout:
+                    page.keyboard.press("Escape")
+            else:
+                raise AssertionError(f"could not pick {option!r} in {label!r}")
+    return act
+
+
+def expand(title: str) -> Action:
+    def act(page: Page) -> None:
+        summary = page.locator('[data-testid="stExpander"] summary').filter(has_text=title)
+        if summary.locator("xpath=..").get_attribute("open") is None:
+            summary.click()
+    return act
+
+
+def tab(name: str) -> Action:
+    def act(page: Page) -> None:
+        button = page.get_by_role("tab", name=name, exact=True)
+        if button.get_attribute("aria-selected") != "true":
+            with expect_rerun(page):
+                button.click()
+    return act
+
+
+def button(name: str) -> Action:
+    def act(page: Page) -> None:
+        with expect_rerun(page):
+            page.get_by_role("button", name=name, exact=True).click()
+    return act
+
+
+def control(page: Page, label: str) -> Locator:
+    """The input labelled ``label``: a text box, a number input, or a slider's thumb (its group bears the label)."""
+    found = page.get_by_label(label, exact=True).and_(page.locator("input:not([type=radio]), textarea, [role=group]"))
+    return found if found.evaluate("e => e.matches('input, textarea')") else found.locator("input")
+
+
+def slide(label: str, to: float) -> Action:
+    """Move a slider to ``to`` with the arrow keys (one rerun: Streamlit commits when the keys stop)."""
+    def act(page: Page) -> None:
+        thumb = control(page, label)
+        now, step = float(thumb.input_value()), float(thumb.get_attribute("step") or 1)
+        presses = round((to - now) / step)
+        if presses:
+            thumb.focus()
+            with expect_rerun(page):
+                for _ in range(abs(presses)):
+                    page.keyboard.press("ArrowRight" if presses > 0 else "ArrowLeft")
+        assert float(thumb.input_value()) == pytest.approx(to)
+    return act
+
+
+def enter(label: str, value: str) -> Action:
+    return lambda page: type_into(page, control(page, label), value)
+
+
+# Typing, as a user does ------------------------------------------------------------------------------------------
+
+
+def kept(box: Locator, value: str) -> bool:
+    """Whether ``box`` holds ``value`` as pasted (a one-line input turns line breaks into spaces or drops them)."""
+    if box.evaluate("e => e.tagName") == "TEXTAREA":
+        return box.input_value() == value
+    return re.sub(r"\s", "", box.input_value()) == re.sub(r"\s", "", value)
+
+
+def type_into(page: Page, box: Locator, value: str) -> bool:
+    """Put ``value`` in a text box (pasted) or a number input (typed key by key: the browser keeps what a number
+    input takes) and commit it. Returns whether the script ran, after waiting for that run. A number input runs
+    nothing when it is left with its last value, or says under itself that the number is outside its range."""
+    kind = box.evaluate("e => e.tagName === 'TEXTAREA' ? 'textarea' : e.type")
+    before = box.input_value()
+    if kind != "number":
+        if kept(box, value):
+            return False
+        with expect_rerun(page):
+            box.fill(value)
+            box.press("Control+Enter" if kind == "textarea" else "Enter")
+        return True
+    runs = finished_runs(page)
+    box.fill("")
+    box.press_sequentially(value)
+    box.press("Enter")
+    refused = page.locator('[data-testid="stNumberInput"]').filter(has=box).get_by_text("outside the allowed range")
+    deadline = time.monotonic() + TIMEOUT_S
+    while finished_runs(page) == runs:
+        if refused.count() or box.input_value() == before:
+            return False
+        assert time.monotonic() < deadline, f"{value!r} typed into a number input: no run, no message"
+        page.wait_for_timeout(25)
+    wait_idle(page)
+    return True
+
+
+def set_extreme(page: Page, label: str, end: str) -> None:
+    """Drive the slider or number input ``label`` to its ``end`` ("min" or "max")."""
+    box = control(page, label)
+    if box.is_disabled():
+        return
+    if box.get_attribute("type") == "range":
+        if box.input_value() != box.get_attribute(end):
+            box.focus()
+            with expect_rerun(page):
+                page.keyboard.press("Home" if end == "min" else "End")
+        return
+    bound = float(box.get_attribute(end))
+    type_into(page, box, f"{bound:.10g}")
+
+
+# The pages ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Box:
+    """A box on a page: its label, a value the page accepts, and the clicks that show it."""
+
+    label: str
+    valid: str
+    setup: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class Surface:
+    path: str  # url_path; "" is home
+    result: str  # selector of what a good run shows
+    text: Box | None = None  # the box for free text
+    numbers: tuple[Box, ...] = ()  # boxes that take typed numbers
+    extremes: tuple[str, ...] = ()  # sliders and number inputs to drive to their ends
+    extremes_setup: tuple[Action, ...] = ()
+    explode: Callable[[str], tuple[Action, ...]] | None = None  # scheme → clicks that run gain 2 on a long input
+    upload: tuple[Action, ...] | None = None  # clicks that show the checkpoint uploader
+    uploaded: str | None = None  # what a valid upload shows, when not ``result``
+    echo: str | None = None  # where the page shows typed text back, which must read literally
+
+    @property
+    def name(self) -> str:
+        return self.path or "home"
+
+
+CHART = PLOTLY_CHART
+LONG = ("The quick brown fox jumps over the lazy dog; 0123456789. " * 40)[:2000]
+SNIPPET = "def f(x):\n    return x + 1\n"
+STEP_RESULT = '[data-testid="stHeading"] h3:has-text("reading"), [data-testid="stDataFrame"]'  # tab Shapes: a table
+
+
+def random_rnn(scheme: str) -> tuple[Action, ...]:
+    return (radio("Random"), select("Cell", "rnn"), radio("relu"), expand("Initialization"),
+            select("Recurrent weights W_hh", scheme), slide("Gain", 2.0), enter("Sequence", LONG))
+
+
+PAGES = [
+    Surface("", CHART, text=Box("Sequence", SNIPPET)),
+    Surface("cell", f"{CHART}, .rnnviz-colored-text", echo=".rnnviz-colored-text",  # its text box sits on that tab
+            text=Box("Sequence", SNIPPET, (tab("Colored text"),)),
+            numbers=(Box("Numbers", "0.1, 0.5, -0.2", (radio("Numbers"),)), Box("Show units", "0-7")),
+            extremes=("Hidden units", "Layers", "Seed", "Gain", "Forget-gate bias (GRU: update gate)",
+                      "Chrono init T_max (0 = off)"),
+            extremes_setup=(radio("Random"), expand("Initialization"), select("Recurrent weights W_hh", "orthogonal")),
+            explode=random_rnn, upload=(radio("Uploaded"),)),
+    Surface("gradients", CHART,
+            text=Box("Sequence", SNIPPET), numbers=(Box("Length", "300"),),
+            extremes=("Hidden units", "Layers", "Gain", "Forget-gate bias", "Chrono init T_max", "Seed",
+                      "Number of seeds", "Length", "Horizon threshold"),
+            extremes_setup=(radio("Random (untrained)"), select("Recurrent init (W_hh)", "Orthogonal × gain")),
+            explode=lambda scheme: (radio("Random (untrained)"), radio("relu"),
+                                    select("Recurrent init (W_hh)", f"{scheme.title()} × gain"), slide("Gain", 2.0),
+                                    enter("Length", "2000"), button("Generate")),
+            upload=(radio("Uploaded checkpoint"),)),
+    Surface("train", CHART,
+            text=Box("Your text (at least 50 characters)", SNIPPET * 3,
+                     (select("Task", "Text: predict the next character"), radio("Your text"))),
+            numbers=(Box("Learning rate", "0.01"), Box("Train for (steps)", "200")),
+            extremes=("Lag (steps of filler)", "Symbols to tell apart", "Hidden units", "Layers", "Batch size",
+                      "Clip gradient norm", "Seed", "Train for (steps)", "Chrono T_max", "Forget-gate bias", "Gain"),
+            extremes_setup=(expand("Initialization"), radio("Forget-gate bias"),
+                            select("Recurrent weights W_hh", "Orthogonal × gain")),
+            explode=lambda scheme: (select("Task", "Adding problem"), enter("Sequence length", "1000"),
+                                    expand("Initialization"),
+                                    select("Recurrent weights W_hh", f"{scheme.title()} × gain"), slide("Gain", 2.0),
+                                    select("Steps per Step", "1 step per Step"), button("Step")),
+            upload=(), uploaded='[data-testid="stMarkdownContainer"]:has-text("(uploaded)")'),
+    Surface("step", STEP_RESULT,
+            text=Box("Sequence", "bcde"),
+            numbers=(Box("W_xh", TEXTBOOK["W_xh"], (radio("Type your own"),)),),
+            extremes=("Seed", "Memory units", "Hidden units", "Layers", "Samples", "Timesteps", "Vocabulary"),
+            extremes_setup=(radio("Random"), tab("Shapes"))),
+    Surface("generate", ".rnnviz-gen", echo=".rnnviz-gen",
+            text=Box("Prime text", "def "), numbers=(Box("Length", "50"),),
+            extremes=("Length", "Seed", "Temperature"), upload=(radio("Uploaded"),)),
+]
+
+
+# The cases ---------------------------------------------------------------------------------------------------------
+
+HTML = '<img src=x onerror=window.__pwned=1></textarea><script>window.__pwned=1</script>'
+MARKDOWN = "**bold** $x^2$ \\frac{a}{b} [link](javascript:alert(1))"
+TEXTS = {
+    "empty": "",
+    "whitespace": " \t\n   \n",
+    "one-char": "b",
+    "2000-chars": LONG,
+    "100000-chars": LONG * 50,
+    "chinese": "循环神经网络一边读字，一边记住前面的内容。",
+    "emoji": "👩🏽‍💻 codes, 👨‍👩‍👧‍👦 watch 👍🏿",
+    "rtl": "مرحبا بالعالم — שלום עולם",
+    "combining": "e\u0301 n\u0303 Z̷̢̛͉a̶̡̟l̵̰̈g̸̣̓o̷̹͝",
+    "control": "a\x00b\x07c\u202ed\x1b[31m\x7f",
+    "html": HTML,
+    "markdown": MARKDOWN,
+}
+NUMBERS = {"nan": "NaN", "inf": "inf", "-inf": "-inf", "1e308": "1e308", "letters": "1.5abc", "separators": "1,5;2 3",
+           "markup": "0.5 **bold** $x^2$ <img src=x onerror=window.__pwned=1>"}  # echoed in a refusal: literally
+
+
+@dataclass(frozen=True)
+class Case:
+    group: str  # the Surface field that says whether and where a page takes it
+    name: str
+    value: object = None
+
+
+CASES = ([Case("text", name, text) for name, text in TEXTS.items()]
+         + [Case("numbers", name, text) for name, text in NUMBERS.items()]
+         + [Case("extremes", end) for end in ("min", "max")]
+         + [Case("explode", scheme) for scheme in ("orthogonal", "identity")]
+         + [Case("upload", name) for name in ("text", "truncated", "pickle", "shapes", "dtype", "oversize")])
+PARAMS = [pytest.param(s, c, id=f"{s.name}-{c.group}-{c.name}") for s in PAGES for c in CASES
+          if getattr(s, c.group) not in (None, ())]
+
+
+# Checkpoints ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checkpoints() -> dict[str, tuple[str, bytes, str]]:
+    """{case: (file name, bytes, what the page must say)}, and "good": a valid character model."""
+    model = Model(ModelConfig(cell="lstm", hidden_size=8), Vocab.from_text("def return(x): 1+\n "),
+                  generator=torch.Generator().manual_seed(0)).eval()
+    good = save(model, None, {"task": {"name": "text"}, "title": "hostile-suite"})
+    n = int.from_bytes(good[:8], "little")
+    card = json.loads(json.loads(good[8:8 + n])["__metadata__"][CARD_KEY])
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    pickled = io.BytesIO()
+    torch.save(state, pickled)  # written, never read: the page must refuse it unopened
+
+    def resave(tensors):
+        return save_tensors(tensors, metadata={CARD_KEY: json.dumps(card)})
+
+    return {
+        "good": ("good.safetensors", good, ""),
+        "text": (f"**notes** {HTML}.safetensors", b"Just some notes, not weights.\n" * 20, "not a safetensors"),
+        "truncated": ("cut.safetensors", good[: len(good) // 2], "truncated"),
+        "pickle": ("model.safetensors", pickled.getvalue(), "pickle"),
+        "shapes": ("shapes.safetensors", resave({**state, "rnn.weight_hh_l0": torch.zeros(32, 9)}), "shape"),
+        "dtype": ("dtype.safetensors", resave({k: v.double() for k, v in state.items()}), "stored as F64"),
+        "oversize": ("big.safetensors", good + bytes(MAX_BYTES + 1 - len(good)), r"20(\.0)? ?MB"),
+    }
+
+
+def upload(page: Page, name: str, data: bytes) -> None:
+    with expect_rerun(page):
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+            {"name": name, "mimeType": "application/octet-stream", "buffer": data})
+
+
+# The tab ---------------------------------------------------------------------------------------------------------
+
+
+class Tab:
+    """One browser tab for the module, reloaded (a new Streamlit session) when the page or the group changes, or
+    after a failed case."""
+
+    def __init__(self, context):
+        self.context, self.page, self.where, self.clean = context, None, None, False
+
+    def open(self, surface: Surface, group: str) -> Page:
+        if self.page is None:
+            self.page = self.context.new_page()
+            track_runs(self.page)
+        if (surface.path, group) != self.where or not self.clean:
+            open_page(self.page, surface.path)
+            self.where = (surface.path, group)
+        self.clean = False
+        return self.page
+
+
+@pytest.fixture(scope="module")
+def browser_tab(browser_context):
+    t = Tab(browser_context)
+    yield t
+    if t.page is not None:
+        t.page.close()
+
+
+def assert_inert(page: Page) -> None:
+    """No traceback, and nothing typed or uploaded came alive as HTML, script, markdown or LaTeX."""
+    assert_no_exception(page)
+    assert page.evaluate("typeof window.__pwned") == "undefined", "an injected script ran"
+    assert page.locator('img[src="x"]').count() == 0, "an injected <img> is in the page"
+    assert page.locator('a[href^="javascript:"]').count() == 0, "a javascript: link is in the page"
+    assert page.locator("strong, b").filter(has_text=re.compile(r"^(bold|notes)$")).count() == 0, "markdown came alive"
+    annotations = " ".join(page.locator(".katex annotation").all_text_contents())
+    assert "x^2" not in annotations and "\\frac{a}{b}" not in annotations, "typed LaTeX was rendered"
+
+
+def works(page: Page, surface: Surface, box: Box | None = None) -> None:
+    """The page shows its result; if it does not, the box's valid value must bring it back."""
+    if box is not None and not page.locator(surface.result).count():
+        type_into(page, control(page, box.label), box.valid)
+    expect(page.locator(surface.result).first).to_be_attached(timeout=TIMEOUT_S * 1000)
+    assert_inert(page)
+
+
+def said_or_shown(page: Page, surface: Surface) -> None:
+    """A case that is not refused must show the page's result; one that is must say so."""
+    assert page.locator(surface.result).count() or page.locator(ALERT).count(), "neither a result nor a message"
+
+
+# The cases, run -----------------------------------------------------------------------------------------------------
+
+
+def run_text(page: Page, surface: Surface, case: Case) -> None:
+    box = surface.text
+    for act in box.setup:
+        act(page)
+    field_ = control(page, box.label)
+    type_into(page, field_, case.value)
+    assert kept(field_, case.value), "the box did not keep what was pasted"
+    assert_inert(page)
+    said_or_shown(page, surface)
+    if not case.value:
+        expect(page.locator(ALERT).first).to_be_visible()
+    if surface.echo and case.name in ("html", "markdown"):
+        shown = page.locator(surface.echo).first.inner_text()
+        assert ("<img" in shown) if case.name == "html" else ("**" in shown and "$" in shown), shown
+    works(page, surface, box)
+
+
+def run_numbers(page: Page, surface: Surface, case: Case) -> None:
+    for box in surface.numbers:
+        for act in box.setup:
+            act(page)
+        field_ = control(page, box.label)
+        ran = type_into(page, field_, case.value)
+        assert_inert(page)
+        if ran and field_.evaluate("e => e.type") != "number":
+            expect(page.locator(ALERT).first).to_be_visible()  # every value here is wrong for a text box
+        said_or_shown(page, surface)
+        works(page, surface, box)
+
+
+def run_extremes(page: Page, surface: Surface, case: Case) -> None:
+    for act in surface.extremes_setup:
+        act(page)
+    for label in surface.extremes:
+        set_extreme(page, label, case.name)
+        assert_inert(page)
+        said_or_shown(page, surface)
+
+
+def run_explode(page: Page, surface: Surface, case: Case) -> None:
+    for act in surface.explode(case.name):
+        act(page)
+    assert_inert(page)
+    said_or_shown(page, surface)
+    expect(page.locator(surface.result).first).to_be_attached()
+
+
+def run_upload(page: Page, surface: Surface, case: Case, checkpoints) -> None:
+    for act in surface.upload:
+        act(page)
+    name, data, says = checkpoints[case.name]
+    uploader = page.locator('[data-testid="stFileUploader"]')
+    if case.name == "oversize":  # refused in the browser, before the app sees it
+        uploader.locator('input[type="file"]').set_input_files(
+            {"name": name, "mimeType": "application/octet-stream", "buffer": data})
+        expect(uploader).to_contain_text(re.compile(says))
+    else:
+        upload(page, name, data)
+        alert = page.locator(ALERT).filter(has_text=re.compile(says))
+        expect(alert.first).to_be_visible()
+        assert name[:60] in alert.first.inner_text(), "the message does not name the file as it was given"
+    assert_inert(page)
+    good = checkpoints["good"]
+    upload(page, good[0], good[1])
+    expect(page.locator(surface.uploaded or surface.result).first).to_be_attached(timeout=TIMEOUT_S * 1000)
+    assert_inert(page)
+
+
+RUN = {"text": run_text, "numbers": run_numbers, "extremes": run_extremes, "explode": run_explode}
+
+
+@pytest.mark.parametrize("surface, case", PARAMS)
+def test_hostile(browser_tab, checkpoints, surface: Surface, case: Case, request):
+    page = browser_tab.open(surface, case.group)
+    try:
+        if case.group == "upload":
+            run_upload(page, surface, case, checkpoints)
+        else:
+            RUN[case.group](page, surface, case)
+        wait_idle(page)
+    except BaseException:
+        save_screenshot(page, f"FAILED-{request.node.name}")
+        raise
+    browser_tab.clean = True
