@@ -16,6 +16,7 @@ import math
 import re
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,13 +108,13 @@ def parse_number(name: str, text: str, lo: float, hi: float) -> float:
         raise ConfigError(f"Type a {name}, for example 0.003 or 3e-3.")
     if re.fullmatch(r"[+-]?(?:nan|inf|infinity)", entry, re.IGNORECASE):
         raise ConfigError(f"The {name} must be a finite number, such as 0.003 or 3e-3; {entry} is not one.")
+    shown = entry if len(entry) <= 20 else entry[:20] + "…"
     if not re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", entry):
-        shown = entry if len(entry) <= 20 else entry[:20] + "…"
         raise ConfigError(f"The {name} {shown!r} is not a number: type digits, a dot for decimals, "
                           "and optionally an exponent, such as 0.003 or 3e-3.")
     value = float(entry)
     if not (math.isfinite(value) and lo <= value <= hi):
-        raise ConfigError(f"The {name} must be between {lo:g} and {hi:g}; {entry} is outside.")
+        raise ConfigError(f"The {name} must be between {lo:g} and {hi:g}; {shown} is outside.")
     return value
 
 
@@ -132,7 +133,7 @@ class Race:
             model = self.task.build_model(cell, config.hidden_size, config.init, config.seed,
                                           num_layers=config.num_layers)
             self.trainers[cell] = Trainer(model, self.task, config.optimizer, config.lr, config.batch_size,
-                                          config.clip, config.seed, callbacks=[self._on_event],
+                                          config.clip, config.seed, callbacks=[_weak(self._on_event)],
                                           eval_every=eval_every, flow_steps=(0,))
         self.label = task_label(self.task)
         self._check_work()
@@ -287,6 +288,19 @@ class Race:
                 flow=_top_layer(trainer.flows.get(latest)), flow0=_top_layer(trainer.flows.get(0)),
                 diverged_at=trainer.step_count if trainer.diverged else None))
         return out
+
+
+def _weak(method):
+    """``method`` as a callback that does not keep its object alive. A Race holds its trainers; were they to hold
+    the race back, the pair would be a cycle, and a closed session's race (models, optimizers, history) would wait
+    for a full garbage collection, which on a server's large heap can be many sessions away."""
+    ref = weakref.WeakMethod(method)
+
+    def callback(*args):
+        if (bound := ref()) is not None:
+            bound(*args)
+
+    return callback
 
 
 def describe_card(card: dict) -> str:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +34,14 @@ def serve_app(log_path: Path) -> Iterator[str]:
 
     Waits for ``/_stcore/health`` to answer ``ok``; the console goes to ``log_path``.
     """
+    with app_process(log_path) as (url, _):
+        yield url
+
+
+@contextmanager
+def app_process(log_path: Path, options: Sequence[str] = ()) -> Iterator[tuple[str, subprocess.Popen]]:
+    """:func:`serve_app` that also yields the server's process (the load test reads its memory) and passes
+    ``options`` on to ``streamlit run``, e.g. ``["--server.disconnectedSessionTTL", "2"]``."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
@@ -42,6 +50,7 @@ def serve_app(log_path: Path) -> Iterator[str]:
         "--server.address", "127.0.0.1",
         "--server.headless", "true",
         "--server.fileWatcherType", "none",  # nothing edits the code during a test run; saves a core
+        *options,
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -61,7 +70,7 @@ def serve_app(log_path: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail(f"{url}/_stcore/health: no answer in {STARTUP_TIMEOUT_S} s:\n{_tail(log_path)}")
             time.sleep(0.2)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

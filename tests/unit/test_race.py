@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 import torch
@@ -80,6 +83,23 @@ def test_snapshots_follow_validation_passes_and_are_copies():
     before = model.rnn.weight_hh_l0.detach().clone()
     race.advance(1)
     assert torch.equal(model.rnn.weight_hh_l0, before)  # training goes on in the trainer's own model
+
+
+def test_a_dropped_race_is_freed_at_once_without_the_garbage_collector():
+    # A closed session drops its race; were the race and its trainers a reference cycle, their models, optimizer
+    # state and history would wait for a full collection, which on a busy server's large heap comes rarely.
+    race = tiny()
+    race.advance(6)  # step callbacks and a snapshot have run
+    race.publish({}, 12)
+    lstm = race.trainers["lstm"]
+    refs = [weakref.ref(x) for x in (race, lstm, lstm.model, lstm.optimizer, race.snapshots["rnn"][0])]
+    del lstm
+    gc.disable()
+    try:
+        del race
+        assert [r() is None for r in refs] == [True] * len(refs)
+    finally:
+        gc.enable()
 
 
 def test_snapshot_now_evaluates_a_stale_model_once():

@@ -1,0 +1,36 @@
+"""The load test (tests/load/sessions.py) at its smallest, so that it keeps working: two sessions at once, one Step
+each, a one-second session TTL. Its memory bounds are not what this checks (no warm-up, so the baseline lacks the
+app's first imports); the full run is ``python -m tests.load.sessions --sessions 20`` (README, Development)."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.e2e.conftest import _chromium
+from tests.load import sessions
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_the_leak_search_finds_another_session_s_marker_and_model_names():
+    a, b, c = (sessions.Session(i, 1) for i in (1, 2, 3))
+    page = f"{a.marker} … LSTM · recall lag {a.lag} · step 10"
+    assert sessions.foreign_data(page, a, [a, b, c]) == []
+    assert sessions.foreign_data(page + f" {b.emoji}", a, [a, b, c]) == [f"session 2's {b.emoji!r}"]
+    leaked = sessions.foreign_data(f"RNN · recall lag {c.lag} · step 10", a, [a, b, c])
+    assert leaked == [f"session 3's 'recall lag {c.lag} ·'"]  # lag 8, not a prefix of lag 18's name
+    assert c.lag == 8 and sessions.foreign_data("recall lag 18 ·", a, [a, c]) == []
+
+
+def test_two_sessions_at_once_see_only_their_own_text_and_models():
+    if _chromium() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing; browser tests cannot be skipped under CI=true.")
+        pytest.skip("Chromium not found (install Debian's chromium or set RNNVIZ_CHROMIUM).")
+    argv = ["--sessions", "2", "--waves", "1", "--steps", "1", "--play-s", "0", "--session-ttl", "1",
+            "--settle-s", "1", "--no-warmup", "--max-growth-mb", "4000", "--timeout", "120"]
+    with ThreadPoolExecutor(1) as pool:  # its own thread: asyncio.run beside the session's sync Playwright
+        assert pool.submit(sessions.main, argv).result() == 0
