@@ -21,9 +21,12 @@ either, and it tells memory held by closed sessions from memory the allocator ke
 Memory is the server's resident set (VmRSS from /proc, with any child processes; VmHWM for the peak). Baseline: with
 no session held, after one warm-up session has done everything once (imports, caches, code paths). Peak: while the
 sessions run. After close: once the server has let the closed sessions go, measured the same way as the baseline.
-Freed memory mostly stays in the process (glibc and pymalloc keep it for reuse; malloc_trim gave back about 3% here),
-so after close sits near the first wave's peak even when every session object is gone; a leak shows as growth from
-one wave's after-close to the next.
+Freed memory stays in the process for reuse (glibc, pymalloc). glibc spreads it over an arena per allocating thread,
+and Streamlit runs each session in a thread of its own, so by default after close sat near the peak (+331 MiB after
+20 sessions); the server here runs with MALLOC_ARENA_MAX=2, as README, Development, recommends for a shared server.
+New users' text fills the bounded caches (st.cache_data, up to max_entries), which is growth by design: the growth
+figures subtract what Streamlit's /_stcore/metrics says the caches gained, and the same metrics must show no closed
+session's st.session_state still held. A leak shows as growth from one wave's after-close to the next.
 
 How Streamlit 1.67 lets a closed session go: on disconnect it keeps the session, session_state and all, for
 ``server.disconnectedSessionTTL`` seconds (default 120) so that a reconnecting tab can resume it. Expiry is lazy: an
@@ -57,9 +60,10 @@ from tests.e2e.helpers import _FINISHED, EXCEPTION, IDLE, STALE, VIEWPORT
 from tests.e2e.server import ROOT, app_process
 
 STREAMLIT_DEFAULT_TTL_S = 120  # server.disconnectedSessionTTL when .streamlit/config.toml does not set it
-# Measured on the 2-core dev box (README, Development): after 20 sessions the server kept about ... MiB above its
-# baseline. The bound leaves room for allocator slack and noise, and is far below one session's share of the peak
-# times the session count, which is what a leak of every closed session would keep.
+# Measured on the 2-core dev box (README, Development): after two waves of 20 sessions the server kept 15 MiB above
+# its baseline (MALLOC_ARENA_MAX=2; 331 MiB after one wave without it). The bound leaves room for allocator slack
+# and noise, and is far below one session's share of the peak (about 24 MiB) times the session count, which is what
+# a leak of every closed session would keep.
 MAX_GROWTH_MB = 150.0
 MAX_WAVE_GROWTH_MB = 50.0
 ERROR = '[data-testid="stAlertContentError"]'
@@ -177,6 +181,22 @@ def active_sessions(url: str) -> int:
         text = response.read().decode()
     match = re.search(r"^active_sessions (\d+)", text, re.MULTILINE)
     return int(match.group(1)) if match else -1
+
+
+def held_mb(url: str) -> tuple[float, float]:
+    """(session state, caches) in MiB, as Streamlit's /_stcore/metrics counts them: every live session's
+    st.session_state, and every st.cache_data / st.cache_resource entry."""
+    with urllib.request.urlopen(f"{url}/_stcore/metrics", timeout=30) as response:
+        text = response.read().decode()
+    if "cache_memory_bytes{" not in text:
+        raise RuntimeError("/_stcore/metrics has no cache_memory_bytes: Streamlit's metrics changed")
+    state = caches = 0.0
+    for kind, value in re.findall(r'^cache_memory_bytes\{cache_type="(\w+)"[^}]*\} ([\d.e+]+)$', text, re.MULTILINE):
+        if kind == "st_session_state":
+            state += float(value)
+        else:
+            caches += float(value)
+    return state / 2**20, caches / 2**20
 
 
 def session_ttl_s() -> int:
@@ -360,6 +380,8 @@ class Wave:
     loaded_mb: float = math.nan  # every session open, all done
     held_mb: float = math.nan  # every context closed, the sessions still kept for reconnecting
     after_mb: float = math.nan  # after the server let them go
+    state_mb: float = math.nan  # session state still held after close (metrics); only the probe's should be left
+    cache_mb: float = math.nan  # what the bounded caches hold after close (metrics)
     seconds: float = 0.0
 
 
@@ -368,6 +390,8 @@ class Report:
     warmup: Session
     waves: list[Wave] = field(default_factory=list)
     baseline_mb: float = math.nan
+    baseline_state_mb: float = math.nan
+    baseline_cache_mb: float = math.nan
     hwm_mb: float = math.nan  # the server's own high-water mark (VmHWM) at the end
     wall_s: float = 0.0
     ttl_s: int = 0
@@ -389,12 +413,23 @@ class Report:
 
     @property
     def growth_mb(self) -> float:
-        return self.after_mb - self.baseline_mb
+        """RSS after close above the baseline, less what the bounded caches took on meanwhile (new users' inputs
+        fill them up to their max_entries: growth by design, not a leak)."""
+        return self.after_mb - self.baseline_mb - (self.waves[-1].cache_mb - self.baseline_cache_mb)
 
     @property
     def wave_growth_mb(self) -> float:
-        """From the first wave's after-close to the last one's: what a later wave of the same size adds."""
-        return self.after_mb - self.waves[0].after_mb if len(self.waves) > 1 else 0.0
+        """From the first wave's after-close to the last one's, less the caches' growth: what a later wave of the
+        same size adds."""
+        if len(self.waves) < 2:
+            return 0.0
+        first, last = self.waves[0], self.waves[-1]
+        return last.after_mb - first.after_mb - (last.cache_mb - first.cache_mb)
+
+    @property
+    def state_left_mb(self) -> float:
+        """Session state held after the last wave closed, above the baseline's (one probe session in each)."""
+        return self.waves[-1].state_mb - self.baseline_state_mb if self.waves else 0.0
 
     @property
     def failures(self) -> list[str]:
@@ -402,6 +437,9 @@ class Report:
         if not self.growth_mb <= self.max_growth_mb:
             out.append(f"memory after close is {self.growth_mb:+.0f} MiB from the baseline, more than "
                        f"{self.max_growth_mb:.0f} MiB")
+        if not self.state_left_mb <= 1.0:
+            out.append(f"closed sessions' state is still held: {self.state_left_mb:+.1f} MiB of st.session_state "
+                       "above the baseline's (Streamlit's metrics)")
         if not self.wave_growth_mb <= self.max_wave_growth_mb:
             out.append(f"memory after the last wave is {self.wave_growth_mb:+.0f} MiB from after the first, more "
                        f"than {self.max_wave_growth_mb:.0f} MiB: sessions that closed are still held")
@@ -414,9 +452,9 @@ async def _sample_peak(pid: int, wave: Wave, stop: asyncio.Event) -> None:
         await asyncio.sleep(0.25)
 
 
-async def _release(url: str, browser, ttl_s: int, pid: int, settle_s: float, say) -> float:
+async def _release(url: str, browser, ttl_s: int, pid: int, settle_s: float, say) -> tuple[float, float, float]:
     """Wait until no session is connected and their TTL has passed, then open and close one probe session (its
-    disconnect reaps the expired ones), wait ``settle_s`` and return the server's RSS."""
+    disconnect reaps the expired ones), wait ``settle_s`` and return the server's RSS, session state and caches."""
     while await asyncio.to_thread(active_sessions, url) > 0:
         await asyncio.sleep(0.5)
     say(f"no session connected; waiting {ttl_s} s (server.disconnectedSessionTTL), then reaping with a probe")
@@ -428,7 +466,7 @@ async def _release(url: str, browser, ttl_s: int, pid: int, settle_s: float, say
     while await asyncio.to_thread(active_sessions, url) > 0:
         await asyncio.sleep(0.2)
     await asyncio.sleep(settle_s)
-    return rss_mb(pid)
+    return rss_mb(pid), *await asyncio.to_thread(held_mb, url)
 
 
 async def _wave(wave: Wave, everyone: list[Session], browser, url: str, pid: int, args, say) -> None:
@@ -472,14 +510,16 @@ async def run(args: argparse.Namespace, say=print) -> Report:
                 await warm.context.close()
                 if warm.problems:
                     return report
-            report.baseline_mb = await _release(url, browser, report.ttl_s, pid, args.settle_s, say)
+            report.baseline_mb, report.baseline_state_mb, report.baseline_cache_mb = await _release(
+                url, browser, report.ttl_s, pid, args.settle_s, say)
             for w in range(args.waves):
                 wave = Wave([Session(w * n + i, args.timeout) for i in range(1, n + 1)])
                 report.waves.append(wave)
                 everyone += wave.sessions  # later sessions must not see earlier ones' data either
                 say(f"wave {w + 1} of {args.waves}: {n} sessions at once (baseline {report.baseline_mb:.0f} MiB)")
                 await _wave(wave, everyone, browser, url, pid, args, say)
-                wave.after_mb = await _release(url, browser, report.ttl_s, pid, args.settle_s, say)
+                wave.after_mb, wave.state_mb, wave.cache_mb = await _release(
+                    url, browser, report.ttl_s, pid, args.settle_s, say)
                 say(f"wave {w + 1}: peak {wave.peak_mb:.0f} MiB, after close {wave.after_mb:.0f} MiB")
             report.hwm_mb = peak_rss_mb(pid)
             await browser.close()
@@ -503,7 +543,8 @@ def summary(report: Report) -> str:
     lines += ["", "seconds per phase of each session; w = the warm-up (not in the figures below); pauses = Pause "
               "clicks (more than 1: a click was lost, issue 3)",
               f"server RSS (MiB) with {n} sessions at once, server.disconnectedSessionTTL {report.ttl_s} s:",
-              f"  {'baseline (no session held, after the warm-up)':<48} {b:8.1f}"]
+              f"  {'baseline (no session held, after the warm-up)':<48} {b:8.1f}   session state "
+              f"{report.baseline_state_mb:.2f}, caches {report.baseline_cache_mb:.1f}"]
     for i, w in enumerate(report.waves, 1):
         growth = w.after_mb - b
         lines += [f"  wave {i} ({w.seconds:.0f} s)",
@@ -512,10 +553,13 @@ def summary(report: Report) -> str:
                   f"    {'every session open, all done':<46} {w.loaded_mb:8.1f}",
                   f"    {'contexts closed, sessions kept for reconnect':<46} {w.held_mb:8.1f}",
                   f"    {'after close (sessions released)':<46} {w.after_mb:8.1f}   growth {growth:+.1f} MiB "
-                  f"({100 * growth / b:+.1f}%)"]
+                  f"({100 * growth / b:+.1f}%)",
+                  f"    {'  of which the bounded caches':<46} {w.cache_mb - report.baseline_cache_mb:+8.1f}   "
+                  f"session state left {w.state_mb:.2f}"]
     lines += [f"  {'server high-water mark (VmHWM)':<48} {report.hwm_mb:8.1f}",
-              f"growth after close {report.growth_mb:+.1f} MiB (bound {report.max_growth_mb:.0f}); last wave vs first "
-              f"{report.wave_growth_mb:+.1f} MiB (bound {report.max_wave_growth_mb:.0f})",
+              f"growth after close, caches aside, {report.growth_mb:+.1f} MiB (bound {report.max_growth_mb:.0f}); last "
+              f"wave vs first, caches aside, {report.wave_growth_mb:+.1f} MiB (bound {report.max_wave_growth_mb:.0f}); "
+              f"session state left {report.state_left_mb:+.2f} MiB (bound 1)",
               f"wall time {report.wall_s:.0f} s; server log {report.log}"]
     failures = report.failures
     lines += ["", "FAILED:" if failures else "PASSED: every session saw only its own text and models, no errors, "
@@ -551,6 +595,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the load test; print the summary; 0 if every check passed, else 1."""
     args = parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the server inherits it: one torch thread per op
+    # The server inherits it too: glibc gives each thread that allocates an arena of its own (up to 8 per core), and
+    # Streamlit runs every session's script in a thread of its own, so freed session memory stays spread over many
+    # arenas and is not reused. Measured: README, Development.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     report = asyncio.run(run(args, say=lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}", flush=True)))
     print(summary(report), flush=True)
     return 1 if report.failures else 0
