@@ -19,6 +19,7 @@ from pages.shared import (
     MAX_STEPS,
     SOURCES,
     cached_trace,
+    linked_text,
     model_source_checks,
     model_source_ui,
     one_of,
@@ -28,8 +29,6 @@ from pages.shared import (
     sequence_ui,
     short_text,
     show_error,
-    text_link,
-    unlinked_caption,
     url_notice,
 )
 from rnnviz import InputError, Model, RnnvizError, Trace, Vocab
@@ -89,11 +88,8 @@ def numbers_ui() -> np.ndarray | None:
 
     st.selectbox("Preset", list(NUMBER_PRESETS), key=f"{key}_preset", on_change=apply_preset, index=None,
                  placeholder="Pick an example series…")
-    bind = text_link(key)
-    text = st.text_area("Numbers", value=NUMBER_PRESETS["Sine wave, 60 steps"], key=key, height=90, bind=bind,
-                        help="One number per step, separated by commas or by spaces, e.g. 0.1, 0.5, -0.2.")
-    if bind is None:
-        unlinked_caption(text)
+    text = linked_text(st, "text_area", "Numbers", key, value=NUMBER_PRESETS["Sine wave, 60 steps"], height=90,
+                       help="One number per step, separated by commas or by spaces, e.g. 0.1, 0.5, -0.2.")
     if not text.strip():
         st.info("Type some numbers to run the model on, e.g. 0.1, 0.5, -0.2.", icon=":material/keyboard:")
         return None

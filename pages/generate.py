@@ -13,14 +13,13 @@ import streamlit as st
 
 from pages.shared import (
     LINK,
+    linked_text,
     model_source_checks,
     model_source_ui,
     number,
     one_of,
     short_text,
     show_error,
-    text_link,
-    unlinked_caption,
     url_notice,
 )
 from rnnviz import Model, RnnvizError
@@ -84,12 +83,9 @@ def model_ui() -> tuple[Model, str] | None:
 
 def settings_ui() -> dict | None:
     """Prime and decoding settings; None (with a message) when there is no prime."""
-    bind = text_link(f"{KEY}_prime")
-    prime = st.text_area("Prime text", DEFAULT_PRIME, key=f"{KEY}_prime", height=80, bind=bind,
-                         help="The model reads this first, then continues it. Characters it does not know are "
-                              "read as the unknown token and marked.")
-    if bind is None:
-        unlinked_caption(prime)
+    prime = linked_text(st, "text_area", "Prime text", f"{KEY}_prime", value=DEFAULT_PRIME, height=80,
+                        help="The model reads this first, then continues it. Characters it does not know are "
+                             "read as the unknown token and marked.")
     c1, c2, c3 = st.columns([2, 1, 1])
     decoding = c1.segmented_control("Decoding", DECODING, default="Sampled", required=True, key=f"{KEY}_decoding",
                                     bind=LINK,

@@ -161,10 +161,20 @@ def url_notice(prefix: str, checks: dict[str, Check]) -> None:
         st.warning(notice[1], icon=":material/link_off:")
 
 
-def text_link(key: str) -> str | None:
-    """bind= for the text box ``key``: LINK while its text fits in a link (LINK_TEXT_MAX), None (out of the link)
-    when it does not, so that a long paste never makes a link the server refuses. Call it just before the box, and
-    unlinked_caption under the box when it returns None."""
+def linked_text(where, kind: str, label: str, key: str, **kwargs) -> str:
+    """``where.text_area`` or ``where.text_input`` (``kind``; ``where`` is st or a column) kept in the page's link
+    while its text fits there (LINK_TEXT_MAX), so that a long paste never makes a link the server refuses; past that
+    the box leaves the link and a caption under it says so. A link opened with ?key=… overrides the default."""
+    bind = _text_link(key)
+    text = getattr(where, kind)(label, key=key, bind=bind, **kwargs)
+    if bind is None:
+        where.caption(f":material/link_off: Too long for this page's link ({len(text):,} characters), so a link to "
+                      "this page opens with the default text here; its other settings are kept.")
+    return text
+
+
+def _text_link(key: str) -> str | None:
+    """bind= for the text box ``key``: LINK while its text fits in a link, None when it does not."""
     text = st.session_state.get(key) or ""
     fits = link_length(text) <= LINK_TEXT_MAX
     if fits and text and st.session_state.get(f"{key}_unlinked"):
@@ -174,11 +184,6 @@ def text_link(key: str) -> str | None:
             pass
     st.session_state[f"{key}_unlinked"] = not fits
     return LINK if fits else None
-
-
-def unlinked_caption(text: str) -> None:
-    st.caption(f":material/link_off: Too long for this page's link ({len(text):,} characters), so a link to this page "
-               "opens with the default text here; its other settings are kept.")
 
 
 def sequence_ui(key: str, default: str, presets: dict[str, str] | None = None, height: int = 90,
@@ -191,11 +196,8 @@ def sequence_ui(key: str, default: str, presets: dict[str, str] | None = None, h
         st.selectbox("Preset", list(presets), key=f"{key}_preset", on_change=apply_preset, index=None,
                      placeholder="Pick an example sequence…")
     st.session_state.setdefault(key, default)  # the key holds the value, so presets and callbacks may write it
-    bind = text_link(key)  # a link opened with ?key=… overrides the default (Streamlit: the URL wins on a first run)
-    text = st.text_area("Sequence", key=key, height=height, bind=bind,
-                        help=help or "Any characters: letters, code, Chinese, emoji. Each one is a time step.")
-    if bind is None:
-        unlinked_caption(text)
+    text = linked_text(st, "text_area", "Sequence", key, height=height,
+                       help=help or "Any characters: letters, code, Chinese, emoji. Each one is a time step.")
     if not text or not text.strip():
         st.info("Type a sequence to run the model on.", icon=":material/keyboard:")
         return None

@@ -17,13 +17,12 @@ import streamlit as st
 
 from pages.shared import (
     LINK,
+    linked_text,
     number,
     one_of,
     random_model,
     short_text,
     show_error,
-    text_link,
-    unlinked_caption,
     url_notice,
 )
 from rnnviz import InitConfig, InputError, Model, ModelConfig, RnnvizError, Vocab
@@ -75,11 +74,7 @@ def typed_ui() -> S.StepWeights | None:
     helps = {"W_xh": "5 rows (a–e) × units", "W_hh": "units × units", "b_h": "one row: units",
              "W_hy": "units × 5 columns (a–e)", "b_y": "one row: 5 numbers"}
     for col, name in zip(cols, S.TEXTBOOK, strict=True):
-        bind = text_link(f"{KEY}_{name}")
-        typed = col.text_area(name, key=f"{KEY}_{name}", height=140, help=helps[name], bind=bind)
-        if bind is None:
-            with col:
-                unlinked_caption(typed)
+        linked_text(col, "text_area", name, f"{KEY}_{name}", height=140, help=helps[name])
     st.button("Load the textbook example", on_click=load_example, icon=":material/restart_alt:", key=f"{KEY}_load")
     try:
         return S.textbook_weights(*(st.session_state[f"{KEY}_{n}"] for n in S.TEXTBOOK))
@@ -128,13 +123,9 @@ def model_ui(c1, c2) -> Setup | None:
 
 def sequence_ui(column) -> str | None:
     # No max_chars: Streamlit's box silently drops a paste longer than that; here a long one is cut, and said so.
-    bind = text_link(f"{KEY}_sequence")
-    text = column.text_input("Sequence", DEFAULT_SEQUENCE, key=f"{KEY}_sequence", bind=bind,
-                             help=f"Up to {S.MAX_STEPS} characters; each one is a time step. These models know "
-                                  "only the letters a, b, c, d and e.")
-    if bind is None:
-        with column:
-            unlinked_caption(text)
+    text = linked_text(column, "text_input", "Sequence", f"{KEY}_sequence", value=DEFAULT_SEQUENCE,
+                       help=f"Up to {S.MAX_STEPS} characters; each one is a time step. These models know only "
+                            "the letters a, b, c, d and e.")
     if not text.strip():
         column.info("Type a sequence of letters to step through, e.g. bcde.", icon=":material/keyboard:")
         return None
