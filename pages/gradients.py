@@ -1,12 +1,14 @@
 """Gradient flow (/gradients): how far back the gradient reaches in a vanilla RNN, an LSTM and a GRU.
 
 Sections, top to bottom: the sequence (typed or generated); a memory-horizon card per model; the main chart
-(normalized ‖dL/dh_t‖ against lag, with the LSTM's cell-state path and the RNN's bound, over the per-step
-Jacobian norm); overflow notes; input saliency painted over the tokens; per-unit heatmaps; the summary table;
-the math. Controls sit in the sidebar, each with one line saying what it does.
+(normalized ‖dL/dh_t‖ against lag, with the LSTM's cell-state path and the RNN's bound) and below it the per-step
+Jacobian norm on the same lag axis; overflow notes; the math; input saliency painted over the tokens; per-unit
+heatmaps; the summary table. Controls sit in the sidebar, each with one line saying what it does.
 
 Every number is rnnviz.gradient_flow's (through pages.shared.cached_gradient_flow, keyed by model
-fingerprint, input and objective); rnnviz.flows only reorders them by lag and takes medians over seeds.
+fingerprint, input and objective, and cached_step_norms); rnnviz.flows only reorders them by lag and takes medians
+over seeds. The per-step Jacobian norms cost the most (batched Lanczos), so they are computed after everything
+else has been sent: the browser draws the rest meanwhile, and their chart fills the space kept for it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pages.shared import (
     NONLINEARITIES,
     SOURCES,
     cached_gradient_flow,
+    cached_step_norms,
     markdown_literal,
     number,
     one_of,
@@ -37,7 +40,7 @@ from pages.shared import (
 )
 from rnnviz import InitConfig, Model, ModelConfig, RnnvizError, Vocab
 from rnnviz.assets import list_pretrained
-from rnnviz.figures import flow_figure, saliency_html, unit_heatmaps
+from rnnviz.figures import flow_figure, jacobian_figure, saliency_html, unit_heatmaps
 from rnnviz.flows import GENERATORS, HORIZON_FLOOR, Flow, generated_text
 
 KEY = "grad"
@@ -52,6 +55,7 @@ THRESHOLDS = [10.0 ** -k for k in range(1, 13)]
 HIDDEN_SIZES = [8, 16, 32, 64, 128, 256]
 SCHEME_NAMES = {"default": "PyTorch default", "orthogonal": "Orthogonal × gain", "identity": "Identity × gain"}
 MAX_PRETRAINED = 6
+JACOBIAN_HEIGHT = 260  # px: the per-step Jacobian chart, and the space kept for it while it computes
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,8 @@ def pretrained_caption(cards: list[dict]) -> str:
     return "Pretrained models: " + "; ".join(parts) + "."
 
 
-def compute_flows(groups, text: str, objective: str, layer: int | None) -> list[Flow]:
+def compute_flows(groups, text: str, objective: str, layer: int | None) -> list[tuple[Flow, list[Model]]]:
+    """Each group's Flow (BPTT for every seed, without the per-step Jacobian norms yet) and its models."""
     flows = []
     with st.spinner("Running backpropagation through time…"):
         for label, models in groups:
@@ -242,8 +247,20 @@ def compute_flows(groups, text: str, objective: str, layer: int | None) -> list[
             except RnnvizError as err:
                 st.error(markdown_literal(f"{label}: {err}"), icon=":material/error:")
                 continue
-            flows.append(Flow(label, gfs, layer=layer))
+            flows.append((Flow(label, gfs, layer=layer), models))
     return flows
+
+
+def with_step_norms(flows: list[tuple[Flow, list[Model]]], text: str) -> list[Flow] | None:
+    """The same Flows with each step's Jacobian norm added (the costly part, so the page draws it last)."""
+    models = [m for _, ms in flows for m in ms]
+    try:
+        norms = iter(cached_step_norms(models, tuple(m.fingerprint() for m in models), text))
+    except RnnvizError as err:
+        show_error(err)
+        return None
+    return [Flow(f.label, [gf.with_step_norms(next(norms)) for gf in f.flows], layer=f.layer, direction=f.direction)
+            for f, _ in flows]
 
 
 # Views ---------------------------------------------------------------------------------------------------------
@@ -292,7 +309,7 @@ def chart_captions(flows: list[Flow]) -> None:
     if any(f.cell_state is not None for f in flows):
         parts.append("Dashed: the LSTM's cell-state gradient ‖dL/dc_t‖ (normalized the same way). The LSTM's "
                      "Jacobian holds c_{t−1} fixed, so the gradient can fall more slowly than it says: the cell "
-                     "state carries the rest, with the per-step factor max f_t (dashed, lower panel).")
+                     "state carries the rest, with the per-step factor max f_t (dashed, lower chart).")
     for f in flows:
         if f.bound is not None:
             sig, rho = float(np.median(f.sigma_max())), float(np.median(f.spectral_radius()))
@@ -330,7 +347,7 @@ def overflow_ui(flows: list[Flow]) -> None:
     with st.expander("Why it overflows, and what gradient clipping does", expanded=True):
         st.markdown(
             "Each step back multiplies the gradient by that step's Jacobian. When those stretch it (norms above 1, "
-            "the lower panel), the product grows exponentially: a factor of 1.2 per step is 10⁷⁹ after 1,000 steps, "
+            "the lower chart), the product grows exponentially: a factor of 1.2 per step is 10⁷⁹ after 1,000 steps, "
             "past float32's 3.4·10³⁸. With relu and a gain above 1 the forward pass grows the same way, "
             "h_t ≈ gain^t, until h itself is inf. tanh saturates for large inputs (tanh′ ≈ 0), which damps the "
             "growth, but with a large gain on a long sequence not always enough.\n\n"
@@ -410,7 +427,7 @@ $$
 That is for one layer; in a stack, the layer above adds its own term at every step, and the chart plots the total.
 
 **Vanilla RNN.** With $h_t = \varphi(a_t)$, $a_t = W_{hh} h_{t-1} + W_{ih} x_t + b$, every factor is a matrix times the
-squashing function's slope. The lower panel plots its spectral norm, the most one step can stretch the gradient:
+squashing function's slope. The lower chart plots its spectral norm, the most one step can stretch the gradient:
 
 $$
 \frac{\partial h_t}{\partial h_{t-1}} = \operatorname{diag}\big(\varphi'(a_t)\big)\, W_{hh}
@@ -439,7 +456,7 @@ $$
 $$
 
 With $f \approx 1$ the gradient rides the cell state almost unchanged. The dashed line is $\lVert \partial L /
-\partial c_t \rVert$ (the total, paths through the gates included); the dashed line in the lower panel is
+\partial c_t \rVert$ (the total, paths through the gates included); the dashed line in the lower chart is
 $\max_i f_{t,i}$, this path's per-step factor.
 
 **The forget-gate bias at initialization.** With small random weights $f_t \approx \sigma(b_f)$, so the cell-state
@@ -479,14 +496,24 @@ if text is not None:
     if groups:
         with st.sidebar:
             layer = layer_ui(max(m.config.num_layers for _, ms in groups for m in ms))
-        flows = compute_flows(groups, text, objective, layer)
-        if flows:
+        computed = compute_flows(groups, text, objective, layer)
+        if computed:
+            flows = [f for f, _ in computed]
             unknown_note(flows)
             cards_ui(flows, threshold)
             st.plotly_chart(flow_figure(flows, threshold), width="stretch", key=f"{KEY}_flow")
+            jacobian_slot = st.empty()  # filled last: its numbers cost the most, and the rest can draw meanwhile
+            with jacobian_slot.container(height=JACOBIAN_HEIGHT, border=False):
+                st.caption("Computing each step's Jacobian norm…")
             chart_captions(flows)
             overflow_ui(flows)
             math_ui()
             saliency_ui(flows)
             heatmaps_ui(flows)
-            table_ui(flows, threshold)
+            full = with_step_norms(computed, text)
+            if full is None:
+                jacobian_slot.empty()
+            else:
+                jacobian_slot.plotly_chart(jacobian_figure(full, height=JACOBIAN_HEIGHT), width="stretch",
+                                           key=f"{KEY}_jacobian")
+                table_ui(full, threshold)

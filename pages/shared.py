@@ -19,7 +19,18 @@ import streamlit as st
 import torch
 from streamlit.errors import StreamlitAPIException
 
-from rnnviz import GradFlow, InitConfig, Model, ModelConfig, RnnvizError, Trace, Vocab, gradient_flow, trace
+from rnnviz import (
+    GradFlow,
+    InitConfig,
+    Model,
+    ModelConfig,
+    RnnvizError,
+    Trace,
+    Vocab,
+    gradient_flow,
+    step_norms_all,
+    trace,
+)
 from rnnviz.assets import list_pretrained, load_pretrained
 from rnnviz.checkpoint import load as load_checkpoint
 
@@ -221,11 +232,22 @@ def cached_trace(_model: Model, model_key: str, x) -> Trace:
 
 @st.cache_data(max_entries=48, show_spinner=False)  # compact: ~1.5 MB at T=1000, H=128; 6 MB at T=2000, H=256
 def cached_gradient_flow(_model: Model, model_key: str, x, objective: str = "sum") -> GradFlow:
-    """gradient_flow(_model, x), compacted: the per-step Jacobian norms computed, the gates dropped.
+    """gradient_flow(_model, x), compacted: the gates dropped, and without the per-step Jacobian norms.
 
+    Those are the costly part (batched Lanczos, ~0.1-0.5 s per 128-unit model at T=1000) and depend on the input
+    only: :func:`cached_step_norms` computes them, after a page has drawn everything else.
     One view of /gradients holds three models (times the seeds), so the cache keeps a few views for a few users;
     with too few entries a user's own earlier views were evicted and recomputed (2-3 s at T=1000)."""
-    return gradient_flow(_model, x, objective=objective).compact()  # its full trace is not kept: /cell caches its own
+    return gradient_flow(_model, x, objective=objective).compact(step_norms=False)  # /cell caches its own trace
+
+
+@st.cache_data(max_entries=48, show_spinner=False)  # per model [layer, direction, time] float64: 8 kB at T=1000
+def cached_step_norms(_models: list[Model], model_keys: tuple[str, ...], x) -> list:
+    """rnnviz.step_norms_all(_models, x): each model's ‖dh_t/dh_{t−1}‖₂ at every step, for GradFlow.with_step_norms.
+
+    All the models of a view in one call (~0.1-0.5 s per 128-unit model at T=1000; far less on the recall task's
+    input, whose settled steps share a Jacobian)."""
+    return step_norms_all(_models, x)
 
 
 def random_model_ui(key: str, cells=("rnn", "lstm", "gru"), hidden: int = 32, max_hidden: int = 256,

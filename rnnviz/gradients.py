@@ -123,26 +123,42 @@ class GradFlow:
 
     @cached_property
     def jacobian(self) -> np.ndarray:
-        """‖dh_t/dh_{t−1}‖₂ at every step (for the LSTM with c_{t−1} held fixed), by batched power iteration."""
+        """‖dh_t/dh_{t−1}‖₂ at every step (for the LSTM with c_{t−1} held fixed), by batched Lanczos."""
+        if not self._jac_parts:
+            raise ValueError("this compact copy was made without the per-step Jacobian norms: "
+                             "add them with with_step_norms(step_norms(model, x))")
         L, D, T, H = self.dh_units.shape
         out = np.empty((L, D, T), dtype=np.float64)
         for (layer, d), (q, d0, w) in zip(np.ndindex(L, D), self._jac_parts, strict=True):
             out[layer, d] = _spectral_norms(q, d0, w)
         return out
 
-    def compact(self) -> GradFlow:
+    def compact(self, step_norms: bool = True) -> GradFlow:
         """A copy to keep in a cache: every lazy value computed, the Jacobian parts and the trace's gates dropped.
 
         It keeps what the views read (gradients, saliency, h, the LSTM's f, tokens) and answers every
         property the same; at T = 1,000, H = 128 an LSTM's copy is about a fifth of the original's size.
+        With ``step_norms=False`` the per-step Jacobian norms (the costly part: batched Lanczos) are left out;
+        :meth:`with_step_norms` adds them later, so a page can draw everything else first.
         """
-        for name in ("jacobian", "sigma_max", "spectral_radius"):
+        names = ("jacobian", "sigma_max", "spectral_radius") if step_norms else ("sigma_max", "spectral_radius")
+        for name in names:
             getattr(self, name)
         tr = self.trace
         keep = {k: v for k, v in tr.arrays.items() if k in ("h", "f")}
         slim = Trace(tr.cell, keep, tr.tokens, tr.unknown, tr.inputs[:, :0])
         out = replace(self, trace=slim, _jac_parts=[])
-        out.__dict__.update({k: self.__dict__[k] for k in ("jacobian", "sigma_max", "spectral_radius")})
+        out.__dict__.update({k: self.__dict__[k] for k in names})
+        return out
+
+    def with_step_norms(self, norms: np.ndarray) -> GradFlow:
+        """A copy whose ``jacobian`` is ``norms`` (``[layer, direction, time]``, from :func:`step_norms`)."""
+        norms = np.asarray(norms, dtype=np.float64)
+        if norms.shape != self.dh_units.shape[:3]:
+            raise ValueError(f"step norms of shape {norms.shape} do not fit a flow of shape {self.dh_units.shape[:3]}")
+        out = replace(self)
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("sigma_max", "spectral_radius")})
+        out.__dict__["jacobian"] = norms
         return out
 
     @property
@@ -163,61 +179,87 @@ def _sigma_max(w: np.ndarray) -> float:
 
 
 def _spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: int = 40,
-                    check: int = 4) -> np.ndarray:
+                    check: int = 4, first: int = 12) -> np.ndarray:
     """Largest singular value of J_t = diag(d0_t) + Σ_b diag(q_{t,b}) W_b for every t at once.
 
-    ``q`` is ``[T, G*H]`` (one coefficient per gate block and unit), ``w`` is W_hh ``[G*H, H]``. Batched
-    Lanczos on J_tᵀJ_t with full reorthogonalization: at most ``iters`` matrix products for all T steps together,
-    exact once that reaches H, and far faster to converge than power iteration before that. It runs in W_hh's
-    precision (float32 for the app's models, float64 for float64 ones) and stops early once no step's top Ritz
-    value moved by more than a few units in the last place over ``check`` iterations. (Stopping each step on its
-    own, when its value stalls or its residual is small, was tried: a step whose start vector barely touches the
-    top singular vector stalls at the second one first, and came out up to 3e-3 low.)
+    ``q`` is ``[T, G*H]`` (one coefficient per gate block and unit), ``w`` is W_hh ``[G*H, H]``. Steps whose
+    coefficients are identical (a state that has settled, as on the recall task's blank filler) are solved once.
+    Batched Lanczos on J_tᵀJ_t with full reorthogonalization: at most ``iters`` matrix products for all steps
+    together, exact once that reaches H, and far faster to converge than power iteration before that. It runs in
+    W_hh's precision (float32 for the app's models, float64 for float64 ones) and stops early once no step's top
+    Ritz value moved by more than a few units in the last place over ``check`` iterations (checked from iteration
+    ``first`` on). (Stopping each step on its own, when its value stalls or its residual is small, was tried: a
+    step whose start vector barely touches the top singular vector stalls at the second one first, and came out
+    up to 3e-3 low.) Clustered top singular values (orthogonal W_hh at gain 1) can still come out up to ~3e-3 low.
     """
-    dtype = torch.float64 if w.dtype == np.float64 else torch.float32
-    tol, floor = (1e-12, 1e-9) if dtype == torch.float64 else (1e-6, 1e-5)
-    q, w = torch.from_numpy(np.nan_to_num(q)).to(dtype), torch.from_numpy(w).to(dtype)
-    d0 = None if d0 is None else torch.from_numpy(np.nan_to_num(d0)).to(dtype)
+    dtype = np.float64 if w.dtype == np.float64 else np.float32
+    tol, floor = (1e-12, 1e-9) if dtype == np.float64 else (1e-6, 1e-5)
+    q = np.nan_to_num(np.asarray(q, dtype=dtype))
+    d0 = None if d0 is None else np.nan_to_num(np.asarray(d0, dtype=dtype))
+    rows = q if d0 is None else np.concatenate([q, d0], 1)
+    rows = np.ascontiguousarray(rows)
+    _, first_at, inverse = np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel(),
+                                     return_index=True, return_inverse=True)
+    q = np.ascontiguousarray(q[first_at])
+    d0 = None if d0 is None else np.ascontiguousarray(d0[first_at])
     T, GH = q.shape
     H = w.shape[1]
     G = GH // H
     k = min(iters, H)
-    q3, w_t = q.view(T, G, H), w.T.contiguous()
+    q3 = torch.from_numpy(q).view(T, G, H)
+    d0t = None if d0 is None else torch.from_numpy(d0)
+    w_ = torch.from_numpy(np.ascontiguousarray(w, dtype=dtype))
+    w_t = torch.from_numpy(np.ascontiguousarray(w.T, dtype=dtype))
 
-    def gram(v):  # JᵀJ v
+    def gram(v):  # JᵀJ v, in torch (one intra-op thread in the app) on numpy's memory
+        v = torch.from_numpy(v)
         u = (q3 * (v @ w_t).view(T, G, H)).sum(1)
-        if d0 is not None:
-            u += d0 * v
-        out = (q3 * u[:, None, :]).view(T, GH) @ w
-        return out if d0 is None else out.add_(d0 * u)
+        if d0t is not None:
+            u += d0t * v
+        out = (q3 * u[:, None, :]).view(T, GH) @ w_
+        return (out if d0t is None else out.add_(d0t * u)).numpy()
 
-    v = torch.randn(T, H, generator=torch.Generator().manual_seed(0), dtype=torch.float64).to(dtype)
-    v /= v.norm(dim=1, keepdim=True)
-    basis = torch.zeros(k, T, H, dtype=dtype)
-    alpha = torch.zeros(T, k, dtype=torch.float64)
-    beta = torch.zeros(T, k, dtype=torch.float64)
+    # Start vectors: half the top right singular vector of the mean Jacobian (the steps' Jacobians share W_hh and
+    # differ only in their gates, so it is close to each one's; Lanczos then needs fewer products), half noise, so
+    # that every step's own top direction is in the start (a start without it stalls at the second one).
+    v = torch.randn(T, H, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    mean = (q.mean(0, dtype=np.float64).reshape(G, H, 1) * w.astype(np.float64).reshape(G, H, H)).sum(0)
+    if d0 is not None:
+        mean += np.diag(d0.mean(0, dtype=np.float64))
+    if np.isfinite(mean).all():
+        v += np.linalg.svd(mean)[2][0]
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+    v = v.astype(dtype)
+    basis = np.zeros((T, k, H), dtype=dtype)  # per step, its Krylov basis as rows: batched products are contiguous
+    alpha = np.zeros((T, k))
+    beta = np.zeros((T, k))
     top = last = None
     for j in range(k):
-        basis[j] = v
+        basis[:, j] = v
         x = gram(v)
-        alpha[:, j] = (x * v).sum(1)
-        size = x.norm(dim=1)
-        for _ in range(2):  # Gram-Schmidt twice: once leaves ghosts that inflate the top Ritz value
-            x -= torch.einsum("kt,kth->th", torch.einsum("th,kth->kt", x, basis[: j + 1]), basis[: j + 1])
-        b = x.norm(dim=1)
+        a = np.einsum("th,th->t", x, v)
+        alpha[:, j] = a
+        size = np.linalg.norm(x, axis=1)
+        x -= a[:, None].astype(dtype) * v  # the three-term recurrence, then one full Gram-Schmidt pass against
+        if j:  # every basis vector, which removes what rounding left of earlier directions
+            x -= beta[:, j - 1, None].astype(dtype) * basis[:, j - 1]
+        known = basis[:, : j + 1]
+        x -= np.matmul(np.matmul(known, x[:, :, None]).transpose(0, 2, 1), known)[:, 0]
+        b = np.linalg.norm(x, axis=1)
         live = b > floor * size  # else the Krylov space is exhausted: the Ritz values are exact, stop that row
-        beta[:, j] = torch.where(live, b, torch.zeros_like(b))
-        v = torch.where(live[:, None], x / b.clamp_min(1e-30)[:, None], torch.zeros_like(x))
-        if (j + 1) % check and j < k - 1:
-            continue
+        beta[:, j] = np.where(live, b, 0.0)
+        v = np.where(live[:, None], x / np.maximum(b, 1e-30)[:, None].astype(dtype), 0).astype(dtype)
         n = j + 1
-        off = beta[:, : n - 1]
-        tri = torch.diag_embed(alpha[:, :n]) + torch.diag_embed(off, 1) + torch.diag_embed(off, -1)
-        top = torch.linalg.eigvalsh(tri)[:, -1].clamp_min(0)
-        if last is not None and bool(((top - last).abs() <= tol * top).all()):
+        if (n < first or n % check) and n < k:
+            continue
+        a_, off = torch.from_numpy(alpha[:, :n]), torch.from_numpy(beta[:, : n - 1])
+        tri = torch.diag_embed(a_) + torch.diag_embed(off, 1) + torch.diag_embed(off, -1)
+        top = torch.linalg.eigvalsh(tri)[:, -1].clamp_min(0).numpy()
+        if last is not None and bool((np.abs(top - last) <= tol * top).all()):
             break
         last = top
-    return top.sqrt().numpy()
+    return np.sqrt(top)[inverse.ravel()]
 
 
 def _shift(a: np.ndarray, direction: int) -> np.ndarray:
@@ -341,6 +383,21 @@ def gradient_flow(model: Model, x, objective: str = "sum", target: int | None = 
     saliency = _norm(seed)
     return GradFlow(model.cell, objective, loss, dh_units, dc_units, saliency.astype(np.float64),
                     1.0 if model.cell == "rnn" else 0.25, tr, jac_parts)
+
+
+def step_norms(model: Model, x) -> np.ndarray:
+    """‖dh_t/dh_{t−1}‖₂ at every step, ``[layer, direction, time]``: ``gradient_flow(model, x).jacobian``.
+
+    They depend on the forward pass only (not on the objective), and they are the costly part of a flow, so a
+    page computes them on their own, after drawing the rest (see :meth:`GradFlow.with_step_norms`).
+    """
+    return gradient_flow(model, x).jacobian
+
+
+def step_norms_all(models: list[Model], x) -> list[np.ndarray]:
+    """:func:`step_norms` of each model on the same input. (One at a time: two threads were tried, and on two
+    cores shared with the browser drawing the page they made the page slower, not faster.)"""
+    return [step_norms(m, x) for m in models]
 
 
 def gradient_flow_autograd(model: Model, x, objective: str = "sum", target: int | None = None):

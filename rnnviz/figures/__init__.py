@@ -2,7 +2,7 @@
 
 from .cell import cell_heatmaps, finder_figure, horizon_figure, memory_figure, predictions_figure, saturation_figure
 from .common import ShapeError, empty_figure, token_axis
-from .gradients import flow_figure, saliency_html, unit_heatmaps
+from .gradients import flow_figure, jacobian_figure, saliency_html, unit_heatmaps
 from .states import color_range, stacked_time_layout, state_heatmaps
 from .text import generation_html, matrix_html, probability_legend, sequence_html
 from .train import accuracy_figure, grad_norm_figure, loss_figure, train_flow_figure
@@ -10,7 +10,7 @@ from .train import accuracy_figure, grad_norm_figure, loss_figure, train_flow_fi
 __all__ = [
     "ShapeError", "empty_figure", "state_heatmaps", "token_axis", "color_range", "stacked_time_layout",
     "cell_heatmaps", "finder_figure", "horizon_figure", "memory_figure", "predictions_figure", "saturation_figure",
-    "flow_figure", "saliency_html", "unit_heatmaps",
+    "flow_figure", "jacobian_figure", "saliency_html", "unit_heatmaps",
     "accuracy_figure", "grad_norm_figure", "loss_figure", "train_flow_figure",
     "generation_html", "matrix_html", "probability_legend", "sequence_html",
 ]

@@ -1,7 +1,9 @@
 """Gradient-flow views: :class:`rnnviz.flows.Flow` objects in, a ``go.Figure`` (or an HTML string) out.
 
 - :func:`flow_figure`: normalized ‖dL/dh‖ against lag on a log axis (with the LSTM's ‖dL/dc‖ and the vanilla
-  RNN's Pascanu bound), above the per-step Jacobian norm; overflow and underflow are marked, never hidden.
+  RNN's Pascanu bound); overflow and underflow are marked, never hidden.
+- :func:`jacobian_figure`: the per-step Jacobian norm against the same lag axis, drawn below it (a figure of its
+  own because its numbers cost the most: a page draws it last).
 - :func:`unit_heatmaps`: |dL/dh_t| per unit over time, one panel per model, on one shared log colour scale.
 - :func:`saliency_html`: ‖dL/dx_t‖ painted behind each token, one row per model.
 """
@@ -42,6 +44,12 @@ def _safe(text: str) -> str:
 def _rgba(color: str, alpha: float) -> str:
     r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha:.3g})"
+
+
+def _over(color: str, alpha: float, under: str) -> str:
+    """``color`` at opacity ``alpha`` painted over the opaque ``under``, as an opaque #rrggbb."""
+    top, bottom = ((int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in (color, under))
+    return "#" + "".join(f"{round(alpha * a + (1 - alpha) * b):02x}" for a, b in zip(top, bottom, strict=True))
 
 
 def _plot(a: np.ndarray) -> np.ndarray:
@@ -101,21 +109,32 @@ def _hline(y: float, yref: str, text: str) -> tuple[dict, dict]:
     return shape, note
 
 
-def flow_figure(flows: list[Flow], threshold: float | None = None, height: int = 640) -> go.Figure:
-    """Normalized gradient norm against lag (top, log y) and the per-step Jacobian norm (bottom, log y).
+FLOW_MARGIN = dict(l=84, r=20)  # shared by flow_figure and jacobian_figure (fixed: no automargin), so their lag
+#                                  axes line up; 84 px holds the widest tick label (10⁻³⁵) and the axis title
+
+
+def _lag_axis(T: int, title: str | None) -> dict:
+    return dict(range=[-0.5, T - 0.5], showgrid=True, title=dict(text=title) if title else None)
+
+
+def _check_same_length(flows: list[Flow], name: str) -> int:
+    if not flows:
+        raise ValueError(f"{name} needs at least one Flow")
+    steps = {f.steps for f in flows}
+    if len(steps) != 1:
+        raise ValueError(f"every model must read the same sequence; got lengths {sorted(steps)}")
+    return steps.pop()
+
+
+def flow_figure(flows: list[Flow], threshold: float | None = None, height: int = 470) -> go.Figure:
+    """Normalized gradient norm against lag (log y); :func:`jacobian_figure` draws the per-step factors below it.
 
     Per flow: the median over seeds as a line, min–max as a band (when there are several seeds); the LSTM's
     cell-state path dashed; the vanilla RNN's bound (γ σ_max)^k dotted (top layer only). Horizontal lines mark
     the horizon thresholds. Overflow (inf/NaN) is marked with a vertical line and a note, a forward-pass
-    overflow with a shaded span, an underflow to 0 with a ▼ at the last drawn point. Bottom panel: each step's
-    ‖∂h_t/∂h_{t−1}‖₂ and, for the LSTM, max_i f_t (the cell-state path's factor), against the same lag.
+    overflow with a shaded span, an underflow to 0 with a ▼ at the last drawn point.
     """
-    if not flows:
-        raise ValueError("flow_figure needs at least one Flow")
-    steps = {f.steps for f in flows}
-    if len(steps) != 1:
-        raise ValueError(f"every model must read the same sequence; got lengths {sorted(steps)}")
-    T = steps.pop()
+    T = _check_same_length(flows, "flow_figure")
     x = np.arange(T)
     hover = "%{fullData.name}<br>lag %{x} · token %{customdata}<br>%{y:.3e}<extra></extra>"
     plain = "%{fullData.name}<br>lag %{x}<br>%{y:.3e}<extra></extra>"
@@ -148,12 +167,6 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
                              hovertemplate=f"%{{fullData.name}}: from lag {under} on, ‖dL/dh‖ is below the "
                                            "smallest normal float32 (1.2e-38): rounding noise, then 0, not drawn"
                                            "<extra></extra>"))
-        data += _band(x, f.jacobian, color, group, 2)
-        data.append(_line(x, f.jacobian.median, f"{name} ‖∂h_t/∂h_t−1‖", color, 2, width=1.5, showlegend=False,
-                          legendgroup=group, hovertemplate=plain))
-        if f.forget is not None:
-            data.append(_line(x, f.forget.median, f"{name} max forget gate f_t", color, 2, "dash", 1.5,
-                              legendgroup=group, hovertemplate=plain))
         if f.forward_overflow_lag is not None:
             k = f.forward_overflow_lag
             shapes.append(dict(type="rect", xref="x", x0=-0.5, x1=k + 0.5, yref="y domain", y0=0, y1=1,
@@ -173,24 +186,48 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
         shape, note = _hline(th, "y", f"{th:.0e}")
         shapes.append(shape)
         notes.append(note)
-    shapes.append(_hline(1.0, "y2", "")[0])
-    notes.append(dict(text="How much each step stretches or shrinks the gradient: ‖∂h_t/∂h_{t−1}‖₂ at each lag "
-                           "(dashed grey: 1, neither)",
-                      xref="paper", x=0, xanchor="left", yref="paper", y=0.285, yanchor="bottom", showarrow=False,
-                      font=dict(size=13)))
+    layout = dict(
+        height=height, hovermode="closest", margin=dict(**FLOW_MARGIN, t=30, b=50), shapes=shapes,
+        annotations=notes,
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, font=dict(size=12), traceorder="grouped"),
+        xaxis=_lag_axis(T, "lag k = T − t: steps back from the last step, where the objective reads the output"),
+        yaxis=dict(type="log", range=_log_range(ranges, tuple(thresholds)), exponentformat="power", automargin=False,
+                   title=dict(text="‖dL/dh_t‖ / ‖dL/dh_T‖")),
+    )
+    return go.Figure(data=data, layout=layout)
+
+
+def jacobian_figure(flows: list[Flow], height: int = 260) -> go.Figure:
+    """Each step's ‖∂h_t/∂h_{t−1}‖₂ against the lag (log y), the same lag axis as :func:`flow_figure`.
+
+    Per flow: the median over seeds as a line (min–max as a band for several seeds) and, for the LSTM,
+    max_i f_t dashed (the cell-state path's factor). A dashed grey line marks 1: above it a step stretches the
+    gradient, below it shrinks it.
+    """
+    T = _check_same_length(flows, "jacobian_figure")
+    x = np.arange(T)
+    plain = "%{fullData.name}<br>lag %{x}<br>%{y:.3e}<extra></extra>"
+    data = []
+    for f, color in zip(flows, colors(flows), strict=True):
+        name, group = _safe(f.label), f.label
+        data += _band(x, f.jacobian, color, group, 1)
+        data.append(_line(x, f.jacobian.median, f"{name} ‖∂h_t/∂h_t−1‖", color, 1, width=1.5, legendgroup=group,
+                          hovertemplate=plain))
+        if f.forget is not None:
+            data.append(_line(x, f.forget.median, f"{name} max forget gate f_t", color, 1, "dash", 1.5,
+                              legendgroup=group, hovertemplate=plain))
     jac = [f.jacobian.median for f in flows] + [f.forget.median for f in flows if f.forget is not None]
     jac_range = _log_range(jac, (1.0,))
-    axis = dict(range=[-0.5, T - 0.5], showgrid=True)
     layout = dict(
-        height=height, hovermode="closest", margin=dict(l=60, r=20, t=30, b=50), shapes=shapes, annotations=notes,
-        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, font=dict(size=12), traceorder="grouped"),
-        xaxis=dict(axis, anchor="y", matches="x2", showticklabels=False),
-        xaxis2=dict(axis, anchor="y2", title=dict(text="lag k = T − t: steps back from the last step, where the "
-                                                       "objective reads the output")),
-        yaxis=dict(type="log", domain=[0.36, 1], range=_log_range(ranges, tuple(thresholds)), exponentformat="power",
-                   title=dict(text="‖dL/dh_t‖ / ‖dL/dh_T‖")),
-        yaxis2=dict(type="log", domain=[0, 0.27], range=jac_range, title=dict(text="per step"),
-                    **_log_ticks(*jac_range)),
+        height=height, hovermode="closest", margin=dict(**FLOW_MARGIN, t=34, b=50), showlegend=False,
+        shapes=[_hline(1.0, "y", "")[0]],
+        annotations=[dict(text="How much each step stretches or shrinks the gradient: ‖∂h_t/∂h_{t−1}‖₂ (colours as "
+                               "above" + ("; dashed: LSTM max f_t" if any(f.forget is not None for f in flows) else "")
+                               + "; grey: 1)", xref="paper", x=0, xanchor="left", yref="paper", y=1.0,
+                          yanchor="bottom", yshift=8, showarrow=False, font=dict(size=13))],
+        xaxis=_lag_axis(T, "lag k"),
+        yaxis=dict(type="log", range=jac_range, title=dict(text="per step"), automargin=False,
+                   **_log_ticks(*jac_range)),
     )
     return go.Figure(data=data, layout=layout)
 
@@ -304,8 +341,9 @@ def saliency_html(flows: list[Flow], decades: float = 6.0, levels: int = 20) -> 
     css = [_SALIENCY_CSS]  # one class per model and shade keeps the HTML small on long sequences
     for m, color in enumerate(palette):
         for k in range(levels + 1):
-            shade = _rgba(color, 0.85 * k / levels)  # over a light grey, so cells stay visible where it is white
-            css.append(f".rnnviz-saliency .m{m}s{k} {{ background: linear-gradient({shade},{shade}), #f3f4f6; }}")
+            # the colour at this opacity over a light grey (so cells stay visible where it is white), as one opaque
+            # colour: a flat fill paints in half the time of a layered gradient, and a long sequence has thousands
+            css.append(f".rnnviz-saliency .m{m}s{k} {{ background: {_over(color, 0.85 * k / levels, '#f3f4f6')}; }}")
     cols = []
     for t, tok in enumerate(labels):
         cells = [f'<span class="m{m}s{level[t]}" title="step {t}: {s[t]:.2e}">{tok}</span>' if ok[t] else

@@ -60,7 +60,7 @@ def names(fig: dict) -> list[str]:
 
 
 def heat_rows(at: AppTest) -> list[int]:
-    return [array(t["z"]).shape[0] for t in figures(at)[1]["data"] if t["type"] == "heatmap"]
+    return [array(t["z"]).shape[0] for t in figures(at)[2]["data"] if t["type"] == "heatmap"]
 
 
 def test_default_view_compares_three_cells():
@@ -69,11 +69,17 @@ def test_default_view_compares_three_cells():
     expected = "Pretrained" if rnnviz.assets.list_pretrained("recall") else "Random"
     assert at.radio(key="grad_source").value == expected
     assert [m.label.split(":")[0] for m in at.metric] == ["RNN", "LSTM", "GRU"]
-    flow, heat = figures(at)
+    flow, jacobian, heat = figures(at)  # the per-step Jacobian chart, computed last, sits right below the main one
     assert flow["layout"]["yaxis"]["type"] == "log"
     for cell in ("RNN", "LSTM", "GRU"):
         y = curve(flow, f"{cell} ‖dL/dh‖")
         assert y[0] == 1.0 and len(y) == 200  # normalized at lag 0; the default sequence has 200 steps
+        step = curve(jacobian, f"{cell} ‖∂h_t/∂h_t−1‖")
+        assert len(step) == 200 and np.all(np.isfinite(step) & (step > 0))
+    assert names(jacobian).count("LSTM max forget gate f_t") == 1
+    assert "Computing" not in " ".join(c.value for c in at.caption)  # the space kept for it was filled
+    (table,) = at.dataframe
+    assert table.value["typical step ‖∂h_t/∂h_t−1‖"].map(float).gt(0).all()
     rnn, bound = curve(flow, "RNN ‖dL/dh‖"), curve(flow, "RNN bound")
     both = np.isfinite(rnn) & np.isfinite(bound)
     assert both.sum() > 20 and np.all(rnn[both] <= bound[both] * (1 + 1e-5))  # the default (pretrained) models too

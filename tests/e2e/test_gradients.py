@@ -38,7 +38,12 @@ def generate(page, length: int) -> None:
 def test_default_view_draws_the_comparison(page):
     open_page(page, "gradients")
     assert_no_exception(page)
-    expect(page.locator(PLOTLY_CHART)).to_have_count(2)  # retries: charts mount just after the run ends
+    expect(page.locator(PLOTLY_CHART)).to_have_count(3)  # retries: charts mount just after the run ends
+    # the per-step Jacobian chart, computed last, sits right below the main chart and shares its lag axis
+    main, steps = (page.locator(PLOTLY_CHART).nth(i).bounding_box() for i in (0, 1))
+    assert 0 <= steps["y"] - (main["y"] + main["height"]) < 40 and abs(steps["x"] - main["x"]) < 1
+    assert any("stretches or shrinks" in t for t in chart_texts(page, 1))
+    expect(page.get_by_text("Computing each step's Jacobian norm…")).to_have_count(0)
     assert [m.split(":")[0] for m in page.locator('[data-testid="stMetricLabel"]').all_inner_texts()] == [
         "RNN", "LSTM", "GRU"]
     saliency = page.locator(".rnnviz-saliency")

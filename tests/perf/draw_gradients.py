@@ -4,10 +4,14 @@ Run by hand on a quiet machine (a script, not a test: timings belong in a benchm
 
     python -m tests.perf.draw_gradients [--rounds 3]
 
-Each time runs from the user's action until the script run has finished, no stale element is left, both Plotly
-charts are drawn (3 heatmap images, at least 6 lines) and the saliency strip holds every token:
+Each time runs from the user's action until the script run has finished, no stale element is left, the three Plotly
+charts are drawn (a line per model in the main chart and in the per-step Jacobian chart below it, 3 heatmap images)
+and the saliency strip holds every token:
 
-- cold: press Generate with a new model seed, so nothing is cached (BPTT and per-step Jacobians for 3 models);
+- cold: press Generate with a new model seed, so nothing is cached (BPTT and per-step Jacobians for 3 models), on
+  the page's default input, the recall task's (a symbol, then blanks: the state settles, so most steps share a
+  Jacobian and the norms are solved once per distinct step);
+- cold, random tokens: the same on random tokens, where every step's Jacobian differs (the costly case);
 - warm: the same sequence and models in a new browser session (the server's cache answers);
 - rerun: in the same tab, move the horizon threshold (cached; the page is rebuilt and redrawn).
 
@@ -43,11 +47,11 @@ WATCH = """([steps, needDrawn, APP, CHART, IDLE, STALE]) => { window.__drawn = n
   watcher.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
   const drawn = () => {
     const charts = document.querySelectorAll(CHART);
-    if (charts.length < 2) return false;
-    const images = charts[1].querySelectorAll('.heatmaplayer image').length;
-    const lines = charts[0].querySelectorAll('.scatterlayer .js-line').length;
+    if (charts.length < 3) return false;
+    const lines = [0, 1].map(i => charts[i].querySelectorAll('.scatterlayer .js-line').length);
+    const images = charts[2].querySelectorAll('.heatmaplayer image').length;
     const tokens = document.querySelectorAll('.rnnviz-saliency .tokens > span').length;
-    return images >= 3 && lines >= 6 && tokens === steps;
+    return lines[0] >= 3 && lines[1] >= 3 && images >= 3 && tokens === steps;
   };
   const check = () => {
     if (start !== null && ran && document.querySelector(IDLE) && !document.querySelector(STALE)
@@ -79,8 +83,8 @@ def set_number(page: Page, label: str, value: int) -> None:
     timed(page, act)
 
 
-def setup(page: Page, seed: int, length: int) -> None:
-    """Random models with this seed, and the generator set to this length (nothing generated yet)."""
+def setup(page: Page, seed: int, length: int, kind: str | None = None) -> None:
+    """Random models with this seed, and the generator set to this length and kind (nothing generated yet)."""
     page.goto("/gradients")
     page.wait_for_selector(PLOTLY_CHART, state="attached", timeout=TIMEOUT_S * 1000)
     page.wait_for_selector(IDLE, state="attached", timeout=TIMEOUT_S * 1000)
@@ -89,6 +93,9 @@ def setup(page: Page, seed: int, length: int) -> None:
           .click())
     set_number(page, "Seed", seed)
     set_number(page, "Length", length)
+    if kind is not None:
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Generated input").click()  # opens: no run
+        timed(page, lambda: page.get_by_role("option", name=kind, exact=True).click())
 
 
 def generate(page: Page) -> None:
@@ -103,7 +110,8 @@ def nudge_threshold(page: Page) -> None:
 
 
 def measure(rounds: int, shots: Path | None) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {"cold": [], "warm": [], "rerun": [], "reference (length 100), cold": []}
+    times: dict[str, list[float]] = {"cold": [], "cold, random tokens": [], "warm": [], "rerun": [],
+                                     "reference (length 100), cold": []}
     log = Path("/tmp") / "rnnviz-draw-gradients.log"
     with serve_app(log) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
@@ -120,6 +128,10 @@ def measure(rounds: int, shots: Path | None) -> dict[str, list[float]]:
             if shots is not None and r == 0:
                 shots.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(shots / "gradients-T1000.png"), full_page=True)
+            page.close()
+            page = context.new_page()
+            setup(page, 3000 + r, 1000, "Random tokens")
+            times["cold, random tokens"].append(timed(page, lambda p=page: generate(p), 1000))
             page.close()
             page = context.new_page()
             setup(page, 2000 + r, 1000)

@@ -14,7 +14,7 @@ import torch
 
 from rnnviz import InitConfig, Model, ModelConfig, Vocab, gradient_flow
 from rnnviz.assets import list_pretrained, load_pretrained
-from rnnviz.figures import flow_figure, saliency_html, unit_heatmaps
+from rnnviz.figures import flow_figure, jacobian_figure, saliency_html, unit_heatmaps
 from rnnviz.flows import HORIZON_FLOOR, Band, Flow, generated_text, lag_ratio
 from rnnviz.tasks import Recall
 
@@ -108,7 +108,7 @@ def test_generated_text_has_the_recall_format(kind):
 def test_flow_figure_log_axis_normalized_curves_and_the_rnn_bound():
     flows = [flow("rnn"), flow("lstm"), flow("gru")]
     fig = flow_figure(flows, threshold=1e-6)
-    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.type == "log"
+    assert fig.layout.yaxis.type == "log"
     for f in flows:
         (line,) = traces(fig, rf"^{f.label} ‖dL/dh‖")
         assert line.y[0] == 1.0  # lag 0
@@ -119,10 +119,28 @@ def test_flow_figure_log_axis_normalized_curves_and_the_rnn_bound():
     ok = np.isfinite(rnn.y) & np.isfinite(bound.y)
     assert ok.sum() > 10 and np.all(rnn.y[ok] <= bound.y[ok] * (1 + 1e-6))
     assert len(traces(fig, r"‖dL/dc‖")) == 1  # the LSTM's cell-state path
-    assert len(traces(fig, "forget gate")) == 1
     lines = [s for s in fig.layout.shapes if s.type == "line" and s.yref == "y" and s.y0 == s.y1]
     assert sorted(s.y0 for s in lines) == [1e-6, HORIZON_FLOOR]
     assert not [a for a in fig.layout.annotations if "overflow" in (a.text or "")]
+
+
+def test_jacobian_figure_lines_up_with_the_flow_figure():
+    flows = [flow("rnn"), flow("lstm"), flow("gru")]
+    top, below = flow_figure(flows), jacobian_figure(flows)
+    assert list(top.layout.xaxis.range) == list(below.layout.xaxis.range) == [-0.5, len(TEXT) - 0.5]
+    assert (top.layout.margin.l, top.layout.margin.r) == (below.layout.margin.l, below.layout.margin.r)
+    assert below.layout.yaxis.type == "log"
+    for f in flows:
+        (line,) = traces(below, rf"^{f.label} ‖∂h_t/∂h_t−1‖")
+        np.testing.assert_array_equal(line.y, f.flows[0].jacobian[0, 0][::-1])  # lag order, as in the chart above
+    (forget,) = traces(below, "forget gate")
+    assert forget.name.startswith("LSTM")
+    np.testing.assert_array_equal(forget.y, f_max := flows[1].flows[0].trace["f"][0, 0].max(-1)[::-1])
+    assert np.all((f_max > 0) & (f_max < 1))
+    assert [s.y0 for s in below.layout.shapes] == [1.0]  # the line where a step neither stretches nor shrinks
+    assert not traces(top, "‖∂h_t/∂h_t−1‖|forget gate")
+    with pytest.raises(ValueError):
+        jacobian_figure([])
 
 
 def test_flow_figure_draws_a_band_for_several_seeds_only():

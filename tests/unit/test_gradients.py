@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz import CharVocab, InitConfig, InputError, Model, ModelConfig, from_torch
+from rnnviz import CharVocab, InitConfig, InputError, Model, ModelConfig, from_torch, step_norms
 from rnnviz.gradients import gradient_flow, gradient_flow_autograd
 
 TOL = 1e-10
@@ -236,3 +236,39 @@ def test_compact_copy_answers_the_same(cell):
     assert gf.forward_overflow_step() == small.forward_overflow_step()
     assert gf.trace.labels == small.trace.labels and gf.trace.unknown == small.trace.unknown
     assert len(pickle.dumps(small)) < 0.6 * len(pickle.dumps(gf))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_step_norms_added_later_answer_the_same(cell):
+    """A page caches the flow without the per-step Jacobian norms and adds them after drawing the rest."""
+    vocab = CharVocab.from_text("abcdefgh_")
+    model = Model(ModelConfig(cell=cell, hidden_size=16, num_layers=2, bidirectional=True), vocab,
+                  InitConfig(forget_bias=1.0), torch.Generator().manual_seed(4))
+    text = "a" + "_" * 60 + "bcd"
+    gf = gradient_flow(model, text)
+    lean = gf.compact(step_norms=False)
+    assert "jacobian" not in lean.__dict__
+    with pytest.raises(ValueError, match="with_step_norms"):
+        _ = lean.jacobian
+    norms = step_norms(model, text)
+    np.testing.assert_array_equal(norms, gf.jacobian)
+    full = lean.with_step_norms(norms)
+    np.testing.assert_array_equal(full.jacobian, gf.jacobian)
+    np.testing.assert_array_equal(full.sigma_max, gf.sigma_max)
+    np.testing.assert_array_equal(full.dh, gf.dh)
+    with pytest.raises(ValueError, match="do not fit"):
+        lean.with_step_norms(norms[:, :, 1:])
+
+
+def test_repeated_steps_are_solved_once_and_answer_the_same():
+    """On the recall task's blank filler the state settles, so most steps share one Jacobian: each distinct one is
+    solved once, and every step still gets the norm an exact SVD gives."""
+    vocab = CharVocab.from_text("abcdefgh_")
+    model = Model(ModelConfig(cell="lstm", hidden_size=64), vocab, InitConfig(), torch.Generator().manual_seed(1))
+    text = "c" + "_" * 300
+    gf = gradient_flow(model, text)
+    q, d0, w = gf._jac_parts[0]
+    assert len(np.unique(q, axis=0)) < len(text) // 2  # the premise: the state settled
+    exact_model = model.double()
+    exact = exact_jacobian_norms(exact_model, gradient_flow(exact_model, text).trace)
+    np.testing.assert_allclose(gf.jacobian[0, 0], exact, rtol=1e-5)
