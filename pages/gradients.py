@@ -254,8 +254,9 @@ def compute_flows(groups, text: str, objective: str, layer: int | None) -> list[
 def with_step_norms(flows: list[tuple[Flow, list[Model]]], text: str) -> list[Flow] | None:
     """The same Flows with each step's Jacobian norm added (the costly part, so the page draws it last)."""
     models = [m for _, ms in flows for m in ms]
+    layers = tuple(f.layer for f, ms in flows for _ in ms)  # only the layer shown: each costs a one-layer model
     try:
-        norms = iter(cached_step_norms(models, tuple(m.fingerprint() for m in models), text))
+        norms = iter(cached_step_norms(models, tuple(m.fingerprint() for m in models), text, layers))
     except RnnvizError as err:
         show_error(err)
         return None

@@ -242,12 +242,13 @@ def cached_gradient_flow(_model: Model, model_key: str, x, objective: str = "sum
 
 
 @st.cache_data(max_entries=48, show_spinner=False)  # per model [layer, direction, time] float64: 8 kB at T=1000
-def cached_step_norms(_models: list[Model], model_keys: tuple[str, ...], x) -> list:
-    """rnnviz.step_norms_all(_models, x): each model's ‖dh_t/dh_{t−1}‖₂ at every step, for GradFlow.with_step_norms.
+def cached_step_norms(_models: list[Model], model_keys: tuple[str, ...], x, layers: tuple[int, ...]) -> list:
+    """rnnviz.step_norms_all(_models, x, layers): each model's ‖dh_t/dh_{t−1}‖₂ at every step of the layer shown,
+    for GradFlow.with_step_norms.
 
     All the models of a view in one call (~0.1-0.5 s per 128-unit model at T=1000; far less on the recall task's
     input, whose settled steps share a Jacobian)."""
-    return step_norms_all(_models, x)
+    return step_norms_all(_models, x, list(layers))
 
 
 def random_model_ui(key: str, cells=("rnn", "lstm", "gru"), hidden: int = 32, max_hidden: int = 256,

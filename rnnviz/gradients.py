@@ -124,13 +124,21 @@ class GradFlow:
     @cached_property
     def jacobian(self) -> np.ndarray:
         """‖dh_t/dh_{t−1}‖₂ at every step (for the LSTM with c_{t−1} held fixed), by batched Lanczos."""
+        return self.step_norms()
+
+    def step_norms(self, layer: int | None = None) -> np.ndarray:
+        """``jacobian``, computed for one layer only when ``layer`` is given (the other layers are NaN): a page
+        shows one layer at a time, and each layer costs as much as a one-layer model."""
         if not self._jac_parts:
             raise ValueError("this compact copy was made without the per-step Jacobian norms: "
                              "add them with with_step_norms(step_norms(model, x))")
         L, D, T, H = self.dh_units.shape
-        out = np.empty((L, D, T), dtype=np.float64)
-        for (layer, d), (q, d0, w) in zip(np.ndindex(L, D), self._jac_parts, strict=True):
-            out[layer, d] = _spectral_norms(q, d0, w)
+        if layer is not None and not 0 <= layer < L:
+            raise ValueError(f"layer {layer} does not exist: the model has {L}")
+        out = np.full((L, D, T), np.nan, dtype=np.float64)
+        for (i, d), (q, d0, w) in zip(np.ndindex(L, D), self._jac_parts, strict=True):
+            if layer is None or i == layer:
+                out[i, d] = _spectral_norms(q, d0, w)
         return out
 
     def compact(self, step_norms: bool = True) -> GradFlow:
@@ -385,19 +393,23 @@ def gradient_flow(model: Model, x, objective: str = "sum", target: int | None = 
                     1.0 if model.cell == "rnn" else 0.25, tr, jac_parts)
 
 
-def step_norms(model: Model, x) -> np.ndarray:
-    """‖dh_t/dh_{t−1}‖₂ at every step, ``[layer, direction, time]``: ``gradient_flow(model, x).jacobian``.
+def step_norms(model: Model, x, layer: int | None = None) -> np.ndarray:
+    """‖dh_t/dh_{t−1}‖₂ at every step, ``[layer, direction, time]``: ``gradient_flow(model, x).jacobian`` (only
+    ``layer``'s when it is given, NaN elsewhere).
 
     They depend on the forward pass only (not on the objective), and they are the costly part of a flow, so a
     page computes them on their own, after drawing the rest (see :meth:`GradFlow.with_step_norms`).
     """
-    return gradient_flow(model, x).jacobian
+    return gradient_flow(model, x).step_norms(layer)
 
 
-def step_norms_all(models: list[Model], x) -> list[np.ndarray]:
-    """:func:`step_norms` of each model on the same input. (One at a time: two threads were tried, and on two
-    cores shared with the browser drawing the page they made the page slower, not faster.)"""
-    return [step_norms(m, x) for m in models]
+def step_norms_all(models: list[Model], x, layers: list[int | None] | None = None) -> list[np.ndarray]:
+    """:func:`step_norms` of each model on the same input (at each one's ``layers`` entry, when given). One at a
+    time: two threads were tried, and on two cores shared with the browser drawing the page they made it slower."""
+    layers = [None] * len(models) if layers is None else list(layers)
+    if len(layers) != len(models):
+        raise ValueError(f"{len(layers)} layers for {len(models)} models")
+    return [step_norms(m, x, layer) for m, layer in zip(models, layers, strict=True)]
 
 
 def gradient_flow_autograd(model: Model, x, objective: str = "sum", target: int | None = None):

@@ -120,9 +120,12 @@ def test_size_layers_and_seeds_reach_the_models():
     assert sum(t.get("fill") == "tonexty" for t in flow["data"]) >= 3  # a min–max band per model
     assert at.select_slider(key="grad_layer").value == 2  # the top layer is shown by default
     assert any("bound" in n for n in names(flow))
+    top_steps = curve(figures(at)[1], "LSTM ‖∂h_t/∂h_t−1‖")
     at.select_slider(key="grad_layer").set_value(1)
     ok(at.run())
     assert not any("bound" in n for n in names(figures(at)[0]))
+    low_steps = curve(figures(at)[1], "LSTM ‖∂h_t/∂h_t−1‖")  # computed for the layer shown, on demand
+    assert np.isfinite(top_steps).all() and np.isfinite(low_steps).all() and not np.array_equal(top_steps, low_steps)
     assert any("not the top one" in c.value for c in at.caption)
     before = curve(figures(at)[0], "LSTM ‖dL/dh‖")
     at.number_input(key="grad_seed").set_value(7)

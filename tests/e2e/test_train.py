@@ -11,6 +11,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import PLOTLY_CHART, assert_no_exception, expect_rerun, open_page, save_screenshot
@@ -33,8 +34,15 @@ def curve_lengths(page: Page, title: str) -> dict[str, int]:
     While a fragment rerun is being drawn, the new copy of a chart sits beside the old one for a moment; wait
     until one is left, then read it."""
     chart = page.locator(PLOTLY_CHART).filter(has=page.locator(".gtitle", has_text=title))
-    expect(chart).to_have_count(1, timeout=TIMEOUT_S * 1000)
-    return dict(chart.evaluate("e => e.querySelector('.js-plotly-plot')._fullData.map(t => [t.name, t._length])"))
+    read = "e => e.querySelector('.js-plotly-plot')._fullData.map(t => [t.name, t._length])"
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        expect(chart).to_have_count(1, timeout=TIMEOUT_S * 1000)
+        try:
+            return dict(chart.evaluate(read))
+        except PlaywrightError as err:  # a rerun drew a second copy between the count and the read: count again
+            if "strict mode violation" not in str(err) or time.monotonic() > deadline:
+                raise
 
 
 def wait_for_step(page: Page, at_least: int, timeout_s: float = TIMEOUT_S) -> int:

@@ -90,7 +90,8 @@ def test_step_settings_travel_in_the_link(page, fresh):
     assert_no_exception(other)
     expect(other.get_by_role("radio", name="LSTM", exact=True)).to_be_checked()
     expect(other.get_by_label("Memory units", exact=True)).to_have_value("2")
-    assert other.locator(TABS).inner_text() == sent  # every number of the step, as the sender saw it
+    # every number of the step, as the sender saw it (retried: the tab's equations and tables render after its run)
+    expect(other.locator(TABS)).to_have_text(sent, use_inner_text=True, timeout=30_000)
     save_screenshot(other, "link-step")
 
 

@@ -258,6 +258,11 @@ def test_step_norms_added_later_answer_the_same(cell):
     np.testing.assert_array_equal(full.dh, gf.dh)
     with pytest.raises(ValueError, match="do not fit"):
         lean.with_step_norms(norms[:, :, 1:])
+    top = step_norms(model, text, layer=1)  # the page computes the layer it shows, and only that one
+    np.testing.assert_array_equal(top[1], gf.jacobian[1])
+    assert np.isnan(top[0]).all()
+    with pytest.raises(ValueError, match="does not exist"):
+        step_norms(model, text, layer=2)
 
 
 def test_repeated_steps_are_solved_once_and_answer_the_same():
