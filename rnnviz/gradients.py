@@ -186,6 +186,58 @@ def _sigma_max(w: np.ndarray) -> float:
     return float(np.sqrt(max(np.linalg.eigvalsh(w.T @ w)[-1], 0.0)))
 
 
+def _top_eigenvalue(a: np.ndarray, b: np.ndarray, iters: int = 50) -> np.ndarray:
+    """Largest eigenvalue of each symmetric tridiagonal matrix: diagonal ``a`` ``[R, n]``, off-diagonal ``b``
+    ``[R, n−1]`` (float64), to a few units in the last place.
+
+    Laguerre's method on det(T − x), started above Gershgorin's bound: for a polynomial whose roots are all real
+    it converges monotonically to the largest root (cubically near it), and above every eigenvalue the LDLᵀ
+    pivots of T − x are all negative, so the recurrence that gives Σ 1/(x − λ) and Σ 1/(x − λ)² needs no
+    factorization. It costs O(n) per matrix and iteration, where a dense eigvalsh of every Lanczos tridiagonal
+    cost O(n³) and a third of the Lanczos time.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    R, n = a.shape
+    if n == 1:
+        return a[:, 0].copy()
+    b2 = b * b
+    radius = np.zeros_like(a)
+    radius[:, :-1] += np.abs(b)
+    radius[:, 1:] += np.abs(b)
+    scale = np.maximum(np.abs(a).max(1), np.abs(b).max(1))
+    x = (a + radius).max(1) + 1e-12 * scale + 1e-300
+    tiny = 1e-300
+    moving = np.ones(R, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(iters):
+            q = a[:, 0] - x  # the pivot d_i of T − x and its first two derivatives in x
+            q = np.where(q == 0, -tiny, q)
+            dq = np.full(R, -1.0)
+            ddq = np.zeros(R)
+            g = dq / q
+            total, square = g.copy(), g * g - ddq / q
+            for i in range(1, n):
+                r = b2[:, i - 1] / q
+                rq = r / q
+                dq, ddq = -1.0 + rq * dq, rq * (ddq - 2.0 * dq * dq / q)
+                q = a[:, i] - x - r
+                q = np.where(q == 0, -tiny, q)
+                g = dq / q
+                total += g
+                square += g * g - ddq / q
+            # total = Σ 1/(x − λ_j) and square = Σ 1/(x − λ_j)²: Laguerre's step towards the largest root
+            root = np.sqrt(np.maximum((n - 1) * (n * square - total * total), 0.0))
+            step = n / (total + np.copysign(root, total))  # the larger denominator: towards the nearest root (a
+            #                                                 rounding step just below the top one comes back up)
+            step = np.where(np.isfinite(step) & moving, step, 0.0)
+            x = x - step
+            moving = np.abs(step) > 4e-16 * np.maximum(np.abs(x), scale)
+            if not moving.any():
+                break
+    return x
+
+
 def _spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: int = 40,
                     check: int = 4, first: int = 12) -> np.ndarray:
     """Largest singular value of J_t = diag(d0_t) + Σ_b diag(q_{t,b}) W_b for every t at once.
@@ -261,9 +313,7 @@ def _spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: 
         n = j + 1
         if (n < first or n % check) and n < k:
             continue
-        a_, off = torch.from_numpy(alpha[:, :n]), torch.from_numpy(beta[:, : n - 1])
-        tri = torch.diag_embed(a_) + torch.diag_embed(off, 1) + torch.diag_embed(off, -1)
-        top = torch.linalg.eigvalsh(tri)[:, -1].clamp_min(0).numpy()
+        top = np.maximum(_top_eigenvalue(alpha[:, :n], beta[:, : n - 1]), 0.0)
         if last is not None and bool((np.abs(top - last) <= tol * top).all()):
             break
         last = top
@@ -280,6 +330,38 @@ def _shift(a: np.ndarray, direction: int) -> np.ndarray:
     return out
 
 
+def _slopes(cell: str, tr: Trace, layer: int, d: int, nonlinearity: str) -> dict[str, np.ndarray]:
+    """The per-step gate slopes that both BPTT and the per-step Jacobians are made of (``[T, ·]`` arrays)."""
+    h = tr["h"][layer, d]
+    T, H = h.shape
+    if cell == "rnn":
+        k = 1 - h * h if nonlinearity == "tanh" else (h > 0).astype(h.dtype)
+        return {"k": np.where(np.isfinite(h), k, np.nan)}  # past a forward overflow the derivative is undefined
+    if cell == "lstm":
+        i, f, gg, o, c = (tr[key][layer, d] for key in "ifgoc")
+        tc = np.tanh(c)
+        a_o = o * (1 - tc * tc)  # dh_t/dc_t
+        kc = np.concatenate([gg * i * (1 - i), _shift(c, d) * f * (1 - f), i * (1 - gg * gg)], 1)  # [T, 3H]
+        k_o = tc * o * (1 - o)
+        return {"a_o": a_o, "kc": kc, "k_o": k_o, "f": f}
+    r, z, n = (tr[key][layer, d] for key in "rzn")
+    hn = tr.extras["hn"][layer * (tr.shape[1]) + d]
+    k_n = (1 - z) * (1 - n * n)
+    k_ih = np.concatenate([k_n * hn * r * (1 - r), (_shift(h, d) - n) * z * (1 - z), k_n], 1)  # [T, 3H]
+    k_hh = k_ih.copy()
+    k_hh[:, 2 * H :] *= r
+    return {"k_ih": k_ih, "k_hh": k_hh, "z": z}
+
+
+def _jacobian_parts(cell: str, s: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(q, d0) of J_t = diag(d0_t) + Σ_b diag(q_{t,b}) W_b, from :func:`_slopes`, for :func:`_spectral_norms`."""
+    if cell == "rnn":
+        return s["k"], None
+    if cell == "lstm":
+        return np.concatenate([np.tile(s["a_o"], 3) * s["kc"], s["k_o"]], 1), None
+    return s["k_hh"], s["z"]
+
+
 def _bptt(cell: str, tr: Trace, layer: int, d: int, e: np.ndarray, w_hh: np.ndarray, nonlinearity: str):
     """Backward through one layer and direction given the external gradient ``e`` ``[T, H]``.
 
@@ -289,22 +371,17 @@ def _bptt(cell: str, tr: Trace, layer: int, d: int, e: np.ndarray, w_hh: np.ndar
     T, H = e.shape
     order = range(T - 1, -1, -1) if d == 0 else range(T)
     dh_all = np.empty_like(e)
-    h = tr["h"][layer, d]
+    s = _slopes(cell, tr, layer, d, nonlinearity)
     if cell == "rnn":
-        k = 1 - h * h if nonlinearity == "tanh" else (h > 0).astype(h.dtype)
-        k = np.where(np.isfinite(h), k, np.nan)  # past a forward overflow the derivative is undefined
+        k = s["k"]
         g = np.zeros(H, dtype=e.dtype)
         for t in order:
             dh = e[t] + g
             dh_all[t] = dh
             g = (dh * k[t]) @ w_hh
-        return dh_all, None, dh_all * k, (k, None)
+        return dh_all, None, dh_all * k, _jacobian_parts(cell, s)
     if cell == "lstm":
-        i, f, gg, o, c = (tr[key][layer, d] for key in "ifgoc")
-        tc = np.tanh(c)
-        a_o = o * (1 - tc * tc)  # dh_t/dc_t
-        kc = np.concatenate([gg * i * (1 - i), _shift(c, d) * f * (1 - f), i * (1 - gg * gg)], 1)  # [T, 3H]
-        k_o = tc * o * (1 - o)
+        a_o, kc, k_o, f = s["a_o"], s["kc"], s["k_o"], s["f"]
         k = np.concatenate([kc, k_o], 1).reshape(T, 4, H)
         w_t = np.ascontiguousarray(w_hh.T)  # [H, 4H]: contiguous rows make the per-step product fastest
         dc_all = np.empty_like(e)
@@ -321,19 +398,14 @@ def _bptt(cell: str, tr: Trace, layer: int, d: int, e: np.ndarray, w_hh: np.ndar
             gh = w_t @ buf.reshape(-1)
             gc = dc * f[t]
         da = (k * np.concatenate([np.broadcast_to(dc_all[:, None], (T, 3, H)), dh_all[:, None]], 1)).reshape(T, 4 * H)
-        return dh_all, dc_all, da, (np.concatenate([np.tile(a_o, 3) * kc, k_o], 1), None)
-    r, z, n = (tr[key][layer, d] for key in "rzn")
-    hn = tr.extras["hn"][layer * (tr.shape[1]) + d]
-    k_n = (1 - z) * (1 - n * n)
-    k_ih = np.concatenate([k_n * hn * r * (1 - r), (_shift(h, d) - n) * z * (1 - z), k_n], 1)  # [T, 3H]
-    k_hh = k_ih.copy()
-    k_hh[:, 2 * H :] *= r
+        return dh_all, dc_all, da, _jacobian_parts(cell, s)
+    k_ih, k_hh, z = s["k_ih"], s["k_hh"], s["z"]
     g = np.zeros(H, dtype=e.dtype)
     for t in order:
         dh = e[t] + g
         dh_all[t] = dh
         g = dh * z[t] + (np.tile(dh, 3) * k_hh[t]) @ w_hh
-    return dh_all, None, np.tile(dh_all, 3) * k_ih, (k_hh, z)
+    return dh_all, None, np.tile(dh_all, 3) * k_ih, _jacobian_parts(cell, s)
 
 
 def _seed(model: Model, tr: Trace, objective: str, target: int | None) -> tuple[np.ndarray, float]:
@@ -393,6 +465,7 @@ def gradient_flow(model: Model, x, objective: str = "sum", target: int | None = 
                     1.0 if model.cell == "rnn" else 0.25, tr, jac_parts)
 
 
+@torch.no_grad()
 def step_norms(model: Model, x, layer: int | None = None) -> np.ndarray:
     """‖dh_t/dh_{t−1}‖₂ at every step, ``[layer, direction, time]``: ``gradient_flow(model, x).jacobian`` (only
     ``layer``'s when it is given, NaN elsewhere).
@@ -400,7 +473,19 @@ def step_norms(model: Model, x, layer: int | None = None) -> np.ndarray:
     They depend on the forward pass only (not on the objective), and they are the costly part of a flow, so a
     page computes them on their own, after drawing the rest (see :meth:`GradFlow.with_step_norms`).
     """
-    return gradient_flow(model, x).step_norms(layer)
+    tr = trace(model, x)  # the forward pass is all they need: no backward pass
+    L, D, T, H = tr.shape
+    if layer is not None and not 0 <= layer < L:
+        raise ValueError(f"layer {layer} does not exist: the model has {L}")
+    dt = tr["h"].dtype
+    out = np.full((L, D, T), np.nan, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, d in np.ndindex(L, D):
+            if layer is None or i == layer:
+                w_hh = model.layer_weights(i, d)[1].detach().numpy().astype(dt)
+                slopes = _slopes(model.cell, tr, i, d, getattr(model.rnn, "nonlinearity", "tanh"))
+                out[i, d] = _spectral_norms(*_jacobian_parts(model.cell, slopes), w_hh)
+    return out
 
 
 def step_norms_all(models: list[Model], x, layers: list[int | None] | None = None) -> list[np.ndarray]:

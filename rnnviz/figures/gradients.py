@@ -23,6 +23,8 @@ EXTRA_COLORS = ("#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"
 FLOAT32_TINY_LOG10 = -46  # the smallest float32 (a denormal) is 1.4e-45: nothing finite lies below
 HEATMAP_COLUMNS = 500  # longer sequences are drawn at one column per bin of steps (max over the bin)
 HEATMAP_CELLS = 200_000  # cap on drawn cells over all panels, for a fast page
+HEATMAP_TOKEN_TICKS = 40  # at most this many token labels under the heatmaps: each one is measured as it is drawn,
+#                            and 80 of them cost the page about 0.3 s (the hover names every step's token anyway)
 HEATMAP_CAP = 4.0  # log₁₀ of the top of the colour scale at most: larger (exploding) values take its top colour
 
 
@@ -273,7 +275,7 @@ def unit_heatmaps(flows: list[Flow], max_columns: int = HEATMAP_COLUMNS, decades
     xs = np.arange(zs[0].shape[1]) * factor + (factor - 1) / 2  # bin centres, in steps
     step = "step %{x:.0f}" if factor == 1 else f"steps ≈%{{x:.0f}} ± {factor // 2} (max of {factor})"
     labels = flows[0].labels
-    every = max(1, int(np.ceil(T / 80)))
+    every = max(1, int(np.ceil(T / HEATMAP_TOKEN_TICKS)))
     ticks = list(range(0, T, every))
     title = "time step (the objective reads the last step, at the right edge)"
     if factor > 1:
@@ -288,9 +290,10 @@ def unit_heatmaps(flows: list[Flow], max_columns: int = HEATMAP_COLUMNS, decades
                          yaxis=f"y{s}", coloraxis="coloraxis", name=_safe(f.label),
                          hovertemplate=f"%{{fullData.name}} · {step} · unit %{{y}}<br>"
                                        "log₁₀ |dL/dh| / ‖dL/dh_T‖ = %{z:.2f}<extra></extra>"))
-        layout[f"xaxis{s}"] = dict(anchor=f"y{s}", range=[-0.5, T - 0.5], showticklabels=bottom, tickmode="array",
-                                   ticks="outside" if bottom else "",
-                                   tickvals=ticks, ticktext=[plotly_label(labels[t]) for t in ticks],
+        tokens = dict(tickmode="array", tickvals=ticks, ticktext=[plotly_label(labels[t]) for t in ticks]) \
+            if bottom else {}  # the panels above hide their labels: Plotly need not lay out (and measure) them
+        layout[f"xaxis{s}"] = dict(anchor=f"y{s}", range=[-0.5, T - 0.5], showticklabels=bottom,
+                                   ticks="outside" if bottom else "", **tokens,
                                    **({"matches": "x"} if row > 1 else {}),
                                    **({"title": dict(text=title)} if bottom else {}))
         layout[f"yaxis{s}"] = dict(domain=[max(0.0, top - size), top], anchor=f"x{s}", autorange="reversed",

@@ -206,6 +206,20 @@ def test_labels_are_escaped_in_plotly_text():
 # heatmaps and saliency ----------------------------------------------------------------------------------------
 
 
+def test_unit_heatmaps_label_tokens_under_the_bottom_panel_only():
+    text = generated_text("random", 1000)
+    flows = [flow(c, text) for c in ("rnn", "lstm", "gru")]
+    fig = unit_heatmaps(flows)
+    bottom = fig.layout.xaxis3
+    assert bottom.showticklabels and 20 <= len(bottom.tickvals) <= 40
+    assert list(bottom.ticktext) == [flows[0].labels[t] for t in bottom.tickvals]  # the token at each labelled step
+    for axis in (fig.layout.xaxis, fig.layout.xaxis2):
+        assert not axis.showticklabels and axis.tickvals is None
+    text = generated_text("recall_noise", 40)
+    short = unit_heatmaps([flow("rnn", text)])  # a short sequence: every token labelled
+    assert list(short.layout.xaxis.tickvals) == list(range(40))
+
+
 def test_unit_heatmaps_share_a_log_scale_and_downsample_long_sequences():
     text = generated_text("random", 700)
     flows = [flow(c, text) for c in ("rnn", "lstm")]
