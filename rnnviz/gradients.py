@@ -124,21 +124,13 @@ class GradFlow:
     @cached_property
     def jacobian(self) -> np.ndarray:
         """‖dh_t/dh_{t−1}‖₂ at every step (for the LSTM with c_{t−1} held fixed), by batched Lanczos."""
-        return self.step_norms()
-
-    def step_norms(self, layer: int | None = None) -> np.ndarray:
-        """``jacobian``, computed for one layer only when ``layer`` is given (the other layers are NaN): a page
-        shows one layer at a time, and each layer costs as much as a one-layer model."""
         if not self._jac_parts:
             raise ValueError("this compact copy was made without the per-step Jacobian norms: "
                              "add them with with_step_norms(step_norms(model, x))")
         L, D, T, H = self.dh_units.shape
-        if layer is not None and not 0 <= layer < L:
-            raise ValueError(f"layer {layer} does not exist: the model has {L}")
-        out = np.full((L, D, T), np.nan, dtype=np.float64)
-        for (i, d), (q, d0, w) in zip(np.ndindex(L, D), self._jac_parts, strict=True):
-            if layer is None or i == layer:
-                out[i, d] = _spectral_norms(q, d0, w)
+        out = np.empty((L, D, T), dtype=np.float64)
+        for (layer, d), (q, d0, w) in zip(np.ndindex(L, D), self._jac_parts, strict=True):
+            out[layer, d] = _spectral_norms(q, d0, w)
         return out
 
     def compact(self, step_norms: bool = True) -> GradFlow:
@@ -206,8 +198,8 @@ def _top_eigenvalue(a: np.ndarray, b: np.ndarray, iters: int = 50) -> np.ndarray
     radius[:, :-1] += np.abs(b)
     radius[:, 1:] += np.abs(b)
     scale = np.maximum(np.abs(a).max(1), np.abs(b).max(1))
-    x = (a + radius).max(1) + 1e-12 * scale + 1e-300
     tiny = 1e-300
+    x = (a + radius).max(1) + 1e-12 * scale + tiny
     moving = np.ones(R, dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for _ in range(iters):
@@ -250,7 +242,7 @@ def _spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: 
     Ritz value moved by more than a few units in the last place over ``check`` iterations (checked from iteration
     ``first`` on). (Stopping each step on its own, when its value stalls or its residual is small, was tried: a
     step whose start vector barely touches the top singular vector stalls at the second one first, and came out
-    up to 3e-3 low.) Clustered top singular values (orthogonal W_hh at gain 1) can still come out up to ~3e-3 low.
+    up to 3e-3 low.) Clustered top singular values (orthogonal W_hh at gain 1) can still come out up to ~1e-3 low.
     """
     dtype = np.float64 if w.dtype == np.float64 else np.float32
     tol, floor = (1e-12, 1e-9) if dtype == np.float64 else (1e-6, 1e-5)
