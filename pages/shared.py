@@ -28,7 +28,7 @@ from rnnviz import (
     Trace,
     Vocab,
     gradient_flow,
-    step_norms_all,
+    step_norms,
     trace,
 )
 from rnnviz.assets import list_pretrained, load_pretrained
@@ -243,12 +243,12 @@ def cached_gradient_flow(_model: Model, model_key: str, x, objective: str = "sum
 
 @st.cache_data(max_entries=48, show_spinner=False)  # per model [layer, direction, time] float64: 8 kB at T=1000
 def cached_step_norms(_models: list[Model], model_keys: tuple[str, ...], x, layers: tuple[int, ...]) -> list:
-    """rnnviz.step_norms_all(_models, x, layers): each model's ‖dh_t/dh_{t−1}‖₂ at every step of the layer shown,
+    """rnnviz.step_norms(model, x, layer) for each model and the layer it shows: ‖dh_t/dh_{t−1}‖₂ at every step,
     for GradFlow.with_step_norms.
 
     All the models of a view in one call (~0.1-0.5 s per 128-unit model at T=1000; far less on the recall task's
     input, whose settled steps share a Jacobian)."""
-    return step_norms_all(_models, x, list(layers))
+    return [step_norms(m, x, layer) for m, layer in zip(_models, layers, strict=True)]
 
 
 def random_model_ui(key: str, cells=("rnn", "lstm", "gru"), hidden: int = 32, max_hidden: int = 256,

@@ -6,7 +6,7 @@ from rnnviz import Model, ModelConfig, Vocab, trace, gradient_flow, from_torch
 from .checkpoint import load as load_checkpoint
 from .checkpoint import save as save_checkpoint
 from .errors import CheckpointError, ConfigError, InputError, RnnvizError
-from .gradients import GradFlow, gradient_flow, step_norms, step_norms_all
+from .gradients import GradFlow, gradient_flow, step_norms
 from .init import InitConfig
 from .model import Model, ModelConfig, from_torch
 from .tasks import TASKS, make_task
@@ -25,7 +25,6 @@ __all__ = [
     "GradFlow",
     "gradient_flow",
     "step_norms",
-    "step_norms_all",
     "CheckpointError",
     "ConfigError",
     "InitConfig",

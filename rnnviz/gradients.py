@@ -480,15 +480,6 @@ def step_norms(model: Model, x, layer: int | None = None) -> np.ndarray:
     return out
 
 
-def step_norms_all(models: list[Model], x, layers: list[int | None] | None = None) -> list[np.ndarray]:
-    """:func:`step_norms` of each model on the same input (at each one's ``layers`` entry, when given). One at a
-    time: two threads were tried, and on two cores shared with the browser drawing the page they made it slower."""
-    layers = [None] * len(models) if layers is None else list(layers)
-    if len(layers) != len(models):
-        raise ValueError(f"{len(layers)} layers for {len(models)} models")
-    return [step_norms(m, x, layer) for m, layer in zip(models, layers, strict=True)]
-
-
 def gradient_flow_autograd(model: Model, x, objective: str = "sum", target: int | None = None):
     """The slow reference: a Python loop of cell steps under autograd, retaining every h_t and c_t.
 

@@ -69,10 +69,9 @@ def _log_range(bands: list[np.ndarray], extra: tuple[float, ...] = ()) -> list[f
     return [max(float(lo), FLOAT32_TINY_LOG10) - 0.4, float(max(hi, 0.0)) + 0.4]
 
 
-def _line(x, y, name: str, color: str, row: int, dash: str = "solid", width: float = 2.0, **kw) -> dict:
-    s = "" if row == 1 else "2"
-    return dict(type="scatter", mode="lines", x=x, y=_plot(y), name=name, xaxis=f"x{s}", yaxis=f"y{s}",
-                line=dict(color=color, width=width, dash=dash), **kw)
+def _line(x, y, name: str, color: str, dash: str = "solid", width: float = 2.0, **kw) -> dict:
+    line = dict(color=color, width=width, dash=dash)
+    return dict(type="scatter", mode="lines", x=x, y=_plot(y), name=name, line=line, **kw)
 
 
 def _log_ticks(lo: float, hi: float) -> dict:
@@ -94,19 +93,19 @@ def _until(band: Band, lag: int | None) -> Band:
     return Band(*cut)
 
 
-def _band(x, band: Band, color: str, group: str, row: int) -> list[dict]:
+def _band(x, band: Band, color: str, group: str) -> list[dict]:
     """The min–max range of the seeds as a filled area, drawn before (behind) the median; none for one seed."""
     if not band.spread:
         return []
     edge = dict(legendgroup=group, showlegend=False, hoverinfo="skip", width=0)
-    return [_line(x, band.lo, "min", color, row, **edge),
-            _line(x, band.hi, "max", color, row, fill="tonexty", fillcolor=_rgba(color, 0.18), **edge)]
+    return [_line(x, band.lo, "min", color, **edge),
+            _line(x, band.hi, "max", color, fill="tonexty", fillcolor=_rgba(color, 0.18), **edge)]
 
 
-def _hline(y: float, yref: str, text: str) -> tuple[dict, dict]:
-    shape = dict(type="line", xref="x domain", x0=0, x1=1, yref=yref, y0=y, y1=y,
+def _hline(y: float, text: str) -> tuple[dict, dict]:
+    shape = dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=y, y1=y,
                  line=dict(color="#6b7280", width=1, dash="dash"))
-    note = dict(text=text, xref="x domain", x=0.995, xanchor="right", yref=yref, y=np.log10(y), yanchor="bottom",
+    note = dict(text=text, xref="x domain", x=0.995, xanchor="right", yref="y", y=np.log10(y), yanchor="bottom",
                 showarrow=False, font=dict(size=10, color="#6b7280"))
     return shape, note
 
@@ -149,17 +148,17 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
         common = dict(legendgroup=group, customdata=tokens, hovertemplate=hover)
         seeds = f" (median of {f.seeds} seeds)" if f.seeds > 1 else ""
         hidden = _until(f.hidden, f.floor_lag("h"))
-        data += _band(x, hidden, color, group, 1)
-        data.append(_line(x, hidden.median, f"{name} ‖dL/dh‖{seeds}", color, 1, width=2.5, **common))
+        data += _band(x, hidden, color, group)
+        data.append(_line(x, hidden.median, f"{name} ‖dL/dh‖{seeds}", color, width=2.5, **common))
         ranges += [hidden.median, hidden.lo, hidden.hi]
         if f.cell_state is not None:
             cell_state = _until(f.cell_state, f.floor_lag("c"))
-            data += _band(x, cell_state, color, group, 1)
-            data.append(_line(x, cell_state.median, f"{name} ‖dL/dc‖ (cell state)", color, 1, "dash", **common))
+            data += _band(x, cell_state, color, group)
+            data.append(_line(x, cell_state.median, f"{name} ‖dL/dc‖ (cell state)", color, "dash", **common))
             ranges += [cell_state.median]
         if f.bound is not None:
             sigma = float(np.median(f.sigma_max()))
-            data.append(_line(x, f.bound.median, f"{name} bound (γσ_max)^k, σ_max = {sigma:.3g}", color, 1, "dot",
+            data.append(_line(x, f.bound.median, f"{name} bound (γσ_max)^k, σ_max = {sigma:.3g}", color, "dot",
                               1.5, legendgroup=group, hovertemplate=plain))
         under = f.underflow_lag
         if under is not None and under > 0:
@@ -185,7 +184,7 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
                           font=dict(color=color, size=12), name="overflow"))
     thresholds = sorted({HORIZON_FLOOR, threshold or HORIZON_FLOOR}, reverse=True)
     for th in thresholds:
-        shape, note = _hline(th, "y", f"{th:.0e}")
+        shape, note = _hline(th, f"{th:.0e}")
         shapes.append(shape)
         notes.append(note)
     layout = dict(
@@ -212,17 +211,17 @@ def jacobian_figure(flows: list[Flow], height: int = 260) -> go.Figure:
     data = []
     for f, color in zip(flows, colors(flows), strict=True):
         name, group = _safe(f.label), f.label
-        data += _band(x, f.jacobian, color, group, 1)
-        data.append(_line(x, f.jacobian.median, f"{name} ‖∂h_t/∂h_t−1‖", color, 1, width=1.5, legendgroup=group,
+        data += _band(x, f.jacobian, color, group)
+        data.append(_line(x, f.jacobian.median, f"{name} ‖∂h_t/∂h_t−1‖", color, width=1.5, legendgroup=group,
                           hovertemplate=plain))
         if f.forget is not None:
-            data.append(_line(x, f.forget.median, f"{name} max forget gate f_t", color, 1, "dash", 1.5,
+            data.append(_line(x, f.forget.median, f"{name} max forget gate f_t", color, "dash", 1.5,
                               legendgroup=group, hovertemplate=plain))
     jac = [f.jacobian.median for f in flows] + [f.forget.median for f in flows if f.forget is not None]
     jac_range = _log_range(jac, (1.0,))
     layout = dict(
         height=height, hovermode="closest", margin=dict(**FLOW_MARGIN, t=34, b=50), showlegend=False,
-        shapes=[_hline(1.0, "y", "")[0]],
+        shapes=[_hline(1.0, "")[0]],
         annotations=[dict(text="How much each step stretches or shrinks the gradient: ‖∂h_t/∂h_{t−1}‖₂ (colours as "
                                "above" + ("; dashed: LSTM max f_t" if any(f.forget is not None for f in flows) else "")
                                + "; grey: 1)", xref="paper", x=0, xanchor="left", yref="paper", y=1.0,
