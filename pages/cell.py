@@ -23,6 +23,7 @@ from pages.shared import (
     model_source_checks,
     model_source_ui,
     one_of,
+    plotly_chart,
     random_model,
     random_model_checks,
     random_model_ui,
@@ -201,7 +202,7 @@ def states_view(tr: Trace, layer: int, direction: int, units: np.ndarray) -> Non
         units = units[:cap]
     st.caption(f"Rows are units ({len(units)} shown), columns are steps; hover for token, step, unit and value. "
                f"Quantities: {keys}. Gates (sigmoid) on [0, 1], tanh-range values on [−1, 1].")
-    st.plotly_chart(cell_heatmaps(tr, layer, direction, units), width="stretch", key=f"{KEY}_heatmaps")
+    plotly_chart(st, cell_heatmaps(tr, layer, direction, units), width="stretch", key=f"{KEY}_heatmaps")
 
 
 def predictions_view(model: Model, tr: Trace, data) -> None:
@@ -231,7 +232,7 @@ def predictions_view(model: Model, tr: Trace, data) -> None:
                   tr.shape[1] == 2 else ""))
     fig = predictions_figure(ids, p, model.vocab.tokens, tr.labels[start:stop + 1], next_p, next_labels,
                              first_step=start, max_text_steps=WINDOW)
-    st.plotly_chart(fig, width="stretch", key=f"{KEY}_predictions")
+    plotly_chart(st, fig, width="stretch", key=f"{KEY}_predictions")
 
 
 def paint_unit(key: str, pills_key: str) -> None:
@@ -298,7 +299,7 @@ def finder_ui(tr: Trace, values: np.ndarray, quantity: str, unit_key: str) -> No
     pills_key = f"{KEY}_found_{start}_{stop}"
     st.pills(title, shown, format_func=lambda u: f"#{u}", key=pills_key, on_change=paint_unit,
              args=(unit_key, pills_key))
-    st.plotly_chart(finder_figure(values, labels, shown, start, stop, quantity), width="stretch",
+    plotly_chart(st, finder_figure(values, labels, shown, start, stop, quantity), width="stretch",
                     key=f"{KEY}_finder")
 
 
@@ -308,7 +309,7 @@ def saturation_view(tr: Trace) -> None:
         return
     sat = U.gate_saturation(tr)
     chart, notes = st.columns([3, 2], gap="large")
-    chart.plotly_chart(saturation_figure(sat), width="stretch", key=f"{KEY}_saturation")
+    plotly_chart(chart, saturation_figure(sat), width="stretch", key=f"{KEY}_saturation")
     notes.caption("Each point is one gate unit over this sequence: across, how often the gate is nearly closed "
                   "(below 0.1); up, how often it is nearly open (above 0.9). Points on the dotted line are always "
                   "saturated; near the origin the gate works in between. Colour: gate; shade: layer; diamonds: the "
@@ -336,12 +337,12 @@ def memory_view(tr: Trace, layer: int, direction: int, units: np.ndarray) -> Non
         k_line, w_line, unit = kept[:, choice], written[:, choice], choice
     state = "c_t" if tr.cell == "lstm" else "h_t"
     st.caption(f"{state} is the sum of what is kept from the previous step and what is written now.")
-    st.plotly_chart(memory_figure(k_line, w_line, tr.labels, tr.cell, unit), width="stretch", key=f"{KEY}_memory")
+    plotly_chart(st, memory_figure(k_line, w_line, tr.labels, tr.cell, unit), width="stretch", key=f"{KEY}_memory")
     gate = U.KEEP_GATE[tr.cell]
     horizon = U.memory_horizon(tr[gate][layer, direction])
     st.caption(f"Memory horizon τ = −1 / ln(mean {gate}): with a steady gate, memory fades by a factor e every τ "
                f"steps. Median over the units shown: {np.median(horizon[units]):.3g} steps.")
-    st.plotly_chart(horizon_figure(horizon, units, gate), width="stretch", key=f"{KEY}_horizon")
+    plotly_chart(st, horizon_figure(horizon, units, gate), width="stretch", key=f"{KEY}_horizon")
 
 
 def download_view(tr: Trace) -> None:

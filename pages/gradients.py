@@ -29,6 +29,7 @@ from pages.shared import (
     markdown_literal,
     number,
     one_of,
+    plotly_chart,
     pretrained,
     random_model,
     sequence_ui,
@@ -372,7 +373,7 @@ def heatmaps_ui(flows: list[Flow]) -> None:
     st.subheader("Per unit, over time")
     st.caption("|dL/dh_t| of every hidden unit, divided by ‖dL/dh_T‖, on one log colour scale for all models; "
                "time runs left to right and the objective reads the last step, at the right edge.")
-    st.plotly_chart(unit_heatmaps(flows), width="stretch", key=f"{KEY}_heatmaps")
+    plotly_chart(st, unit_heatmaps(flows), width="stretch", key=f"{KEY}_heatmaps")
 
 
 def table_ui(flows: list[Flow], threshold: float) -> None:
@@ -502,7 +503,7 @@ if text is not None:
             flows = [f for f, _ in computed]
             unknown_note(flows)
             cards_ui(flows, threshold)
-            st.plotly_chart(flow_figure(flows, threshold), width="stretch", key=f"{KEY}_flow")
+            plotly_chart(st, flow_figure(flows, threshold), width="stretch", key=f"{KEY}_flow")
             jacobian_slot = st.empty()  # filled last: its numbers cost the most, and the rest can draw meanwhile
             with jacobian_slot.container(height=JACOBIAN_HEIGHT, border=False):
                 st.caption("Computing each step's Jacobian norm…")
@@ -515,6 +516,6 @@ if text is not None:
             if full is None:
                 jacobian_slot.empty()
             else:
-                jacobian_slot.plotly_chart(jacobian_figure(full, height=JACOBIAN_HEIGHT), width="stretch",
+                plotly_chart(jacobian_slot, jacobian_figure(full, height=JACOBIAN_HEIGHT), width="stretch",
                                            key=f"{KEY}_jacobian")
                 table_ui(full, threshold)

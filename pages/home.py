@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.shared import cached_trace, random_model, sequence_ui, short_text, show_error, url_notice
+from pages.shared import cached_trace, plotly_chart, random_model, sequence_ui, short_text, show_error, url_notice
 from rnnviz import InitConfig, ModelConfig, RnnvizError, Vocab
 from rnnviz.figures import state_heatmaps
 
@@ -44,7 +44,7 @@ def hidden_states_ui(text: str) -> None:
     except RnnvizError as err:
         show_error(err)
         return
-    st.plotly_chart(fig, width="stretch")
+    plotly_chart(st, fig, width="stretch")
 
 
 intro_ui()

@@ -33,6 +33,7 @@ from rnnviz import (
 )
 from rnnviz.assets import list_pretrained, load_pretrained
 from rnnviz.checkpoint import load as load_checkpoint
+from rnnviz.figures import with_revision
 
 
 def _leave_legacy_pages_mode() -> None:
@@ -222,6 +223,12 @@ def sequence_ui(key: str, default: str, presets: dict[str, str] | None = None, h
 def random_model(config: ModelConfig, init: InitConfig, vocab: Vocab | None, seed: int) -> Model:
     """A seeded, untrained model. Shared by every session: read only."""
     return Model(config, vocab, init, torch.Generator().manual_seed(seed)).eval()
+
+
+def plotly_chart(where, fig, **kwargs):
+    """``where.plotly_chart(fig, **kwargs)`` (``where``: ``st`` or a container) with the figure's datarevision set,
+    so the browser draws it once, not twice (rnnviz.figures.with_revision says why). Every page's charts go here."""
+    return where.plotly_chart(with_revision(fig), **kwargs)
 
 
 @st.cache_data(max_entries=48, show_spinner=False)

@@ -20,6 +20,7 @@ from pages.shared import (
     linked_text,
     number,
     one_of,
+    plotly_chart,
     random_model,
     short_text,
     show_error,
@@ -314,7 +315,7 @@ def encoding_view(setup: Setup, text: str) -> None:
                                    textposition="top center", marker=dict(size=10, color="#dc2626")))
         fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title="Each letter as a point in E",
                           xaxis_title="e0", yaxis_title="e1")
-        st.plotly_chart(fig, key=f"{KEY}_embedding_plot")
+        plotly_chart(st, fig, key=f"{KEY}_embedding_plot")
     st.markdown("**Sizes**, for these letters and for a word-level vocabulary")
     c1, c2, c3 = st.columns(3)
     V = int(c1.number_input("Vocabulary", 2, 1_000_000, 10_000, key=f"{KEY}_vocab"))

@@ -18,7 +18,7 @@ import time
 
 import streamlit as st
 
-from pages.shared import LINK, TRAINED_KEY, flag, number, one_of, show_error, some_of, url_notice
+from pages.shared import LINK, TRAINED_KEY, flag, number, one_of, plotly_chart, show_error, some_of, url_notice
 from rnnviz import InitConfig, RnnvizError
 from rnnviz.checkpoint import load as load_checkpoint
 from rnnviz.checkpoint import save as save_checkpoint
@@ -395,13 +395,13 @@ def charts_ui(race: Race, target: int) -> None:
     runs = race.curves()
     chance = race.task.chance
     left, right = st.columns(2)
-    left.plotly_chart(loss_figure(runs, race.loss_unit, race.baseline, x_max=target), width="stretch",
+    plotly_chart(left, loss_figure(runs, race.loss_unit, race.baseline, x_max=target), width="stretch",
                       key=f"{KEY}_loss")
-    right.plotly_chart(accuracy_figure(runs, chance, x_max=target, scored=race.has_accuracy),
+    plotly_chart(right, accuracy_figure(runs, chance, x_max=target, scored=race.has_accuracy),
                        width="stretch", key=f"{KEY}_accuracy")
     clip = next(iter(race.trainers.values())).clip
-    left.plotly_chart(grad_norm_figure(runs, clip, x_max=target), width="stretch", key=f"{KEY}_grad_norm")
-    right.plotly_chart(train_flow_figure(runs), width="stretch", key=f"{KEY}_flow")
+    plotly_chart(left, grad_norm_figure(runs, clip, x_max=target), width="stretch", key=f"{KEY}_grad_norm")
+    plotly_chart(right, train_flow_figure(runs), width="stretch", key=f"{KEY}_flow")
 
 
 def live_ui(target: int) -> None:

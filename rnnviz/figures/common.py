@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import struct
+import zlib
+
 import numpy as np
+import plotly.colors as pcolors
 import plotly.graph_objects as go
+import plotly.io as pio
 
 GATE_SCALE = "Viridis"  # sequential, for sigmoid gates in [0, 1]
 DIVERGING_SCALE = "RdBu_r"  # red positive, blue negative, white at 0
@@ -18,6 +25,69 @@ HOVER_TOKENS_MAX_CELLS = 60_000  # above this, hover names the step only (token 
 
 class ShapeError(ValueError):
     """A figure builder got an array of the wrong shape; the message says which and why."""
+
+
+def with_revision(fig: go.Figure) -> go.Figure:
+    """``fig`` with ``layout.datarevision`` set to a digest of its content; returns the same figure.
+
+    Plotly.react redraws a chart from scratch when a data array's identity changes, unless the datarevision is
+    set and unchanged. Streamlit's chart draws a figure when it mounts and then hands Plotly a JSON round trip of
+    the same figure (with the theme's colours filled in): new arrays, equal values. Without a revision every chart
+    is computed and drawn twice; with one, the second call finds nothing to do. The digest covers data and layout,
+    so any change to the figure still redraws it, and the same figure gives the same digest (Streamlit's message
+    cache and element identity see an unchanged chart as unchanged).
+    """
+    fig.layout.datarevision = None
+    digest = hashlib.blake2b(pio.to_json(fig, validate=False, engine="json").encode(), digest_size=12).hexdigest()
+    fig.layout.datarevision = digest
+    return fig
+
+
+def colormap(scale: str, levels: int = 256) -> np.ndarray:
+    """``levels`` colours of a named Plotly colour scale, evenly spaced from its bottom to its top: uint8 [levels, 3].
+
+    Linear in RGB between the scale's stops, as plotly.js draws its colour bars and heatmaps.
+    """
+    stops = pcolors.get_colorscale(scale)
+    pos = np.array([p for p, _ in stops], dtype=np.float64)
+    rgb = np.array([pcolors.hex_to_rgb(c) if c.startswith("#") else pcolors.unlabel_rgb(c) for _, c in stops],
+                   dtype=np.float64)
+    t = np.linspace(0.0, 1.0, levels)
+    return np.rint(np.stack([np.interp(t, pos, rgb[:, k]) for k in range(3)], axis=1)).astype(np.uint8)
+
+
+def png(rgba: np.ndarray) -> bytes:
+    """An RGBA image (uint8 [height, width, 4], top row first) as PNG bytes: zlib and the standard chunks, no
+    imaging library."""
+    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or not rgba.shape[0] or not rgba.shape[1]:
+        raise ShapeError(f"png needs a [height, width, 4] array, got shape {rgba.shape}")
+    h, w, _ = rgba.shape
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), rgba.reshape(h, 4 * w)], axis=1)  # filter byte 0: none
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + chunk(b"IEND", b""))
+
+
+def color_image(z: np.ndarray, zmin: float, zmax: float, scale: str) -> str:
+    """``z`` [rows, columns] painted with ``scale`` from ``zmin`` to ``zmax`` (values outside take the end colours,
+    NaN is transparent), as a ``data:image/png`` URL for a Plotly image trace.
+
+    A browser decodes a PNG natively; a Plotly heatmap of the same cells is coloured cell by cell in JavaScript and
+    re-encoded as a PNG on every draw, which costs a long sequence's page a large part of its drawing time."""
+    z = check("z", z, 2).astype(np.float64)
+    lut = colormap(scale)
+    span = zmax - zmin if zmax > zmin else 1.0
+    with np.errstate(invalid="ignore"):
+        index = np.rint(np.clip((z - zmin) / span, 0.0, 1.0) * (len(lut) - 1))
+    ok = np.isfinite(index)
+    rgba = np.zeros(z.shape + (4,), np.uint8)
+    rgba[..., :3] = lut[np.where(ok, index, 0).astype(np.intp)]
+    rgba[..., 3] = np.where(ok, 255, 0)
+    return "data:image/png;base64," + base64.b64encode(png(rgba)).decode("ascii")
 
 
 def check(name: str, a: np.ndarray, ndim: int) -> np.ndarray:

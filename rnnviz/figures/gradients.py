@@ -4,7 +4,8 @@
   RNN's Pascanu bound); overflow and underflow are marked, never hidden.
 - :func:`jacobian_figure`: the per-step Jacobian norm against the same lag axis, drawn below it (a figure of its
   own because its numbers cost the most: a page draws it last).
-- :func:`unit_heatmaps`: |dL/dh_t| per unit over time, one panel per model, on one shared log colour scale.
+- :func:`unit_heatmaps`: |dL/dh_t| per unit over time, one panel per model, on one shared log colour scale (images
+  painted here, the values kept for the hover).
 - :func:`saliency_html`: ‖dL/dx_t‖ painted behind each token, one row per model.
 """
 
@@ -16,15 +17,18 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..flows import HORIZON_FLOOR, Band, Flow
+from .common import color_image
 from .states import plotly_label
 
 CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
 EXTRA_COLORS = ("#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 FLOAT32_TINY_LOG10 = -46  # the smallest float32 (a denormal) is 1.4e-45: nothing finite lies below
 HEATMAP_COLUMNS = 500  # longer sequences are drawn at one column per bin of steps (max over the bin)
-HEATMAP_CELLS = 200_000  # cap on drawn cells over all panels, for a fast page
+HEATMAP_CELLS = 200_000  # cap on drawn cells over all panels, for a fast page: the hover's values (float32) are
+#                            most of the page's bytes, and every MB costs the browser about 0.3 s to take in
 HEATMAP_TOKEN_TICKS = 40  # at most this many token labels under the heatmaps: each one is measured as it is drawn,
 #                            and 80 of them cost the page about 0.3 s (the hover names every step's token anyway)
+HEATMAP_SCALE = "Viridis"
 HEATMAP_CAP = 4.0  # log₁₀ of the top of the colour scale at most: larger (exploding) values take its top colour
 
 
@@ -110,8 +114,9 @@ def _hline(y: float, text: str) -> tuple[dict, dict]:
     return shape, note
 
 
-FLOW_MARGIN = dict(l=84, r=20)  # shared by flow_figure and jacobian_figure (fixed: no automargin), so their lag
-#                                  axes line up; 84 px holds the widest tick label (10⁻³⁵) and the axis title
+FLOW_MARGIN = dict(l=84, r=20, b=68)  # shared by flow_figure and jacobian_figure (fixed: no automargin), so their
+#   lag axes line up; 84 px holds the widest tick label (10⁻³⁵) and the axis title, 68 px the lag axis's ticks and
+#   title. Margins that already hold what Plotly measures spare a chart its second layout pass (a redraw).
 
 
 def _lag_axis(T: int, title: str | None) -> dict:
@@ -188,7 +193,7 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
         shapes.append(shape)
         notes.append(note)
     layout = dict(
-        height=height, hovermode="closest", margin=dict(**FLOW_MARGIN, t=30, b=50), shapes=shapes,
+        height=height, hovermode="closest", margin=dict(**FLOW_MARGIN, t=64), shapes=shapes,  # t: 2 legend rows
         annotations=notes,
         legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, font=dict(size=12), traceorder="grouped"),
         xaxis=_lag_axis(T, "lag k = T − t: steps back from the last step, where the objective reads the output"),
@@ -220,7 +225,7 @@ def jacobian_figure(flows: list[Flow], height: int = 260) -> go.Figure:
     jac = [f.jacobian.median for f in flows] + [f.forget.median for f in flows if f.forget is not None]
     jac_range = _log_range(jac, (1.0,))
     layout = dict(
-        height=height, hovermode="closest", margin=dict(**FLOW_MARGIN, t=34, b=50), showlegend=False,
+        height=height, hovermode="closest", margin=dict(**FLOW_MARGIN, t=34), showlegend=False,
         shapes=[_hline(1.0, "")[0]],
         annotations=[dict(text="How much each step stretches or shrinks the gradient: ‖∂h_t/∂h_{t−1}‖₂ (colours as "
                                "above" + ("; dashed: LSTM max f_t" if any(f.forget is not None for f in flows) else "")
@@ -252,7 +257,9 @@ def unit_heatmaps(flows: list[Flow], max_columns: int = HEATMAP_COLUMNS, decades
     The colour scale spans ``decades`` orders of magnitude below the largest value (at most 10^HEATMAP_CAP; larger
     values take the top colour); smaller values (and exact zeros) take its lowest colour, inf and NaN are blank.
     Sequences longer than ``max_columns`` (or past the cell budget) are drawn one column per bin of steps, the
-    bin's largest value, and the axis title says so.
+    bin's largest value, and the axis title says so. Each panel is an image trace whose PNG is painted here
+    (common.color_image, the colour bar's scale) and whose customdata holds the values the hover shows; an empty
+    scatter on the colour axis carries the colour bar.
     """
     if not flows:
         raise ValueError("unit_heatmaps needs at least one Flow")
@@ -284,19 +291,21 @@ def unit_heatmaps(flows: list[Flow], max_columns: int = HEATMAP_COLUMNS, decades
         s = "" if row == 1 else str(row)
         top = 1 - (row - 1) * (size + gap)
         bottom = row == n
-        shown = np.where(np.isneginf(z), zmin, z)  # exact zeros: below the scale, not missing
-        data.append(dict(type="heatmap", z=shown.astype(np.float32), x=xs, y=np.arange(z.shape[0]), xaxis=f"x{s}",
-                         yaxis=f"y{s}", coloraxis="coloraxis", name=_safe(f.label),
+        shown = np.where(np.isneginf(z), zmin, z).astype(np.float32)  # exact zeros: below the scale, not missing
+        # an image the browser decodes natively (Plotly would colour a heatmap's cells one by one in JavaScript, on
+        # every draw); the values ride along for the hover
+        data.append(dict(type="image", source=color_image(shown, zmin, zmax, HEATMAP_SCALE), x0=float(xs[0]),
+                         dx=factor, y0=0, dy=1, xaxis=f"x{s}", yaxis=f"y{s}", customdata=shown, name=_safe(f.label),
                          hovertemplate=f"%{{fullData.name}} · {step} · unit %{{y}}<br>"
-                                       "log₁₀ |dL/dh| / ‖dL/dh_T‖ = %{z:.2f}<extra></extra>"))
+                                       "log₁₀ |dL/dh| / ‖dL/dh_T‖ = %{customdata:.2f}<extra></extra>"))
         tokens = dict(tickmode="array", tickvals=ticks, ticktext=[plotly_label(labels[t]) for t in ticks]) \
             if bottom else {}  # the panels above hide their labels: Plotly need not lay out (and measure) them
         layout[f"xaxis{s}"] = dict(anchor=f"y{s}", range=[-0.5, T - 0.5], showticklabels=bottom,
-                                   ticks="outside" if bottom else "", **tokens,
+                                   ticks="outside" if bottom else "", **tokens, automargin=False,
                                    **({"matches": "x"} if row > 1 else {}),
                                    **({"title": dict(text=title)} if bottom else {}))
         layout[f"yaxis{s}"] = dict(domain=[max(0.0, top - size), top], anchor=f"x{s}", autorange="reversed",
-                                   title=dict(text="unit", standoff=4))
+                                   title=dict(text="unit", standoff=4), automargin=False)
         name = _safe(f.label) + ": |dL/dh_t| per unit"
         if f.seeds > 1:
             name += " (first seed)"
@@ -304,13 +313,16 @@ def unit_heatmaps(flows: list[Flow], max_columns: int = HEATMAP_COLUMNS, decades
             name += f", layer {f.layer + 1} of {f.layers}"
         layout["annotations"].append(dict(text=name, x=0.5, xref="paper", xanchor="center", y=top, yref="paper",
                                           yanchor="bottom", showarrow=False, font=dict(size=13)))
+    # the colour bar: an image trace has none, so an empty scatter on the same colour axis carries it
+    data.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="colour scale", showlegend=False,
+                     marker=dict(color=[zmax], coloraxis="coloraxis"), hoverinfo="skip"))
     cticks = np.arange(np.ceil(zmin), np.floor(zmax) + 1, 2 if decades > 8 else 1)
     ctext = [f"1e{int(v)}" for v in cticks]
     if largest > zmax and ctext:
         ctext[-1] = "≥ " + ctext[-1]
     layout.update(
-        height=height, margin=dict(l=60, r=20, t=30, b=60),
-        coloraxis=dict(colorscale="Viridis", cmin=zmin, cmax=zmax,
+        height=height, margin=dict(l=60, r=110, t=30, b=60, autoexpand=False),
+        coloraxis=dict(colorscale=HEATMAP_SCALE, cmin=zmin, cmax=zmax,
                        colorbar=dict(title=dict(text="|dL/dh_t|<br>÷ ‖dL/dh_T‖", side="top", font=dict(size=11)),
                                      tickvals=cticks, ticktext=ctext, thickness=12)),
     )

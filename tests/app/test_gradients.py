@@ -60,7 +60,13 @@ def names(fig: dict) -> list[str]:
 
 
 def heat_rows(at: AppTest) -> list[int]:
-    return [array(t["z"]).shape[0] for t in figures(at)[2]["data"] if t["type"] == "heatmap"]
+    """Units per heatmap panel: the rows of each image's values (and of the image itself)."""
+    rows = []
+    for t in figures(at)[2]["data"]:
+        if t["type"] == "image":
+            assert t["source"].startswith("data:image/png;base64,")
+            rows.append(array(t["customdata"]).shape[0])
+    return rows
 
 
 def test_default_view_compares_three_cells():
@@ -70,6 +76,8 @@ def test_default_view_compares_three_cells():
     assert at.radio(key="grad_source").value == expected
     assert [m.label.split(":")[0] for m in at.metric] == ["RNN", "LSTM", "GRU"]
     flow, jacobian, heat = figures(at)  # the per-step Jacobian chart, computed last, sits right below the main one
+    # each chart carries a digest of itself, so the browser draws it once (rnnviz.figures.with_revision)
+    assert all(len(f["layout"].get("datarevision", "")) == 24 for f in (flow, jacobian, heat))
     assert flow["layout"]["yaxis"]["type"] == "log"
     for cell in ("RNN", "LSTM", "GRU"):
         y = curve(flow, f"{cell} ‖dL/dh‖")

@@ -1,6 +1,8 @@
 """/gradients in a real browser: the default comparison draws, and a gain past 1 on a long sequence overflows
 visibly (marked on the chart, explained on the page) without an exception."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -50,6 +52,17 @@ def test_default_view_draws_the_comparison(page):
     assert saliency.count() == 1 and saliency.locator("span[title]").count() == 3 * 200
     assert not [t for t in chart_texts(page) if "overflow" in t]
     save_screenshot(page, "gradients", full_page=False)
+    # the per-unit heatmaps are images (painted on the server); hovering one still reads out that cell's value
+    heat = page.locator(PLOTLY_CHART).nth(2)
+    images = heat.locator(".imagelayer image")
+    expect(images).to_have_count(3)
+    heat.scroll_into_view_if_needed()
+    box = images.nth(1).bounding_box()  # the LSTM's panel
+    assert box["width"] > 300 and box["height"] > 100
+    page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.5)
+    hover = heat.locator(".hoverlayer .hovertext")
+    expect(hover).to_contain_text(re.compile(r"LSTM · step \d+ · unit \d+"))
+    expect(hover).to_contain_text(re.compile(r"log₁₀ \|dL/dh\| / ‖dL/dh_T‖ = −?-?\d+\.\d\d"))
 
 
 def test_gain_past_one_on_a_long_sequence_marks_the_overflow(page):

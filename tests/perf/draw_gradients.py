@@ -49,7 +49,7 @@ WATCH = """([steps, needDrawn, APP, CHART, IDLE, STALE]) => { window.__drawn = n
     const charts = document.querySelectorAll(CHART);
     if (charts.length < 3) return false;
     const lines = [0, 1].map(i => charts[i].querySelectorAll('.scatterlayer .js-line').length);
-    const images = charts[2].querySelectorAll('.heatmaplayer image').length;
+    const images = charts[2].querySelectorAll('.imagelayer image').length;
     const tokens = document.querySelectorAll('.rnnviz-saliency .tokens > span').length;
     return lines[0] >= 3 && lines[1] >= 3 && images >= 3 && tokens === steps;
   };
@@ -69,7 +69,9 @@ def timed(page: Page, action, steps: int | None = None) -> float:
     """Seconds from ``action``'s input event until its run has finished and (given ``steps``) the page is drawn."""
     page.evaluate(WATCH, [steps or 0, steps is not None, APP, PLOTLY_CHART, IDLE, STALE])
     action()
-    seconds = page.evaluate("window.__drawn") / 1000
+    seconds = page.evaluate("ms => Promise.race([window.__drawn, new Promise((_, fail) => setTimeout(() => fail("
+                            "new Error(`the page did not finish drawing in ${ms / 1000} s`)), ms))])",
+                            TIMEOUT_S * 1000) / 1000
     assert page.locator(EXCEPTION).count() == 0, "the page shows an exception"
     return seconds
 

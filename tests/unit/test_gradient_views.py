@@ -6,9 +6,12 @@ and compares it with what GradFlow itself says.
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 
 import numpy as np
+import plotly.colors
 import pytest
 import torch
 
@@ -224,16 +227,42 @@ def test_unit_heatmaps_share_a_log_scale_and_downsample_long_sequences():
     text = generated_text("random", 700)
     flows = [flow(c, text) for c in ("rnn", "lstm")]
     fig = unit_heatmaps(flows, max_columns=100)
-    heat = [t for t in fig.data if t.type == "heatmap"]
-    assert len(heat) == 2 and all(t.coloraxis == "coloraxis" for t in heat)
-    assert heat[0].z.shape == (8, 100)  # 700 steps → 100 columns of 7
+    heat = [t for t in fig.data if t.type == "image"]
+    assert len(heat) == 2
+    assert heat[0].customdata.shape == (8, 100)  # 700 steps → 100 columns of 7
+    assert (heat[0].x0, heat[0].dx) == (3, 7)  # each column drawn over its 7 steps: the axis still counts steps
     assert "each the largest value of 7 steps" in fig.layout.xaxis2.title.text
     with np.errstate(divide="ignore"):
         z = np.log10(flows[0].unit_gradients()[:, :7].max(axis=1))
-    np.testing.assert_allclose(heat[0].z[:, 0], np.maximum(z, fig.layout.coloraxis.cmin), rtol=1e-5)
-    assert fig.layout.coloraxis.cmax - fig.layout.coloraxis.cmin == 12
+    axis = fig.layout.coloraxis
+    np.testing.assert_allclose(heat[0].customdata[:, 0], np.maximum(z, axis.cmin), rtol=1e-5)
+    assert axis.cmax - axis.cmin == 12
+    (bar,) = [t for t in fig.data if t.type == "scatter"]  # the colour bar's carrier: on the same axis, no data
+    assert bar.marker.coloraxis == "coloraxis" and bar.x == (None,)
+    for t in heat:  # each image paints its values with the colour bar's scale
+        assert_painted(pixels(t.source), t.customdata, axis.cmin, axis.cmax)
     short = unit_heatmaps(flows[:1], max_columns=1000)
-    assert short.data[0].z.shape == (8, 700) and "largest value" not in (short.layout.xaxis.title.text or "")
+    assert short.data[0].customdata.shape == (8, 700) and "largest value" not in (short.layout.xaxis.title.text or "")
+    assert pixels(short.data[0].source).shape == (8, 700, 4)
+
+
+def pixels(source: str) -> np.ndarray:
+    """The RGBA pixels of a data:image/png URL, decoded by Pillow (an independent PNG reader)."""
+    from PIL import Image
+
+    assert source.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGBA"))
+
+
+def assert_painted(rgba: np.ndarray, z: np.ndarray, zmin: float, zmax: float) -> None:
+    """Each pixel is the colour plotly.js's colour bar shows for its value (Viridis, sampled by plotly's own
+    sample_colorscale at the image's 256 levels), opaque; a NaN value is a transparent pixel."""
+    z = np.asarray(z, dtype=np.float64)
+    ok = np.isfinite(z)
+    np.testing.assert_array_equal(rgba[..., 3], np.where(ok, 255, 0))
+    t = np.round(np.clip((z[ok] - zmin) / (zmax - zmin), 0, 1) * 255) / 255
+    rgb = np.array([plotly.colors.unlabel_rgb(c) for c in plotly.colors.sample_colorscale("Viridis", t)])
+    np.testing.assert_array_equal(rgba[ok][:, :3], np.rint(rgb).astype(np.uint8))
 
 
 def test_exploding_values_saturate_the_heatmap_scale_instead_of_flattening_the_rest():
