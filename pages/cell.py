@@ -300,7 +300,7 @@ def finder_ui(tr: Trace, values: np.ndarray, quantity: str, unit_key: str) -> No
     st.pills(title, shown, format_func=lambda u: f"#{u}", key=pills_key, on_change=paint_unit,
              args=(unit_key, pills_key))
     plotly_chart(st, finder_figure(values, labels, shown, start, stop, quantity), width="stretch",
-                    key=f"{KEY}_finder")
+                 key=f"{KEY}_finder")
 
 
 def saturation_view(tr: Trace) -> None:

@@ -517,5 +517,5 @@ if text is not None:
                 jacobian_slot.empty()
             else:
                 plotly_chart(jacobian_slot, jacobian_figure(full, height=JACOBIAN_HEIGHT), width="stretch",
-                                           key=f"{KEY}_jacobian")
+                             key=f"{KEY}_jacobian")
                 table_ui(full, threshold)

@@ -227,7 +227,8 @@ def random_model(config: ModelConfig, init: InitConfig, vocab: Vocab | None, see
 
 def plotly_chart(where, fig, **kwargs):
     """``where.plotly_chart(fig, **kwargs)`` (``where``: ``st`` or a container) with the figure's datarevision set,
-    so the browser draws it once, not twice (rnnviz.figures.with_revision says why). Every page's charts go here."""
+    so the browser does not draw it again when Streamlit re-sends it after mounting (rnnviz.figures.with_revision
+    says why). Every page's charts go here."""
     return where.plotly_chart(with_revision(fig), **kwargs)
 
 

@@ -396,9 +396,9 @@ def charts_ui(race: Race, target: int) -> None:
     chance = race.task.chance
     left, right = st.columns(2)
     plotly_chart(left, loss_figure(runs, race.loss_unit, race.baseline, x_max=target), width="stretch",
-                      key=f"{KEY}_loss")
+                 key=f"{KEY}_loss")
     plotly_chart(right, accuracy_figure(runs, chance, x_max=target, scored=race.has_accuracy),
-                       width="stretch", key=f"{KEY}_accuracy")
+                 width="stretch", key=f"{KEY}_accuracy")
     clip = next(iter(race.trainers.values())).clip
     plotly_chart(left, grad_norm_figure(runs, clip, x_max=target), width="stretch", key=f"{KEY}_grad_norm")
     plotly_chart(right, train_flow_figure(runs), width="stretch", key=f"{KEY}_flow")

@@ -32,8 +32,8 @@ def with_revision(fig: go.Figure) -> go.Figure:
 
     Plotly.react redraws a chart from scratch when a data array's identity changes, unless the datarevision is
     set and unchanged. Streamlit's chart draws a figure when it mounts and then hands Plotly a JSON round trip of
-    the same figure (with the theme's colours filled in): new arrays, equal values. Without a revision every chart
-    is computed and drawn twice; with one, the second call finds nothing to do. The digest covers data and layout,
+    the same figure (with the theme's colours filled in): new arrays, equal values. Without a revision that call
+    computes and draws the chart again; with one, it finds nothing to do. The digest covers data and layout,
     so any change to the figure still redraws it, and the same figure gives the same digest (Streamlit's message
     cache and element identity see an unchanged chart as unchanged).
     """
