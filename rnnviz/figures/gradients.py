@@ -24,8 +24,10 @@ CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
 EXTRA_COLORS = ("#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 FLOAT32_TINY_LOG10 = -46  # the smallest float32 (a denormal) is 1.4e-45: nothing finite lies below
 HEATMAP_COLUMNS = 500  # longer sequences are drawn at one column per bin of steps (max over the bin)
-HEATMAP_CELLS = 200_000  # cap on drawn cells over all panels, for a fast page: the hover's values (float32) are
-#                            most of the page's bytes, and every MB costs the browser about 0.3 s to take in
+HEATMAP_CELLS = 100_000  # cap on drawn cells over all panels, for a fast page: the hover's values (float32) are
+#   most of the page's bytes, and every MB costs the browser about 0.3 s to take in. Three 128-unit models at
+#   T = 1,000 get 250 columns of 4 steps, 3 px each in a desktop-width panel (770 px), and 0.5 MB of values; 500
+#   columns of 1-2 px each looked no different
 HEATMAP_TOKEN_TICKS = 40  # at most this many token labels under the heatmaps: each one is measured as it is drawn,
 #                            and 80 of them cost the page about 0.3 s (the hover names every step's token anyway)
 HEATMAP_SCALE = "Viridis"

@@ -18,6 +18,7 @@ import torch
 from rnnviz import InitConfig, Model, ModelConfig, Vocab, gradient_flow
 from rnnviz.assets import list_pretrained, load_pretrained
 from rnnviz.figures import flow_figure, jacobian_figure, saliency_html, unit_heatmaps
+from rnnviz.figures.gradients import HEATMAP_CELLS
 from rnnviz.flows import HORIZON_FLOOR, Band, Flow, generated_text, lag_ratio
 from rnnviz.tasks import Recall
 
@@ -245,6 +246,21 @@ def test_unit_heatmaps_share_a_log_scale_and_downsample_long_sequences():
     assert short.data[0].customdata.shape == (8, 700) and "largest value" not in (short.layout.xaxis.title.text or "")
     assert pixels(short.data[0].source).shape == (8, 700, 4)
 
+
+
+def test_unit_heatmaps_keep_the_page_light_for_three_large_models():
+    """Three 128-unit models at T = 600: the cell budget (HEATMAP_CELLS over all panels) sets the bin, 3 steps."""
+    text = generated_text("random", 600)
+    flows = [Flow(c.upper(), [gradient_flow(model(c, text, hidden=128), text).compact(step_norms=False)])
+             for c in ("rnn", "lstm", "gru")]
+    fig = unit_heatmaps(flows)
+    heat = [t for t in fig.data if t.type == "image"]
+    assert [t.customdata.shape for t in heat] == [(128, 200)] * 3  # 100,000 // 384 = 260 columns at most → bins of 3
+    assert sum(t.customdata.size for t in heat) <= HEATMAP_CELLS
+    assert "600 steps drawn as 200 columns, each the largest value of 3 steps" in fig.layout.xaxis3.title.text
+    with np.errstate(divide="ignore"):
+        last = np.log10(flows[1].unit_gradients()[:, -3:].max(axis=1))  # the last column: steps 597-599
+    np.testing.assert_allclose(heat[1].customdata[:, -1], np.maximum(last, fig.layout.coloraxis.cmin), rtol=1e-5)
 
 def pixels(source: str) -> np.ndarray:
     """The RGBA pixels of a data:image/png URL, decoded by Pillow (an independent PNG reader)."""
