@@ -56,7 +56,7 @@ def _rgba(color: str, alpha: float) -> str:
 
 def _over(color: str, alpha: float, under: str) -> str:
     """``color`` at opacity ``alpha`` painted over the opaque ``under``, as an opaque #rrggbb."""
-    top, bottom = ((int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in (color, under))
+    top, bottom = ([int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in (color, under))  # lists: read c now
     return "#" + "".join(f"{round(alpha * a + (1 - alpha) * b):02x}" for a, b in zip(top, bottom, strict=True))
 
 

@@ -50,6 +50,11 @@ def test_default_view_draws_the_comparison(page):
         "RNN", "LSTM", "GRU"]
     saliency = page.locator(".rnnviz-saliency")
     assert saliency.count() == 1 and saliency.locator("span[title]").count() == 3 * 200
+    # what the browser paints: each model's largest value in (nearly) its own colour, the smallest in grey
+    painted = saliency.evaluate("el => Object.fromEntries([...el.querySelectorAll('span[class]')].map("
+                                "s => [s.className, getComputedStyle(s).backgroundColor]))")
+    assert painted["m0s20"] == "rgb(218, 70, 71)" and painted["m1s20"] == "rgb(63, 138, 190)"
+    assert len(set(painted.values())) > 10
     assert not [t for t in chart_texts(page) if "overflow" in t]
     save_screenshot(page, "gradients", full_page=False)
     # the per-unit heatmaps are images (painted on the server); hovering one still reads out that cell's value

@@ -247,7 +247,6 @@ def test_unit_heatmaps_share_a_log_scale_and_downsample_long_sequences():
     assert pixels(short.data[0].source).shape == (8, 700, 4)
 
 
-
 def test_unit_heatmaps_keep_the_page_light_for_three_large_models():
     """Three 128-unit models at T = 600: the cell budget (HEATMAP_CELLS over all panels) sets the bin, 3 steps."""
     text = generated_text("random", 600)
@@ -261,6 +260,7 @@ def test_unit_heatmaps_keep_the_page_light_for_three_large_models():
     with np.errstate(divide="ignore"):
         last = np.log10(flows[1].unit_gradients()[:, -3:].max(axis=1))  # the last column: steps 597-599
     np.testing.assert_allclose(heat[1].customdata[:, -1], np.maximum(last, fig.layout.coloraxis.cmin), rtol=1e-5)
+
 
 def pixels(source: str) -> np.ndarray:
     """The RGBA pixels of a data:image/png URL, decoded by Pillow (an independent PNG reader)."""
@@ -306,6 +306,20 @@ def test_saliency_is_darkest_where_the_gradient_is_largest():
     shades = [int(k) for k in re.findall(r'class="m0s(\d+)"', out)]
     assert len(shades) == f.steps and 'class="undefined"' not in out
     assert shades[int(np.argmax(f.flows[0].saliency))] == max(shades) == 20 and min(shades) < 20
+
+
+def test_saliency_shades_run_from_grey_to_the_cell_colour():
+    """Regression: every shade was the grey base (a generator read its loop variable late), so nothing showed."""
+    out = saliency_html([flow("rnn"), flow("lstm")], levels=20)
+    css = dict(re.findall(r"\.(m\d+s\d+) \{ background: (#[0-9a-f]{6}); \}", out))
+    rgb = {k: np.array([int(v[i : i + 2], 16) for i in (1, 3, 5)]) for k, v in css.items()}
+    grey, red, blue = np.array([0xF3, 0xF4, 0xF6]), np.array([0xD6, 0x27, 0x28]), np.array([0x1F, 0x77, 0xB4])
+    np.testing.assert_array_equal(rgb["m0s0"], grey)
+    np.testing.assert_array_equal(rgb["m0s20"], np.rint(0.85 * red + 0.15 * grey))
+    np.testing.assert_array_equal(rgb["m1s20"], np.rint(0.85 * blue + 0.15 * grey))
+    np.testing.assert_array_equal(rgb["m1s10"], np.rint(0.425 * blue + 0.575 * grey))
+    brightness = [rgb[f"m0s{k}"].sum() for k in range(21)]
+    assert all(a > b for a, b in zip(brightness, brightness[1:], strict=False))  # darker with every shade
 
 
 # Memory at lag 100: the LSTM keeps the gradient the RNN loses -------------------------------------------------
