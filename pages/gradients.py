@@ -364,8 +364,8 @@ def saliency_ui(flows: list[Flow]) -> None:
     long = " A long sequence opens at its end, where the objective reads; scroll up for earlier tokens." \
         if flows[0].steps > 300 else ""
     st.caption("‖dL/dx_t‖ for each input token, painted behind it: full colour is that model's largest value, "
-               "white is a millionth of it or less (log scale); hover a token for its value. Grey, struck through: "
-               "undefined (overflow)." + long)
+               "almost white is a millionth of it or less (log scale); hover a token for its value. Grey, struck "
+               "through: undefined (overflow)." + long)
     st.html(saliency_html(flows))
 
 
