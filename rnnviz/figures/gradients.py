@@ -49,15 +49,20 @@ def _safe(text: str) -> str:
     return html.escape(str(text)).replace("%", "&#37;")
 
 
+def _rgb(color: str) -> tuple[int, int, int]:
+    """The red, green and blue of a #rrggbb colour."""
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
 def _rgba(color: str, alpha: float) -> str:
-    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    r, g, b = _rgb(color)
     return f"rgba({r},{g},{b},{alpha:.3g})"
 
 
 def _over(color: str, alpha: float, under: str) -> str:
     """``color`` at opacity ``alpha`` painted over the opaque ``under``, as an opaque #rrggbb."""
-    top, bottom = ([int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in (color, under))  # lists: read c now
-    return "#" + "".join(f"{round(alpha * a + (1 - alpha) * b):02x}" for a, b in zip(top, bottom, strict=True))
+    return "#" + "".join(f"{round(alpha * a + (1 - alpha) * b):02x}"
+                         for a, b in zip(_rgb(color), _rgb(under), strict=True))
 
 
 def _plot(a: np.ndarray) -> np.ndarray:

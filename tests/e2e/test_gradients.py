@@ -50,7 +50,7 @@ def test_default_view_draws_the_comparison(page):
         "RNN", "LSTM", "GRU"]
     saliency = page.locator(".rnnviz-saliency")
     assert saliency.count() == 1 and saliency.locator("span[title]").count() == 3 * 200
-    # what the browser paints: each model's largest value in (nearly) its own colour, the smallest in grey
+    # what the browser paints: each model's largest value in (nearly) its own colour, and many shades in between
     painted = saliency.evaluate("el => Object.fromEntries([...el.querySelectorAll('span[class]')].map("
                                 "s => [s.className, getComputedStyle(s).backgroundColor]))")
     assert painted["m0s20"] == "rgb(218, 70, 71)" and painted["m1s20"] == "rgb(63, 138, 190)"
