@@ -1,8 +1,9 @@
 """rnnviz: see how recurrent networks remember and forget.
 
-from rnnviz import Model, ModelConfig, Vocab, trace, gradient_flow, from_torch
+from rnnviz import Model, ModelConfig, Vocab, trace, gradient_flow, bptt, from_torch
 """
 
+from .bptt import Backprop, bptt
 from .checkpoint import load as load_checkpoint
 from .checkpoint import save as save_checkpoint
 from .errors import CheckpointError, ConfigError, InputError, RnnvizError
@@ -16,6 +17,8 @@ from .vocab import UNK, CharVocab, Vocab
 
 __all__ = [
     "TASKS",
+    "Backprop",
+    "bptt",
     "Trainer",
     "load_checkpoint",
     "make_task",
