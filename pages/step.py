@@ -2,7 +2,8 @@
 
 Sections, top to bottom: where the weights come from (trained on the letter task on the spot, random, or typed) with
 the cell and the sequence; then tabs, of which only the open one runs: Step by step (the textbook computation with
-both notations), One-hot or embedding, Shapes, NumPy forward pass. All numbers come from rnnviz.stepthrough.
+both notations), Backward (BPTT from the last step to the first, in pages/step_backward.py), One-hot or embedding,
+Shapes, NumPy forward pass. All numbers come from rnnviz.stepthrough and rnnviz.bptt.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pages.shared import (
     show_error,
     url_notice,
 )
+from pages.step_backward import backward_view
 from rnnviz import InitConfig, InputError, Model, ModelConfig, RnnvizError, Vocab
 from rnnviz import stepthrough as S
 from rnnviz.cells import GATES
@@ -38,7 +40,7 @@ CELLS = {"RNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
 SOURCES = ("Trained on letters", "Random", "Type your own")
 MODES = {"four": "four letters in → the fifth (bcde → a)", "one": "one letter in → the next (b → c)"}
 ENCODERS = {"onehot": "one-hot", "embedding": "embedding (2 numbers)"}
-TABS = ["Step by step", "One-hot or embedding", "Shapes", "NumPy forward pass"]
+TABS = ["Step by step", "Backward", "One-hot or embedding", "Shapes", "NumPy forward pass"]
 DEFAULT_SEQUENCE = "bcde"
 
 
@@ -434,8 +436,8 @@ def main() -> None:
     if setup is None or text is None:
         return
     tabs = st.tabs(TABS, key=f"{KEY}_view", on_change="rerun")
-    views = {"Step by step": step_view, "One-hot or embedding": encoding_view, "Shapes": shapes_view,
-             "NumPy forward pass": numpy_view}
+    views = {"Step by step": step_view, "Backward": backward_view, "One-hot or embedding": encoding_view,
+             "Shapes": shapes_view, "NumPy forward pass": numpy_view}
     for tab, label in zip(tabs, TABS, strict=True):
         if tab.open:
             with tab:

@@ -137,6 +137,12 @@ def _shade(x: float, scale: float) -> str:
     return f"background: rgba({rgb}, {a:.3f})"
 
 
+def _fixed(x: float, decimals: int) -> str:
+    """``x`` with fixed decimals, without a ``-0.000`` for a tiny negative number."""
+    s = f"{x:.{decimals}f}"
+    return s.lstrip("-") if np.isfinite(x) and float(s) == 0 else s
+
+
 def matrix_html(m: np.ndarray, rows: list[str] | None = None, cols: list[str] | None = None, caption: str = "",
                 highlight_rows=(), highlight_cols=(), decimals: int = 2, css: bool = True) -> str:
     """A small matrix (or a vector, as one row) as an HTML table, cells shaded by sign and size.
@@ -160,7 +166,7 @@ def matrix_html(m: np.ndarray, rows: list[str] | None = None, cols: list[str] | 
     for i, row in enumerate(m):
         label = f'<th class="r">{esc(rows[i])}</th>' if rows is not None else ""
         cells = "".join(f'<td style="{_shade(x, scale)}"{" class=hl" if j in hc else ""}>'
-                        f"{esc(f'{x:.{decimals}f}')}</td>" for j, x in enumerate(row))
+                        f"{esc(_fixed(x, decimals))}</td>" for j, x in enumerate(row))
         body.append(f'<tr{" class=hl" if i in hr else ""}>{label}{cells}</tr>')
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     style = f"<style>{_TABLE_CSS}</style>" if css else ""
@@ -225,16 +231,20 @@ _CHIPS_CSS = """
 
 
 def sequence_html(tokens: list[str], current: int, predictions: list[str] | None = None,
-                  unknown: list[bool] | None = None) -> str:
-    """The typed sequence as chips, the current step outlined; under each, the prediction made after it."""
+                  unknown: list[bool] | None = None, backward: bool = False) -> str:
+    """The typed sequence as chips, the current step outlined; under each, the prediction made after it.
+
+    ``backward``: a walk from the last step to the first, so the steps after ``current`` are the ones done.
+    """
     unknown = unknown or [False] * len(tokens)
     chips = []
     for t, tok in enumerate(tokens):
-        state = "now" if t == current else ("done" if t < current else "later")
+        done = t > current if backward else t < current
+        state = "now" if t == current else ("done" if done else "later")
         shown = token_label(tok)
         title = f"step {t + 1}: {shown}" + (" (not in the vocabulary: read as <unk>)" if unknown[t] else "")
         pred = ""
-        if predictions is not None and t <= current:
+        if predictions is not None and (backward or t <= current):
             pred = f'<span class="pred">→ {html.escape(predictions[t])}</span>'
         chips.append(f'<div class="chip {state}" title="{html.escape(title, quote=True)}">'
                      f'<span class="t">t = {t + 1}</span>'
