@@ -36,10 +36,11 @@ def cached_bptt(_model: Model, model_key: str, text: str, target: str, loss: str
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_descent(_model: Model, model_key: str, text: str, target: str, loss: str, lr: float) -> Backprop:
+def cached_descent(_model: Model, model_key: str, text: str, target: str, loss: str, lr: float,
+                   frozen: tuple[str, ...]) -> Backprop:
     """bptt of the model after one gradient-descent step at ``lr`` (on a copy: the shared model is never changed)."""
     before = bptt(_model, text, target, loss)
-    return bptt(descend(_model, before.weight_grads, lr), text, target, loss)
+    return bptt(descend(_model, before.weight_grads, lr, frozen), text, target, loss)
 
 
 def task_targets(text: str) -> str:
@@ -193,14 +194,20 @@ def step_table(b: Backprop, now: int) -> pd.DataFrame:
                          for k, v in b.arrays.items()])
 
 
-def descent_ui(model: Model, key: str, text: str, target: str, loss: str, b: Backprop, labels: list[str]) -> None:
+def descent_ui(model: Model, key: str, text: str, target: str, loss: str, b: Backprop, labels: list[str],
+               textbook: bool) -> None:
     st.subheader(t("One step of gradient descent"), anchor=False)
     st.markdown(t("Move every weight a little against its summed gradient, W ← W − η · ∂L/∂W, then run the "
                   "sequence again. With a small enough learning rate η the loss goes down."))
+    if textbook:
+        st.caption(t("Typed weights have one bias b_h, as in the textbook: it moves by η · ∂L/∂b_h."))
+    else:
+        st.caption(t("PyTorch keeps two biases, b_ih and b_hh, and steps both: their sum moves by 2η · ∂L/∂b."))
+    frozen = ("rnn.bias_hh_l0",) if textbook else ()
     c1, c2 = st.columns([1, 3])
     lr = c1.number_input(t("Learning rate η"), 0.001, 100.0, DEFAULT_LR, step=0.1, format="%.3f", key=f"{KEY}_lr")
     try:
-        after = cached_descent(model, key, text, target, loss, float(lr))
+        after = cached_descent(model, key, text, target, loss, float(lr), frozen)
     except RnnvizError as err:
         show_error(err)
         return
@@ -247,7 +254,7 @@ def backward_view(setup, text: str) -> None:
         st.dataframe(step_table(b, now), hide_index=True, width="stretch")
     st.subheader(t("The weights' gradients, filling in as you go back"), anchor=False)
     gradients_ui(b, now, d, labels)
-    descent_ui(model, key, text, target, loss, b, labels)
+    descent_ui(model, key, text, target, loss, b, labels, textbook=setup.model is None)
 
 
 INTRO = N_(

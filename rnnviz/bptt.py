@@ -275,14 +275,19 @@ def model_from_weights(w: StepWeights) -> Model:
     return model.eval()
 
 
-def descend(model: Model, grads: dict[str, np.ndarray], lr: float) -> Model:
-    """One step of gradient descent on a float64 copy: W ← W − lr · ∂L/∂W for every named parameter."""
+def descend(model: Model, grads: dict[str, np.ndarray], lr: float, frozen: tuple[str, ...] = ()) -> Model:
+    """One step of gradient descent on a float64 copy: W ← W − lr · ∂L/∂W for every named parameter but ``frozen``.
+
+    PyTorch keeps two biases and steps both, so their sum b moves by 2·lr·∂L/∂b; a textbook with one b_h (typed
+    weights, held as bias_ih with bias_hh = 0) moves it by lr·∂L/∂b: freeze "rnn.bias_hh_l0" for that.
+    """
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or not 0 < lr <= 100:
         raise InputError("The learning rate must be a number above 0 and at most 100.")
     m = copy.deepcopy(model).double()
     with torch.no_grad():
         for name, p in m.named_parameters():
-            p -= lr * torch.from_numpy(np.asarray(grads[name], dtype=np.float64))
+            if name not in frozen:
+                p -= lr * torch.from_numpy(np.asarray(grads[name], dtype=np.float64))
     return m.eval()
 
 

@@ -179,6 +179,14 @@ def test_one_gradient_descent_step_lowers_the_loss():
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())  # the original is untouched
     g = before.weight_grads["rnn.weight_hh_l0"]
     assert np.allclose(stepped.rnn.weight_hh_l0.detach().numpy(), state["rnn.weight_hh_l0"].numpy() - 0.5 * g)
+    sgd = letter_model("gru", seed=2)  # PyTorch's own SGD step on the same gradients
+    autograd_grads(sgd, ids("bcde"), ids("cdea"))
+    torch.optim.SGD(sgd.parameters(), lr=0.5).step()
+    for name, p in sgd.named_parameters():
+        assert np.abs(dict(stepped.named_parameters())[name].detach().numpy() - p.detach().numpy()).max() <= TOL
+    frozen = descend(model, before.weight_grads, 0.5, frozen=("rnn.bias_hh_l0",))
+    assert torch.equal(frozen.rnn.bias_hh_l0, model.rnn.bias_hh_l0)
+    assert not torch.equal(frozen.rnn.bias_ih_l0, model.rnn.bias_ih_l0)
     with pytest.raises(InputError, match="learning rate"):
         descend(model, before.weight_grads, float("nan"))
 
