@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, shown
 from .gradients import _bptt, _sigma_max
 from .model import Model, ModelConfig
 from .stepthrough import StepWeights
@@ -160,7 +160,7 @@ def _targets(model: Model, target, loss: str, T: int) -> np.ndarray:
 def _check(model: Model, loss: str) -> None:
     c = model.config
     if loss not in LOSSES:
-        raise InputError(f"Unknown loss {loss!r}: use 'every' (every step scored) or 'last' (the last step only).")
+        raise InputError(f"Unknown loss {shown(loss)}: use 'every' (every step scored) or 'last' (the last step only).")
     if c.num_layers != 1 or c.bidirectional:
         raise ConfigError("The worked backward pass covers one layer in one direction; this model has "
                           f"{c.num_layers} layer(s){', bidirectional' if c.bidirectional else ''}. "
@@ -186,15 +186,15 @@ def bptt(model: Model, x, target, loss: str = "every") -> Backprop:
     ``loss="every"``, one id (or one token) for ``loss="last"``. Runs in float64 on a copy of ``model``.
     """
     _check(model, loss)
-    m = model if model.dtype == torch.float64 else copy.deepcopy(model).double()
-    ids = as_input(m, x)[0][0]
+    ids = as_input(model, x)[0][0]
     if ids.is_floating_point():
         raise InputError("The worked backward pass reads tokens: give text or integer token ids.")
     T = len(ids)
-    n_params = sum(p.numel() for p in m.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     if T * n_params > MAX_ELEMENTS:
-        raise InputError(f"{T:,} steps of a model with {n_params:,} parameters is too large to keep every "
-                         "weight's contribution at every step: use a shorter sequence or a smaller model.")
+        raise InputError(f"The worked backward pass keeps every weight's contribution at every step: {T:,} steps "
+                         f"of {n_params:,} parameters is too many. Use a shorter sequence or a smaller model.")
+    m = model if model.dtype == torch.float64 else copy.deepcopy(model).double()
     targets = _targets(m, target, loss, T)
     tr = trace(m, ids)
     H = m.config.hidden_size

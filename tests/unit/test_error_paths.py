@@ -30,6 +30,7 @@ from rnnviz import stepthrough as S
 from rnnviz import tasks_data, train
 from rnnviz import units as U
 from rnnviz.assets import load_pretrained
+from rnnviz.bptt import bptt, descend, model_from_weights
 from rnnviz.errors import CheckpointError, ConfigError, InputError, RnnvizError
 from rnnviz.gradients import gradient_flow
 from rnnviz.init import InitConfig
@@ -310,6 +311,24 @@ CASES = [
     ("number-word", lambda: parse_number("learning rate", "x" * BIG, 0, 1), ConfigError, r"'x+…' is not a number"),
     ("number-range", lambda: parse_number("learning rate", "1" * BIG, 0, 1), ConfigError,
      r"between 0 and 1; 1+… is outside"),
+    # bptt.py
+    ("bptt-loss", lambda: bptt(char_model(), "ab", "bc", "x" * BIG), InputError, r"Unknown loss 'x+\.\.\.x+': use"),
+    ("bptt-layers", lambda: bptt(char_model(num_layers=2), "ab", "bc"), ConfigError, r"one layer in one direction"),
+    ("bptt-no-classifier", lambda: bptt(float_model(), torch.zeros(3, 2), [0, 1, 2]), ConfigError,
+     r"classifier head"),
+    ("bptt-float-ids", lambda: bptt(char_model(), torch.zeros(2, 1), [1, 2]), InputError, r"reads tokens"),
+    ("bptt-too-large", lambda: bptt(char_model(hidden_size=512), "ab" * 15, "bc" * 15), InputError,
+     r"30 steps of 797,700 parameters is too many"),
+    ("bptt-count", lambda: bptt(char_model(), "abc", [1, 2]), InputError, r"takes 3 target\(s\), one per step"),
+    ("bptt-ids", lambda: bptt(char_model(), "ab", [0.5, 1.0]), InputError, r"token ids from 0 to 3"),
+    ("bptt-last-id", lambda: bptt(char_model(), "ab", 9, "last"), InputError, r"one token id from 0 to 3"),
+    ("bptt-text-target", lambda: bptt(Model(ModelConfig(hidden_size=2), CLOSED), "ab", "aω"), InputError,
+     r"Targets: .*ω"),
+    ("bptt-last-text", lambda: bptt(char_model(), "ab", "ab", "last"), InputError, r"one target token, not 2"),
+    ("bptt-bound", lambda: bptt(char_model(), "ab", "bc").bound(), ConfigError, r"vanilla RNN only"),
+    ("bptt-typed-no-head", lambda: model_from_weights(S.StepWeights.from_model(char_model(head="none"))),
+     ConfigError, r"needs the output weights"),
+    ("bptt-learning-rate", lambda: descend(char_model(), {}, -1.0), InputError, r"learning rate must be"),
     # stepthrough.py
     ("step-no-vocab", lambda: S.StepWeights.from_model(float_model()), InputError, r"pick a model with a vocab"),
     ("step-empty", lambda: S.walk(S.textbook_example(), " "), InputError, r"Type a sequence of letters"),
