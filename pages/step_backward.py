@@ -25,7 +25,7 @@ from rnnviz.i18n import N_
 from rnnviz.vocab import token_label
 
 KEY = "step_bw"
-LOSS_NAMES = {"every": N_("Every step: the next letter after each"), "last": N_("The last step only (bcde → a)")}
+LOSS_NAMES = {"every": N_("Every step: the next letter after each"), "last": N_("The last step only (as in bcde → a)")}
 DEFAULT_LR = 0.5
 
 
