@@ -154,35 +154,46 @@ def chart_ui(b: Backprop, now: int) -> None:
     st.caption(note)
 
 
-def gradients_ui(b: Backprop, now: int, d: int, labels: list[str]) -> None:
-    """The weights' gradients summed over the steps walked so far (T down to ``now``), in textbook layout."""
-    st.latex(GRADIENT_LATEX[b.cell])
-    walked = slice(now, b.T)
+def weight_html(grads: dict[str, np.ndarray], what: str, b: Backprop, labels: list[str], d: int) -> tuple[str, str]:
+    """(left, right) HTML: the recurrent layer's gradients, then the head's (and the embedding's), in textbook
+    layout (the transposes of PyTorch's); ``what`` ends each caption (summed over which steps, or one step)."""
     H = b["h"].shape[1]
     units = FT.gate_labels(GATES[b.cell], H)
     hs = [f"h{u}" for u in range(H)]
-    ins = labels if b["x"].shape[1] == len(labels) else [f"e{k}" for k in range(b["x"].shape[1])]
+    E = b["x"].shape[1]
+    ins = labels if "embedding.weight" not in grads else [f"e{k}" for k in range(E)]
+    left = (matrix_html(grads["rnn.weight_ih_l0"].T, ins, units, f"∂L/∂W_x {what}", (), (), d) +
+            matrix_html(grads["rnn.weight_hh_l0"].T, hs, units, f"∂L/∂W_h {what}", (), (), d, css=False) +
+            matrix_html(np.stack([grads["rnn.bias_ih_l0"], grads["rnn.bias_hh_l0"]]), ["b_ih", "b_hh"], units,
+                        f"∂L/∂b {what}", (), (), d, css=False))
+    right = (matrix_html(grads["head.weight"].T, hs, labels, f"∂L/∂W_hy {what}", (), (), d) +
+             matrix_html(grads["head.bias"], None, labels, f"∂L/∂b_y {what}", (), (), d, css=False))
+    if "embedding.weight" in grads:
+        right += matrix_html(grads["embedding.weight"], labels, ins, f"∂L/∂E {what}", (), (), d, css=False)
+    return left, right
+
+
+def gradients_ui(b: Backprop, now: int, d: int, labels: list[str]) -> None:
+    """The weights' gradients summed over the steps walked so far (T down to ``now``), in textbook layout, with
+    this step's own contribution and the size of every step's."""
+    st.latex(GRADIENT_LATEX[b.cell])
     span = t("steps {T}…{n}", T=b.T, n=now + 1) if now < b.T - 1 else t("step {T}", T=b.T)
-    summed = {k: v[walked].sum(0) for k, v in b.steps.items()}
+    summed = {k: v[now:].sum(0) for k, v in b.steps.items()}
     left, right = st.columns(2, gap="large")
-    with left:
-        st.html(matrix_html(summed["rnn.weight_ih_l0"].T, ins, units, t("∂L/∂W_x summed over {span}", span=span),
-                            (), (), d) +
-                matrix_html(summed["rnn.weight_hh_l0"].T, hs, units, t("∂L/∂W_h summed over {span}", span=span),
-                            (), (), d, css=False) +
-                matrix_html(np.stack([summed["rnn.bias_ih_l0"], summed["rnn.bias_hh_l0"]]), ["b_ih", "b_hh"],
-                            units, t("∂L/∂b summed over {span}", span=span), (), (), d, css=False))
-    with right:
-        st.html(matrix_html(summed["head.weight"].T, hs, labels, t("∂L/∂W_hy summed over {span}", span=span), (),
-                            (), d) +
-                matrix_html(summed["head.bias"], None, labels, t("∂L/∂b_y summed over {span}", span=span), (), (),
-                            d, css=False))
-        norms = pd.DataFrame([{t("step"): f"{k + 1}: {token_label(b.tokens[k])}",
-                               **{name.removeprefix("rnn.").removesuffix("_l0"): float(np.linalg.norm(v[k]))
-                                  for name, v in b.steps.items()}} for k in range(b.T - 1, now - 1, -1)])
-        st.caption(t("The size (Frobenius norm) of each weight's contribution at each step walked so far:"))
-        st.dataframe(norms, hide_index=True, width="stretch", column_config={
-            c: st.column_config.NumberColumn(format="%.4f") for c in norms.columns[1:]})
+    sums = weight_html(summed, t("summed over {span}", span=span), b, labels, d)
+    left.html(sums[0])
+    right.html(sums[1])
+    norms = pd.DataFrame([{t("step"): f"{k + 1}: {token_label(b.tokens[k])}",
+                           **{name.removeprefix("rnn.").removesuffix("_l0"): float(np.linalg.norm(v[k]))
+                              for name, v in b.steps.items()}} for k in range(b.T - 1, now - 1, -1)])
+    right.caption(t("The size (Frobenius norm) of each weight's contribution at each step walked so far:"))
+    right.dataframe(norms, hide_index=True, width="stretch", column_config={
+        c: st.column_config.NumberColumn(format="%.4f") for c in norms.columns[1:]})
+    with st.expander(t("This step's own contribution (step {n} alone)", n=now + 1)):
+        one = weight_html({k: v[now] for k, v in b.steps.items()}, t("at step {n}", n=now + 1), b, labels, d)
+        c1, c2 = st.columns(2, gap="large")
+        c1.html(one[0])
+        c2.html(one[1])
     if now == 0:
         st.success(t("Back at step 1 the sums are complete: these are the gradients loss.backward() leaves in each "
                      "weight's .grad (PyTorch stores the transposes)."), icon=":material/check:")

@@ -2,6 +2,9 @@
 typed weights and the gradient-descent step. Expected numbers come from the forward pass (stepthrough.walk) and
 PyTorch, not from rnnviz.bptt."""
 
+import html as html_lib
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -25,6 +28,31 @@ def subheaders(at: AppTest) -> list[str]:
 
 def latex(at: AppTest) -> str:
     return "\n".join(x.value for x in at.latex)
+
+
+def table(at: AppTest, caption: str) -> np.ndarray:
+    """The numbers of the HTML table with this caption, row by row."""
+    body = "\n".join(h.proto.body for h in at.get("html"))
+    found = re.search(re.escape(html_lib.escape(caption)) + r"</caption>(.*?)</table>", body, re.S)
+    assert found, caption
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", found.group(1), re.S)
+    cells = [re.findall(r"<td[^>]*>([^<]*)</td>", r) for r in rows]
+    return np.array([[float(x) for x in r] for r in cells if r])
+
+
+def textbook_loss(p: dict) -> torch.Tensor:
+    """The letter example's loss over bcde with every step scored, written out in torch (textbook layout)."""
+    h, total = torch.zeros(3, dtype=torch.float64), 0
+    for c, nxt in zip("bcde", "cdea", strict=True):
+        h = torch.tanh(p["wx"]["abcde".index(c)] + h @ p["wh"] + p["b"])
+        total = total - torch.log_softmax(h @ p["wy"] + p["by"], -1)["abcde".index(nxt)]
+    return total
+
+
+def textbook_params() -> dict:
+    w = S.textbook_example()
+    return {k: torch.tensor(v, requires_grad=True) for k, v in
+            {"wx": w.w_x, "wh": w.w_h, "b": w.b, "wy": w.w_y, "by": w.b_y}.items()}
 
 
 def click(at: AppTest, key: str) -> AppTest:
@@ -71,22 +99,27 @@ def test_the_descent_step_lowers_the_loss_as_pytorch_does(at):
     typed(at)
     at.number_input(key="step_bw_lr").set_value(0.1)
     ok(at.run())
-    w = S.textbook_example()
-    params = {k: torch.tensor(v, requires_grad=True) for k, v in
-              {"wx": w.w_x, "wh": w.w_h, "b": w.b, "wy": w.w_y, "by": w.b_y}.items()}
-
-    def loss_of(p):
-        h, total = torch.zeros(3, dtype=torch.float64), 0
-        for c, nxt in zip("bcde", "cdea", strict=True):
-            h = torch.tanh(p["wx"]["abcde".index(c)] + h @ p["wh"] + p["b"])
-            total = total - torch.log_softmax(h @ p["wy"] + p["by"], -1)["abcde".index(nxt)]
-        return total
-
-    before = loss_of(params)
+    params = textbook_params()
+    before = textbook_loss(params)
     before.backward()
-    after = loss_of({k: (v - 0.1 * v.grad).detach() for k, v in params.items()})
+    after = textbook_loss({k: (v - 0.1 * v.grad).detach() for k, v in params.items()})
     assert [m.value for m in at.metric] == [f"{before.item():.4f}", f"{after.item():.4f}"]
     assert after < before
+
+
+def test_at_step_1_the_tables_hold_autograds_gradients(at):
+    typed(at)
+    at.segmented_control(key="step_bw_decimals").set_value(4)
+    ok(at.run())
+    params = textbook_params()
+    textbook_loss(params).backward()
+    partial = table(at, "∂L/∂W_h summed over step 4")
+    for _ in range(3):
+        click(at, "step_bw_next")
+    for name, key in (("W_h", "wh"), ("W_x", "wx"), ("W_hy", "wy")):
+        shown = table(at, f"∂L/∂{name} summed over steps 4…1")
+        assert np.abs(shown - params[key].grad.numpy()).max() <= 5e-5, name
+    assert np.abs(partial - params["wh"].grad.numpy()).max() > 1e-3  # step 4 alone is not the whole gradient
 
 
 def test_last_step_loss_scores_only_the_last_step(at):
@@ -103,6 +136,14 @@ def test_bad_targets_get_a_sentence(at, targets, message):
     at.text_input(key="step_bw_targets").set_value(targets)
     ok(at.run())
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_embedding_models_get_the_tables_gradient(at):
+    at.selectbox(key="step_encoder").set_value("embedding")
+    ok(at.run())
+    grads = table(at, "∂L/∂E summed over step 4")
+    assert grads.shape == (5, 2)
+    assert np.all(grads[:4] == 0) and np.any(grads[4] != 0)  # at step 4 only e's row was read
 
 
 @pytest.mark.parametrize("cell, formula", [("LSTM", r"\delta c_t &= \delta_t \odot o_t"),
