@@ -213,7 +213,9 @@ def descent_ui(model: Model, key: str, text: str, target: str, loss: str, b: Bac
     if textbook:
         st.caption(t("Typed weights have one bias b_h, as in the textbook: it moves by η · ∂L/∂b_h."))
     else:
-        st.caption(t("PyTorch keeps two biases, b_ih and b_hh, and steps both: their sum moves by 2η · ∂L/∂b."))
+        st.caption(t("PyTorch keeps two biases, b_ih and b_hh, and steps each by its own gradient. Where the two "
+                     "are simply added (the RNN, the LSTM, the GRU's r and z) their gradients are equal, so their sum "
+                     "moves twice as far as one textbook bias would."))
     frozen = ("rnn.bias_hh_l0",) if textbook else ()
     c1, c2 = st.columns([1, 3])
     lr = c1.number_input(t("Learning rate η"), 0.001, 100.0, DEFAULT_LR, step=0.1, format="%.3f", key=f"{KEY}_lr")
