@@ -55,8 +55,10 @@ class Layer:
     weights: tuple = ()
 
 
-def _refuse(name: str, class_name: str, why: str) -> CheckpointError:
-    return CheckpointError(f"The layer {shown(name)} ({shown(class_name)}) {why}; rnnviz reads {SUPPORTED}.")
+def _refuse(name: str, class_name: str, why: str, layers: bool = False) -> CheckpointError:
+    """The layer's refusal, naming it; ``layers`` adds the layers rnnviz reads (for a layer it cannot read at all)."""
+    tail = f"; rnnviz reads {SUPPORTED}" if layers else ""
+    return CheckpointError(f"The layer {shown(name)} ({shown(class_name)}) {why}{tail}.")
 
 
 def _check_modules(node, depth: int = 0) -> None:
@@ -134,9 +136,10 @@ def _layer_list(config) -> list[dict]:
 def _rnn_checks(name: str, cls: str, cfg: dict, backward: bool = False) -> None:
     def bad(why):
         return _refuse(name, cls, why)
-    for key, why in (("stateful", "is stateful (it carries states across batches)"),
-                     ("return_state", "returns its states as extra outputs"),
-                     ("time_major", "reads time-major input")):
+    for key, why in (("stateful", "is stateful (it carries states across batches); rnnviz starts every sequence "
+                                  "from zero states"),
+                     ("return_state", "returns its states as extra outputs; rnnviz reads return_state=False"),
+                     ("time_major", "reads time-major input; rnnviz reads batch-major input")):
         if cfg.get(key):
             raise bad(why)
     if bool(cfg.get("go_backwards")) != backward:
@@ -149,8 +152,8 @@ def _rnn_checks(name: str, cls: str, cfg: dict, backward: bool = False) -> None:
         raise bad(f"uses the gate activation {shown(recurrent)}; rnnviz's gates use the logistic sigmoid, as "
                   "PyTorch does")
     if cls == "GRU" and not cfg.get("reset_after", True):
-        raise bad("uses reset_after=False, which applies the reset gate before the recurrent weights (Keras 2's "
-                  "old default); PyTorch's GRU and rnnviz need reset_after=True")
+        raise bad("uses reset_after=False, which applies the reset gate before the recurrent weights "
+                  "(TensorFlow 1's default); rnnviz, like PyTorch, reads reset_after=True")
     units = cfg.get("units")
     if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= MAX_HIDDEN:
         raise bad(f"has {shown(units)} units; rnnviz shows 1 to {MAX_HIDDEN}")
@@ -168,7 +171,7 @@ def _parse(config) -> list[Layer]:
             inner = cfg.get("layer") or {}
             icls, icfg = inner.get("class_name"), inner.get("config")
             if icls not in RECURRENT or not isinstance(icfg, dict):
-                raise _refuse(name, cls, f"wraps {shown(icls)}, not SimpleRNN, LSTM or GRU")
+                raise _refuse(name, cls, f"wraps {shown(icls)}, not SimpleRNN, LSTM or GRU", layers=True)
             if cfg.get("merge_mode", "concat") != "concat":
                 raise _refuse(name, cls, f"merges its directions by {shown(cfg.get('merge_mode'))}; rnnviz reads "
                                          "merge_mode='concat', Keras' default")
@@ -186,7 +189,7 @@ def _parse(config) -> list[Layer]:
             out.append(Layer(RECURRENT[cls], name, cls, cfg))
         elif cls == "Embedding":
             if cfg.get("mask_zero"):
-                raise _refuse(name, cls, "masks id 0 (mask_zero=True), which changes what the RNN reads")
+                raise _refuse(name, cls, "masks id 0 (mask_zero=True); rnnviz reads every id (mask_zero=False)")
             out.append(Layer("embedding", name, cls, cfg))
         elif cls == "Dense":
             if cfg.get("activation", "linear") not in HEAD_ACTIVATIONS:
@@ -196,9 +199,9 @@ def _parse(config) -> list[Layer]:
         elif cls in ("InputLayer", "Dropout"):
             out.append(Layer(cls.lower().replace("layer", ""), name, cls, cfg))
         elif cls == "Lambda":
-            raise _refuse(name, cls, "holds Python code, which rnnviz never runs")
+            raise _refuse(name, cls, "holds Python code, which rnnviz never runs", layers=True)
         else:
-            raise _refuse(name, cls, "is not supported")
+            raise _refuse(name, cls, "is not supported", layers=True)
     return _order(out)
 
 
@@ -314,8 +317,8 @@ def _load_weights(layers: list[Layer], store: _Store) -> int:
             _whole(layer.config, "units", 1, max(MAX_FEATURES, MAX_VOCAB), f"Dense {shown(layer.name)}'s units")
         expected = _expected(layer, n_in)
         if len(found) != len(expected) or any(not isinstance(d, h5py.Dataset) for d in found):
-            raise CheckpointError(f"The file holds {len(found)} weight array(s) for the layer {shown(layer.name)}; "
-                                  f"its config implies {len(expected)}: the weights do not belong to this config.")
+            raise CheckpointError(f"The file holds {len(found)} weights for the layer {shown(layer.name)}; its "
+                                  f"config implies {len(expected)}: the weights do not belong to this config.")
         layer.weights = tuple(read_weight(d, shape, f"{key} of layer {shown(layer.name)}")
                               for d, (key, shape) in zip(found, expected, strict=True))
         if layer.kind in GATES:
@@ -450,6 +453,6 @@ def from_keras(source, vocab=None, max_bytes: int = MAX_BYTES) -> ImportedModel:
     except CheckpointError:
         raise
     except RnnvizError as e:
-        raise CheckpointError(f"rnnviz cannot build this model: {e}") from None
+        raise CheckpointError(f"This model cannot be built in rnnviz: {e}") from None
     finally:
         f.close()

@@ -25,7 +25,7 @@ from .errors import CheckpointError, RnnvizError, shown
 from .model import MAX_HIDDEN, MAX_LAYERS, ImportedModel, ModelConfig
 from .vocab import ids_vocab
 
-_RNN_KEY = re.compile(r"^(.*?)(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$")
+_RNN_KEY = re.compile(r"^(.*?)(weight|bias)_(ih|hh|hr)_l(\d+)(_reverse)?$")
 CELL_OF_GATES = {1: "rnn", 3: "gru", 4: "lstm"}
 
 
@@ -136,15 +136,15 @@ def from_state_dict(source, vocab=None, nonlinearity: str = "tanh", max_bytes: i
     prefix, rnn = _recurrent(state)
     cell, n_in, H, L, D = _shape_config(rnn)
     embedding, linear = _extras(state, prefix, n_in, D * H)
-    if embedding is not None:
-        vocab, encoder = ids_vocab(vocab, embedding.shape[0]), "embedding"
-    elif vocab is not None:
-        vocab, encoder = ids_vocab(vocab, n_in), "onehot"
-    else:
-        encoder = "float"
     out = linear[0].shape[0] if linear else 0
-    head = "none" if not linear else "classify" if vocab is not None and out == len(vocab) else "regress"
     try:
+        if embedding is not None:
+            vocab, encoder = ids_vocab(vocab, embedding.shape[0]), "embedding"
+        elif vocab is not None:
+            vocab, encoder = ids_vocab(vocab, n_in), "onehot"
+        else:
+            encoder = "float"
+        head = "none" if not linear else "classify" if vocab is not None and out == len(vocab) else "regress"
         config = ModelConfig(cell=cell, hidden_size=H, num_layers=L, bidirectional=D == 2, nonlinearity=nonlinearity,
                              encoder=encoder, input_size=n_in if encoder == "float" else 0,
                              embed_dim=n_in if embedding is not None else 16, head=head, output_size=out)
@@ -155,7 +155,7 @@ def from_state_dict(source, vocab=None, nonlinearity: str = "tanh", max_bytes: i
                  "output": f"[batch, time, {D * H}]", "weights": f"{L} layer(s) × {D} direction(s), input {n_in}"}]
         model = ImportedModel(config, vocab, module, (H,) * L, layers=tuple(rows))
     except RnnvizError as e:
-        raise CheckpointError(f"rnnviz cannot build this model: {e}") from None
+        raise CheckpointError(f"This model cannot be built in rnnviz: {e}") from None
     with torch.no_grad():
         for p in module.parameters():
             p.zero_()
