@@ -84,3 +84,37 @@ def test_feature_model_reads_numbers(tmp_path):
     assert model.vocab is None and model.config.encoder == "float" and model.input_size == 1
     tr = trace(model, torch.as_tensor(x[0, :, 0]))  # a plain series of numbers
     assert tr.shape == (2, 1, K.T, 100)
+
+
+def test_keras2_h5_layout_reads_the_same(tmp_path):
+    """A legacy .h5 as tf.keras 2 wrote it (batch_input_shape, nested inbound_nodes, weight names ending in :0),
+    written by hand from a Keras 3 model's weights, gives that model's output."""
+    import json
+
+    import h5py
+
+    km, x = K.build(K.stacked_gru)
+    layers = [{"class_name": "InputLayer", "config": {"batch_input_shape": [None, None, 3], "name": "in"}}]
+    weights = {}
+    previous = "in"
+    for layer in km.layers:
+        config = {k: v for k, v in layer.get_config().items() if not isinstance(v, dict)}
+        layers.append({"class_name": type(layer).__name__, "config": config, "name": layer.name,
+                       "inbound_nodes": [[[previous, 0, 0, {}]]]})
+        previous = layer.name
+        cell = "gru_cell/" if type(layer).__name__ == "GRU" else ""
+        names = ["kernel", "recurrent_kernel", "bias"] if cell else ["kernel", "bias"]
+        weights[layer.name] = {f"{layer.name}/{cell}{n}:0": w for n, w in zip(names, layer.get_weights(), strict=True)}
+    config = {"class_name": "Functional", "config": {"name": "model", "layers": layers,
+                                                     "input_layers": [["in", 0, 0]],
+                                                     "output_layers": [[previous, 0, 0]]}}
+    path = tmp_path / "keras2.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(config).encode()
+        for name, arrays in weights.items():
+            group = f.create_group(f"model_weights/{name}")
+            group.attrs["weight_names"] = [n.encode() for n in arrays]
+            for n, w in arrays.items():
+                group[n] = w
+    got = from_keras(path)(torch.as_tensor(x))[0].detach().numpy()
+    np.testing.assert_allclose(got, km.predict(x, verbose=0), atol=ATOL)
