@@ -4,7 +4,7 @@ h5py only. Nothing here imports keras, unpickles, or imports a module that a fil
 What a hostile file is refused for, before any weight is read (as Keras' own safe mode does, and more):
 - a zip whose entries, once inflated, pass MAX_UNZIPPED (a zip bomb), a truncated or damaged zip;
 - in the HDF5 tree, soft and external links, external (raw file) and virtual datasets, more than MAX_OBJECTS
-  objects, and any dataset declaring more than MAX_ELEMENTS values.
+  objects, any dataset declaring more than MAX_ELEMENTS values, and more than MAX_TOTAL values in all.
 Weights are then read one dataset at a time, each checked for its shape, a float dtype and finite values.
 """
 
@@ -24,6 +24,7 @@ MAX_UNZIPPED = 80 * 2**20  # a .keras zip inflates to at most this many bytes
 MAX_CONFIG = 4 * 2**20  # config.json
 MAX_OBJECTS = 10_000  # groups and datasets in one HDF5 file
 MAX_ELEMENTS = 2**24  # values one dataset may declare: a 1024-unit LSTM's kernel holds 2**22
+MAX_TOTAL = 2**25  # values all datasets may declare together (gzip-compressed zeros fit any size in a small file)
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
 
@@ -90,7 +91,7 @@ def open_h5(data: bytes) -> h5py.File:
 
 def check_tree(root: h5py.Group) -> None:
     """Walk every link from ``root``: hard links only, and only plain, bounded datasets."""
-    stack, seen = [root], 0
+    stack, seen, total = [root], 0, 0
     while stack:
         group = stack.pop()
         for name in group:
@@ -110,10 +111,14 @@ def check_tree(root: h5py.Group) -> None:
             if isinstance(item, h5py.Group):
                 stack.append(item)
             elif isinstance(item, h5py.Dataset):
-                _check_dataset(item, where)
+                total += _check_dataset(item, where)
+                if total > MAX_TOTAL:
+                    raise CheckpointError(f"The HDF5 file declares more than {MAX_TOTAL:,} values in all, more than "
+                                          "any RNN rnnviz can show.")
 
 
-def _check_dataset(ds: h5py.Dataset, where: str) -> None:
+def _check_dataset(ds: h5py.Dataset, where: str) -> int:
+    """The number of values ``ds`` declares, after refusing virtual, external and oversize datasets."""
     if ds.is_virtual:
         raise CheckpointError(f"The HDF5 dataset {where} is virtual (its values live in other files); rnnviz "
                               "reads only data stored in the file.")
@@ -124,6 +129,7 @@ def _check_dataset(ds: h5py.Dataset, where: str) -> None:
     if n > MAX_ELEMENTS:
         raise CheckpointError(f"The HDF5 dataset {where} declares {n:,} values; the limit is {MAX_ELEMENTS:,}, "
                               "more than any RNN rnnviz can show.")
+    return n
 
 
 def read_weight(ds: h5py.Dataset, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -134,7 +140,7 @@ def read_weight(ds: h5py.Dataset, shape: tuple[int, ...], what: str) -> np.ndarr
     if ds.dtype.kind != "f":
         raise CheckpointError(f"The {what} is stored as {shown(str(ds.dtype))}; weights must be floats.")
     try:
-        values = np.asarray(ds[()], dtype=np.float64)
+        values = np.asarray(ds[()])
     except (OSError, ValueError, TypeError):
         raise CheckpointError(f"The {what} cannot be read: the file is damaged.") from None
     if not np.isfinite(values).all():

@@ -482,6 +482,8 @@ CASES = [
         KS.keras_zip())), CheckpointError, r"kernel of layer 'rnn' cannot be read"),
     ("keras-zip-inflates", lambda: patched(KF, "MAX_CONFIG", 10, lambda: from_keras(KS.keras_zip())),
      CheckpointError, r"config\.json inflates past"),
+    ("keras-total", lambda: patched(KF, "MAX_TOTAL", 10, lambda: from_keras(KS.keras_zip())), CheckpointError,
+     r"more than 10 values in all"),
     ("keras-objects", lambda: patched(KF, "MAX_OBJECTS", 3, lambda: from_keras(KS.keras_zip())), CheckpointError,
      r"more than 3 objects"),
     ("keras-external-link", lambda: from_keras(KS.keras_zip(edit=lambda f: f.__setitem__(
