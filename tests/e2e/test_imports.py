@@ -40,3 +40,25 @@ def test_keras_upload_shows_its_layers_and_runs_on_text(page, letters_keras):
     assert any("imported from Keras" in t for t in text), text
     page.set_viewport_size({"width": 1400, "height": 2400})  # the app scrolls inside itself: show it all
     save_screenshot(page, "imports-keras-cell")
+
+
+@pytest.fixture(scope="module")
+def stock_h5(tmp_path_factory) -> bytes:
+    """The notes' stock model, LSTM(80) → Dropout → LSTM(100) → Dense(1), saved as a legacy .h5."""
+    from tests.unit import keras_models as K
+
+    model, _ = K.build(K.stock_lstm)
+    return K.saved(model, tmp_path_factory.mktemp("keras"), ".h5")
+
+
+def test_stock_model_reads_numbers_and_says_how_it_is_padded(page, stock_h5):
+    open_page(page, "cell")
+    radio("Numbers")(page)
+    radio("Uploaded")(page)
+    upload(page, "stock.h5", stock_h5)
+    expect(page.locator(PLOTLY_CHART).first).to_be_attached(timeout=TIMEOUT_S * 1000)
+    expect(page.get_by_text("padded to 100 units")).to_be_visible()
+    expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
+    assert_no_exception(page)
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    save_screenshot(page, "imports-stock-numbers")
