@@ -410,35 +410,45 @@ def layers_table(card: dict) -> None:
                      "the units past a layer's own width have zero weights and stay at 0.", width=max(widths)))
 
 
+def _read_upload(store: dict, file, tokens: list[str] | None) -> tuple[Model, dict]:
+    """read_model on the uploaded ``file`` with ``tokens``, kept in ``store`` for this file (one entry per
+    vocabulary, so switching back and forth does not read the file again)."""
+    ident = (file.name, file.size, getattr(file, "file_id", None))
+    if store.get("ident") != ident:
+        store.clear()
+        store.update(ident=ident, reads={})
+    reads, vocab_key = store["reads"], None if tokens is None else tuple(tokens)
+    if vocab_key not in reads:
+        model, card = read_model(file.getvalue(), file.name, tokens)
+        if len(reads) >= 4:  # a few vocabularies tried on one file
+            reads.clear()
+        reads[vocab_key] = (model.eval(), card)
+    return reads[vocab_key]
+
+
 def upload_ui(key: str) -> tuple[Model, str] | None:
     """An uploaded model file: an rnnviz checkpoint, a Keras model or a PyTorch state dict, read as data and checked
-    (rnnviz.uploads); kept in this session only. An imported model's layers and shapes are shown before use."""
+    (rnnviz.uploads); kept in this session only. An imported model's layers and shapes are shown before use, and a
+    model that reads token ids (or one-hot vectors) gets a vocabulary section to name them."""
     file = st.file_uploader(t("Model file: an rnnviz checkpoint (.safetensors), Keras (.keras, .h5) or a PyTorch "
                               "state dict (.pt, .pth)"), type=list(UPLOAD_TYPES), key=f"{key}_upload")
     if file is None:
         st.info(t("Upload a checkpoint saved from the Train live page, a Keras model or a PyTorch state dict."),
                 icon=":material/upload:")
         return None
-    tokens = None
+    store = st.session_state.setdefault(f"{key}_uploaded", {})
     try:
-        if kind_of(file.name) != "rnnviz":
+        model, card = _read_upload(store, file, None)
+        st.caption(markdown_literal(card_caption(card)))
+        layers_table(card)
+        if kind_of(file.name) != "rnnviz" and (model.config.encoder != "float" or model.input_size > 1):
             tokens = vocab_ui(key)
+            if tokens is not None:
+                model, card = _read_upload(store, file, tokens)
     except RnnvizError as err:
         st.error(markdown_literal(f"{file.name}: {err}"), icon=":material/error:")
         return None
-    store = st.session_state.setdefault(f"{key}_uploaded", {})
-    ident = (file.name, file.size, getattr(file, "file_id", None), None if tokens is None else tuple(tokens))
-    if store.get("ident") != ident:
-        store.clear()
-        try:
-            model, card = read_model(file.getvalue(), file.name, tokens)
-        except RnnvizError as err:
-            st.error(markdown_literal(f"{file.name}: {err}"), icon=":material/error:")
-            return None
-        store.update(ident=ident, model=model.eval(), card=card)
-    st.caption(markdown_literal(card_caption(store["card"])))
-    layers_table(store["card"])
-    return store["model"], file.name
+    return model, file.name
 
 
 def model_source_checks(key: str, group: str, sources=SOURCES) -> dict[str, Check]:
