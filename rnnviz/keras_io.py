@@ -41,6 +41,7 @@ SUPPORTED = "InputLayer, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dropout
 RECURRENT = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 HEAD_ACTIVATIONS = ("linear", "sigmoid", "softmax")
+KERAS_PACKAGES = ("keras", "tf_keras")  # packages a Keras config may name (as the module of its own layers)
 
 
 @dataclass
@@ -67,7 +68,7 @@ def _check_modules(node, depth: int = 0) -> None:
         raise CheckpointError("The model's config is nested too deeply to be a Keras model.")
     if isinstance(node, dict):
         module, registered = node.get("module"), node.get("registered_name")
-        if isinstance(module, str) and module != "keras" and not module.startswith("keras."):
+        if isinstance(module, str) and module.split(".")[0] not in KERAS_PACKAGES:
             raise CheckpointError(f"The model's config names the Python module {shown(module)}; rnnviz never "
                                   f"imports code from a file and reads only Keras' own layers ({SUPPORTED}).")
         if isinstance(registered, str) and registered != node.get("class_name"):
