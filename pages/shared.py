@@ -4,7 +4,7 @@ Model sources, in the words the pages use:
 - "Pretrained": bundled checkpoints in assets/ (read-only, cached for everyone).
 - "Random": built from size and init controls, seeded (read-only, cached for everyone).
 - "Trained here": models trained on /train in this session, kept in ``st.session_state[TRAINED_KEY]``.
-- "Uploaded": a safetensors checkpoint, validated by rnnviz.checkpoint.
+- "Uploaded": an rnnviz checkpoint, a Keras model or a PyTorch state dict, read as data by rnnviz.uploads.
 A cached model is never trained or mutated; /train trains its own copies.
 """
 
@@ -19,6 +19,7 @@ import streamlit as st
 import torch
 from streamlit.errors import StreamlitAPIException
 
+from pages.i18n import t
 from rnnviz import (
     GradFlow,
     InitConfig,
@@ -32,8 +33,9 @@ from rnnviz import (
     trace,
 )
 from rnnviz.assets import list_pretrained, load_pretrained
-from rnnviz.checkpoint import load as load_checkpoint
 from rnnviz.figures import with_revision
+from rnnviz.uploads import UPLOAD_TYPES, kind_of, read_model
+from rnnviz.vocab import read_tokens
 
 
 def _leave_legacy_pages_mode() -> None:
@@ -367,24 +369,86 @@ def trained_ui(key: str) -> tuple[Model, str] | None:
     return models[name]["model"], name
 
 
-def upload_ui(key: str) -> tuple[Model, str] | None:
-    """A safetensors upload, validated against its card's shapes; kept in this session only."""
-    file = st.file_uploader("Checkpoint (.safetensors, made by rnnviz)", type=["safetensors"], key=f"{key}_upload")
-    if file is None:
-        st.info("Upload a checkpoint saved from the Train live page.", icon=":material/upload:")
-        return None
-    store = st.session_state.setdefault(f"{key}_uploaded", {})
+VOCAB_FORMS = ("ids", "chars", "lines", "json")  # how an imported model's token ids are named
+
+
+def _vocab_form_label(form: str) -> str:
+    return {"ids": t("Name tokens by their ids"), "chars": t("The characters of a text, in first-seen order"),
+            "lines": t("One token per line"), "json": t("A JSON list of tokens")}[form]
+
+
+def vocab_ui(key: str) -> list[str] | None:
+    """The vocabulary of a Keras or PyTorch file, whose weights do not name their token ids: None (ids are named by
+    their numbers) or the tokens for ids 0, 1, …, typed or read from a text file. Raises InputError for bad JSON."""
+    with st.expander(t("Vocabulary: what the model's token ids mean"), expanded=True):
+        form = st.radio(t("Vocabulary"), VOCAB_FORMS, format_func=_vocab_form_label, horizontal=True,
+                        key=f"{key}_vocab_form",
+                        help=t("A Keras or PyTorch model sees integer ids. Name them here, in id order (id 0 first), "
+                               "so that you can type text; without names, type the ids themselves, such as 3 1 4. "
+                               "A model that reads numbers needs none."))
+        if form == "ids":
+            return None
+        file = st.file_uploader(t("Vocabulary file (.txt or .json)"), type=["txt", "json"], key=f"{key}_vocab_file")
+        text = st.text_area(t("Vocabulary text"), key=f"{key}_vocab_text", height=80,
+                            disabled=file is not None,
+                            placeholder={"chars": "abcde", "lines": "the\ncat\nsat", "json": '["the", "cat"]'}[form])
+        if file is not None:
+            text = file.getvalue().decode("utf-8", "replace")
+        return read_tokens(text, form) if text else None
+
+
+def layers_table(card: dict) -> None:
+    """What was read from an imported file, one row per layer, before the model is used."""
+    rows = card.get("layers") if isinstance(card, dict) else None
+    if not rows:
+        return
+    st.dataframe([{t("Layer"): r["layer"], t("Type"): r["type"], t("Output"): r["output"], t("Weights"): r["weights"]}
+                  for r in rows], hide_index=True)
+    widths = card.get("units") or []
+    if len(set(widths)) > 1:
+        st.caption(t("The recurrent layers differ in width, so the narrower ones are shown padded to {width} units: "
+                     "the units past a layer's own width have zero weights and stay at 0.", width=max(widths)))
+
+
+def _read_upload(store: dict, file, tokens: list[str] | None) -> tuple[Model, dict]:
+    """read_model on the uploaded ``file`` with ``tokens``, kept in ``store`` for this file (one entry per
+    vocabulary, so switching back and forth does not read the file again)."""
     ident = (file.name, file.size, getattr(file, "file_id", None))
     if store.get("ident") != ident:
         store.clear()
-        try:
-            model, card = load_checkpoint(file.getvalue())
-        except RnnvizError as err:
-            st.error(markdown_literal(f"{file.name}: {err}"), icon=":material/error:")
-            return None
-        store.update(ident=ident, model=model.eval(), card=card)
-    st.caption(card_caption(store["card"]))
-    return store["model"], file.name
+        store.update(ident=ident, reads={})
+    reads, vocab_key = store["reads"], None if tokens is None else tuple(tokens)
+    if vocab_key not in reads:
+        model, card = read_model(file.getvalue(), file.name, tokens)
+        if len(reads) >= 4:  # a few vocabularies tried on one file
+            reads.clear()
+        reads[vocab_key] = (model.eval(), card)
+    return reads[vocab_key]
+
+
+def upload_ui(key: str) -> tuple[Model, str] | None:
+    """An uploaded model file: an rnnviz checkpoint, a Keras model or a PyTorch state dict, read as data and checked
+    (rnnviz.uploads); kept in this session only. An imported model's layers and shapes are shown before use, and a
+    model that reads token ids (or one-hot vectors) gets a vocabulary section to name them."""
+    file = st.file_uploader(t("Model file: an rnnviz checkpoint (.safetensors), Keras (.keras, .h5) or a PyTorch "
+                              "state dict (.pt, .pth)"), type=list(UPLOAD_TYPES), key=f"{key}_upload")
+    if file is None:
+        st.info(t("Upload a checkpoint saved from the Train live page, a Keras model or a PyTorch state dict."),
+                icon=":material/upload:")
+        return None
+    store = st.session_state.setdefault(f"{key}_uploaded", {})
+    try:
+        model, card = _read_upload(store, file, None)
+        st.caption(markdown_literal(card_caption(card)))
+        layers_table(card)
+        if kind_of(file.name) != "rnnviz" and (model.config.encoder != "float" or model.input_size > 1):
+            tokens = vocab_ui(key)
+            if tokens is not None:
+                model, card = _read_upload(store, file, tokens)
+    except RnnvizError as err:
+        st.error(markdown_literal(f"{file.name}: {err}"), icon=":material/error:")
+        return None
+    return model, file.name
 
 
 def model_source_checks(key: str, group: str, sources=SOURCES) -> dict[str, Check]:

@@ -1,6 +1,6 @@
 """rnnviz: see how recurrent networks remember and forget.
 
-from rnnviz import Model, ModelConfig, Vocab, trace, gradient_flow, bptt, from_torch
+from rnnviz import Model, ModelConfig, Vocab, trace, gradient_flow, bptt, from_torch, from_keras, from_state_dict
 """
 
 from .bptt import Backprop, bptt
@@ -9,7 +9,9 @@ from .checkpoint import save as save_checkpoint
 from .errors import CheckpointError, ConfigError, InputError, RnnvizError
 from .gradients import GradFlow, gradient_flow, step_norms
 from .init import InitConfig
-from .model import Model, ModelConfig, from_torch
+from .keras_io import from_keras
+from .model import ImportedModel, Model, ModelConfig, from_torch
+from .state_dict import from_state_dict
 from .tasks import TASKS, make_task
 from .trace import Trace, trace
 from .train import Trainer
@@ -37,6 +39,9 @@ __all__ = [
     "RnnvizError",
     "Trace",
     "Vocab",
+    "from_keras",
+    "from_state_dict",
     "from_torch",
+    "ImportedModel",
     "trace",
 ]

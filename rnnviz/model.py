@@ -148,6 +148,11 @@ class Model(nn.Module):
         return self.embedding(x)
 
     def forward(self, x: torch.Tensor, hx=None):
+        return self.steps(x, hx)
+
+    def steps(self, x: torch.Tensor, hx=None):
+        """The head's raw output at every step ``[batch, time, output]`` (or the top layer's), and the final states.
+        ``forward`` is this for rnnviz's own models; an imported model answers as its framework does."""
         z = self.encode(x)
         batch_first = self.rnn.batch_first
         out, hn = self.rnn(z if batch_first else z.transpose(0, 1), hx)
@@ -161,6 +166,42 @@ class Model(nn.Module):
             h.update(k.encode())
             h.update(v.detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
+
+
+_ACTIVATIONS = {"linear": lambda y: y, "sigmoid": torch.sigmoid, "softmax": lambda y: torch.softmax(y, -1)}
+
+
+class ImportedModel(Model):
+    """A model read from another framework's file (Keras), answering ``model(x)`` as that framework does.
+
+    Layers narrower than the widest are padded to ``config.hidden_size`` with units whose weights and biases are
+    all zero: such a unit stays at exactly 0 (tanh(0) = 0; an LSTM's c_t = ½ c_{t−1} + ½·0 = 0), so outputs are
+    unchanged; ``columns`` picks the real units of the top layer, ``units`` gives each layer's real width.
+
+    forward: ``[batch, time, out]`` when the last recurrent layer returns sequences, else ``[batch, out]`` (the
+    forward direction's last step and, as Keras does, the backward direction's first), then the head and its
+    activation ("linear", "sigmoid", "softmax"). ``steps`` still gives every step's raw head output.
+    """
+
+    def __init__(self, config: ModelConfig, vocab: Vocab | None, rnn: nn.RNNBase, units: tuple[int, ...],
+                 activation: str = "linear", return_sequences: bool = True, layers: tuple[dict, ...] = ()):
+        super().__init__(config, vocab, rnn=rnn)
+        if activation not in _ACTIVATIONS:
+            raise ConfigError(f"Unknown head activation {shown(activation)}: use linear, sigmoid or softmax.")
+        self.units, self.activation, self.return_sequences = tuple(units), activation, return_sequences
+        self.layers = tuple(layers)  # what was read, one row per layer of the file, for people to check
+        H, top = config.hidden_size, self.units[-1]
+        self.register_buffer("columns", torch.cat([torch.arange(top) + d * H for d in range(config.directions)]),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor, hx=None):
+        out, hn = self.rnn(self.encode(x), hx)  # [batch, time, D*H], batch_first
+        if not self.return_sequences:
+            H = self.config.hidden_size
+            out = torch.cat([out[:, -1, :H], out[:, 0, H:]], -1)  # [batch, D*H]
+        if self.head is None:
+            return out[..., self.columns], hn
+        return _ACTIVATIONS[self.activation](self.head(out)), hn
 
 
 def from_torch(module: nn.RNNBase) -> Model:

@@ -142,7 +142,7 @@ def generate(model: Model, prime: str, length: int = 200, temperature: float = 1
         top_ids[position], top_probs[position] = ti.numpy(), tp.numpy()
         return p
 
-    out, state = model(ids[None])  # [1, P, V]
+    out, state = model.steps(ids[None])  # [1, P, V]
     for t in range(1, P):
         prob[t] = float(record(t, out[0, t - 1])[ids[t]])
     generator = torch.Generator().manual_seed(seed)
@@ -158,7 +158,7 @@ def generate(model: Model, prime: str, length: int = 200, temperature: float = 1
             prob[t], sample_prob[t], entropy[t] = float(p[nxt]), float(q[nxt]), float(entropy_bits(q))
         chosen.append(nxt)
         if t < N - 1:
-            out, state = model(torch.tensor([[nxt]]), state)
+            out, state = model.steps(torch.tensor([[nxt]]), state)
             logits = out[0, -1]
     tokens = [UNK if u else tok for tok, u in zip(typed, unknown, strict=True)] + [vocab.tokens[i] for i in chosen]
     return Generation(vocab.tokens, vocab.level, tokens, typed + tokens[P:], unknown + [False] * length, P, prob,

@@ -7,6 +7,7 @@ vocabulary (``unk=False``, e.g. the five letters of the textbook example) has no
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -109,3 +110,51 @@ def token_label(token: str) -> str:
         if cat[0] == "M":
             return "◌" + token  # a combining mark shown on a dotted circle
     return token
+
+
+TOKEN_FORMS = ("lines", "json", "chars")  # read_tokens: one token per line, a JSON list, a text's characters
+
+
+def read_tokens(text: str, form: str) -> list[str]:
+    """The tokens of a vocabulary someone gives, for ids 0, 1, …: ``form`` "lines" (one per line; an empty line
+    leaves its id unnamed), "json" (a list of tokens, or a {token: id} mapping as Keras' Tokenizer writes it), or
+    "chars" (the distinct characters of ``text`` in first-seen order, as in the textbook's letter example)."""
+    if form == "chars":
+        return list(dict.fromkeys(text))
+    if form == "lines":
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        return [line.rstrip("\r") for line in lines]
+    if form != "json":
+        raise InputError(f"Unknown vocabulary form {shown(form)}: use lines, json or chars.")
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise InputError("The vocabulary is not valid JSON: give a list of tokens, such as [\"a\", \"b\"].") from None
+    if isinstance(value, dict) and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < MAX_VOCAB
+                                       for v in value.values()):
+        tokens = [""] * (max(value.values(), default=-1) + 1)
+        for token, i in value.items():
+            tokens[i] = str(token)
+        return tokens
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise InputError("The JSON vocabulary must be a list of tokens (strings) or a {token: id} mapping.")
+    return value
+
+
+def ids_vocab(tokens, size: int) -> Vocab:
+    """A closed vocabulary of exactly ``size`` ids for an imported model: ``tokens`` (a Vocab, a list, or None)
+    names ids 0, 1, …; an id without a name (past the list, or an empty token) is named by its number. Single
+    characters make a character vocabulary, anything else a word vocabulary (so ids are typed "3 1 4")."""
+    given = list(tokens.tokens if isinstance(tokens, Vocab) else tokens or [])
+    if len(given) > size:
+        raise InputError(f"The vocabulary has {len(given):,} tokens, but the model reads {size:,} ids.")
+    names = [str(t) for t in given] + [""] * (size - len(given))
+    taken = set(names)
+    for i, name in enumerate(names):
+        if name == "":
+            names[i] = str(i) if str(i) not in taken else f"#{i}"
+            taken.add(names[i])
+    level = "char" if given and all(len(t) == 1 for t in names) else "word"
+    return Vocab(tuple(names), level, unk=False)

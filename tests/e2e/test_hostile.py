@@ -14,6 +14,9 @@ group's input; the product is filtered, so a page is only given what it takes. G
 * explode: orthogonal and identity recurrent weights with gain 2, on the longest sequence the page runs.
 * upload: text, truncated safetensors, a torch.save pickle, wrong shapes, wrong dtype, a file over the 20 MB limit,
   each followed by a valid checkpoint that must load.
+* imports: Keras and PyTorch files on the shared uploader (tests/unit/keras_hostile_files.py): a Lambda layer, a
+  module path in config.json, an external HDF5 link, a zip bomb, a truncated zip, a dataset declaring 10^9 values, NaN
+  weights, mismatched shapes, and a pickle that would run code; nothing they plant may run. Then a valid checkpoint.
 
 Speed: one browser tab serves the whole module; it is reloaded (a new session) when the page or the group changes
 or after a failed case, so cases of one group run back to back on a warm page. Waits are on script runs
@@ -217,6 +220,7 @@ class Surface:
     extremes_setup: tuple[Action, ...] = ()
     explode: Callable[[str], tuple[Action, ...]] | None = None  # scheme → clicks that run gain 2 on a long input
     upload: tuple[Action, ...] | None = None  # clicks that show the checkpoint uploader
+    imports: tuple[Action, ...] | None = None  # clicks that show the shared uploader of Keras and PyTorch files
     uploaded: str | None = None  # what a valid upload shows, when not ``result``
     echo: str | None = None  # where the page shows typed text back, which must read literally
 
@@ -244,7 +248,7 @@ PAGES = [
             extremes=("Hidden units", "Layers", "Seed", "Gain", "Forget-gate bias (GRU: update gate)",
                       "Chrono init T_max (0 = off)"),
             extremes_setup=(radio("Random"), expand("Initialization"), select("Recurrent weights W_hh", "orthogonal")),
-            explode=random_rnn, upload=(radio("Uploaded"),)),
+            explode=random_rnn, upload=(radio("Uploaded"),), imports=(radio("Uploaded"),)),
     Surface("gradients", CHART,
             text=Box("Sequence", SNIPPET), numbers=(Box("Length", "300"),),
             extremes=("Hidden units", "Layers", "Gain", "Forget-gate bias", "Chrono init T_max", "Seed",
@@ -253,7 +257,7 @@ PAGES = [
             explode=lambda scheme: (radio("Random (untrained)"), radio("relu"),
                                     select("Recurrent init (W_hh)", f"{scheme.title()} × gain"), slide("Gain", 2.0),
                                     enter("Length", "2000"), button("Generate")),
-            upload=(radio("Uploaded checkpoint"),)),
+            upload=(radio("Uploaded checkpoint"),), imports=(radio("Uploaded checkpoint"),)),
     Surface("train", CHART,
             text=Box("Your text (at least 50 characters)", SNIPPET * 3,
                      (select("Task", "Text: predict the next character"), radio("Your text"))),
@@ -274,7 +278,7 @@ PAGES = [
             extremes_setup=(radio("Random"), tab("Shapes"))),
     Surface("generate", ".rnnviz-gen", echo=".rnnviz-gen",
             text=Box("Prime text", "def "), numbers=(Box("Length", "50"),),
-            extremes=("Length", "Seed", "Temperature"), upload=(radio("Uploaded"),)),
+            extremes=("Length", "Seed", "Temperature"), upload=(radio("Uploaded"),), imports=(radio("Uploaded"),)),
 ]
 
 
@@ -311,7 +315,9 @@ CASES = ([Case("text", name, text) for name, text in TEXTS.items()]
          + [Case("numbers", name, text) for name, text in NUMBERS.items()]
          + [Case("extremes", end) for end in ("min", "max")]
          + [Case("explode", scheme) for scheme in ("orthogonal", "identity")]
-         + [Case("upload", name) for name in ("text", "truncated", "pickle", "shapes", "dtype", "oversize")])
+         + [Case("upload", name) for name in ("text", "truncated", "pickle", "shapes", "dtype", "oversize")]
+         + [Case("imports", name) for name in ("lambda", "module", "external-link", "zip-bomb", "truncated",
+                                               "huge-dataset", "nan", "shapes", "state-dict-code")])
 PARAMS = [pytest.param(s, c, id=f"{s.name}-{c.group}-{c.name}") for s in PAGES for c in CASES
           if getattr(s, c.group) not in (None, ())]
 
@@ -343,6 +349,32 @@ def checkpoints() -> dict[str, tuple[str, bytes, str]]:
         "dtype": ("dtype.safetensors", resave({k: v.double() for k, v in state.items()}), "stored as F64"),
         "oversize": ("big.safetensors", good + bytes(MAX_BYTES + 1 - len(good)), r"20(\.0)? ?MB"),
     }
+
+
+class _Planted:
+    """Unpickling this would create the marker file; a weights-only load must refuse it unopened."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.fixture(scope="module")
+def imported_files(tmp_path_factory) -> tuple[dict[str, tuple[str, bytes, str]], object]:
+    """({case: (file name, bytes, what the page must say)}, the marker file planted code would create)."""
+    from tests.unit.keras_hostile_files import hostile_files
+
+    workdir = tmp_path_factory.mktemp("imports")
+    marker = workdir / "ran-code"
+    files = hostile_files(workdir, marker)
+    pickled = io.BytesIO()
+    torch.save({"rnn.weight_ih_l0": torch.zeros(4, 2), "payload": _Planted(marker)}, pickled)
+    files["state-dict-code"] = ("model.pt", pickled.getvalue(), "weights-only")
+    return files, marker
 
 
 def upload(page: Page, name: str, data: bytes) -> None:
@@ -475,6 +507,23 @@ def run_upload(page: Page, surface: Surface, case: Case, checkpoints) -> None:
     assert_inert(page)
 
 
+def run_imports(page: Page, surface: Surface, case: Case, files, checkpoints) -> None:
+    cases, marker = files
+    for act in surface.imports:
+        act(page)
+    name, data, says = cases[case.name]
+    upload(page, name, data)
+    alert = page.locator(ALERT).filter(has_text=re.compile(says))
+    expect(alert.first).to_be_visible()
+    assert name in alert.first.inner_text(), "the message does not name the file as it was given"
+    assert_inert(page)
+    assert not marker.exists(), "code planted in the file ran"
+    good = checkpoints["good"]
+    upload(page, good[0], good[1])
+    expect(page.locator(surface.uploaded or surface.result).first).to_be_attached(timeout=TIMEOUT_S * 1000)
+    assert_inert(page)
+
+
 RUN = {"text": run_text, "numbers": run_numbers, "extremes": run_extremes, "explode": run_explode}
 
 
@@ -484,6 +533,8 @@ def test_hostile(browser_tab, checkpoints, surface: Surface, case: Case, request
     try:
         if case.group == "upload":
             run_upload(page, surface, case, checkpoints)
+        elif case.group == "imports":
+            run_imports(page, surface, case, request.getfixturevalue("imported_files"), checkpoints)
         else:
             RUN[case.group](page, surface, case)
         wait_idle(page)

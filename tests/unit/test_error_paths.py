@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from unittest import mock
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -26,6 +27,7 @@ from safetensors.torch import save as save_tensors
 
 import rnnviz
 from rnnviz import checkpoint as C
+from rnnviz import keras_files as KF
 from rnnviz import stepthrough as S
 from rnnviz import tasks_data, train
 from rnnviz import units as U
@@ -34,14 +36,18 @@ from rnnviz.bptt import bptt, descend, model_from_weights
 from rnnviz.errors import CheckpointError, ConfigError, InputError, RnnvizError
 from rnnviz.gradients import gradient_flow
 from rnnviz.init import InitConfig
-from rnnviz.model import Model, ModelConfig, from_torch
+from rnnviz.keras_io import from_keras
+from rnnviz.model import ImportedModel, Model, ModelConfig, from_torch
 from rnnviz.parse import parse_numbers
 from rnnviz.race import Race, RaceConfig, parse_number
 from rnnviz.sample import generate
+from rnnviz.state_dict import from_state_dict
 from rnnviz.tasks import make_task
 from rnnviz.trace import trace
 from rnnviz.train import Trainer
-from rnnviz.vocab import Vocab, split
+from rnnviz.uploads import kind_of
+from rnnviz.vocab import Vocab, ids_vocab, read_tokens, split
+from tests.unit import keras_synth as KS
 
 PACKAGE = Path(rnnviz.__file__).resolve().parent
 BIG = 100_000  # a pasted payload: no message may echo it whole
@@ -157,6 +163,64 @@ def matrices(**typed) -> S.StepWeights:
 
 def race_config(**kwargs):
     return RaceConfig(**{"task": "letters", "cells": ("rnn",), **kwargs})
+
+
+def torch_file(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def gru_state(**change) -> bytes:
+    """A GRU(2 → 3) state dict with entries changed (None removes one)."""
+    state = {k: v.clone() for k, v in torch.nn.GRU(2, 3).state_dict().items()}
+    state.update(change)
+    return torch_file({k: v for k, v in state.items() if v is not None})
+
+
+LAYER = KS.layer
+INPUT = LAYER("InputLayer", name="input", batch_shape=[None, None, 2])
+IDS_INPUT = LAYER("InputLayer", name="input", batch_shape=[None, None])
+RNN = LAYER("SimpleRNN", name="rnn", units=3)
+
+
+def functional(layers: list[dict], outputs) -> bytes:
+    return KS.keras_zip({"class_name": "Functional", "config": {"name": "f", "layers": layers,
+                                                                "input_layers": [["input", 0, 0]],
+                                                                "output_layers": outputs}})
+
+
+def fed_by(name: str) -> list:
+    return [{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": [name, 0, 0]}}]}]
+
+
+def nested(depth: int):
+    return [nested(depth - 1)] if depth else []
+
+
+def _virtual_layout():
+    layout = h5py.VirtualLayout(shape=(4,), dtype="f4")
+    layout[:] = h5py.VirtualSource("other.h5", "data", shape=(4,))
+    return layout
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def patched(target, name, value, fn):
+    with mock.patch.object(target, name, value):
+        return fn()
+
+
+def unreadable_dataset(*args, **kwargs):
+    raise OSError("can't read data (filter missing)")
 
 
 # The table ------------------------------------------------------------------------------------------------------
@@ -405,6 +469,139 @@ CASES = [
     ("weights-offsets", lambda: C.load(with_entry(data_offsets=[0, 4])), CheckpointError, r"damaged"),
     ("weights-nan", lambda: C.load(with_weights(lambda s: s["head.bias"].fill_(float("nan")))), CheckpointError,
      r"head\.bias holds NaN or infinite values"),
+    # keras_files.py: the containers
+    ("keras-not-hdf5", lambda: from_keras(KS.keras_zip(raw_weights=b"not hdf5")), CheckpointError,
+     r"not an HDF5 file"),
+    ("keras-virtual", lambda: from_keras(KS.keras_zip(edit=lambda f: f.create_virtual_dataset(
+        "v", _virtual_layout()))), CheckpointError, r"'/v' is virtual"),
+    ("keras-external-data", lambda: from_keras(KS.keras_zip(edit=lambda f: f.create_dataset(
+        "raw", shape=(4,), dtype="f4", external=[("/etc/hostname", 0, 16)]))), CheckpointError, r"external file"),
+    ("keras-huge", lambda: from_keras(KS.keras_zip(edit=lambda f: f.create_dataset(
+        "big", shape=(10**9,), dtype="f4", chunks=(4096,)))), CheckpointError, r"declares 1,000,000,000 values"),
+    ("keras-shape", lambda: from_keras(KS.changed("1.units", 4)), CheckpointError,
+     r"kernel of layer 'rnn' has shape \[2, 3\], but the model's config implies \[2, 4\]"),
+    ("keras-int-weights", lambda: from_keras(KS.keras_zip(weights={
+        **KS.rnn_weights(), "layers/simple_rnn/cell/vars/2": np.zeros(3, "i4")})), CheckpointError,
+     r"stored as 'int32'; weights must be floats"),
+    ("keras-nan", lambda: from_keras(KS.keras_zip(weights={
+        **KS.rnn_weights(), "layers/simple_rnn/cell/vars/2": np.full(3, np.nan, "f4")})), CheckpointError,
+     r"bias of layer 'rnn' holds NaN"),
+    ("keras-zip-not-keras", lambda: from_keras(_zip({"notes.txt": b"hi"})), CheckpointError,
+     r"holds config\.json and model\.weights\.h5"),
+    ("keras-zip-declared", lambda: patched(KF, "MAX_UNZIPPED", 1000, lambda: from_keras(KS.keras_zip())),
+     CheckpointError, r"declares 0 MB once inflated; the limit is 0\.000953674 MB"),
+    ("keras-zip-truncated", lambda: from_keras(KS.keras_zip()[:300]), CheckpointError, r"damaged or truncated"),
+    ("keras-config-json", lambda: from_keras(KS.keras_zip(raw_config=b"{" * BIG)), CheckpointError,
+     r"config\.json is not valid JSON"),
+    ("keras-h5-damaged", lambda: from_keras(KF.HDF5_SIGNATURE + bytes(100)), CheckpointError,
+     r"\.h5 file is damaged or truncated"),
+    ("keras-h5-tree", lambda: patched(KF, "check_tree", mock.Mock(side_effect=OSError), lambda: from_keras(
+        KS.keras_zip())), CheckpointError, r"part of its tree cannot be read"),
+    ("keras-unreadable", lambda: patched(h5py.Dataset, "__getitem__", unreadable_dataset, lambda: from_keras(
+        KS.keras_zip())), CheckpointError, r"kernel of layer 'rnn' cannot be read"),
+    ("keras-zip-inflates", lambda: patched(KF, "MAX_CONFIG", 10, lambda: from_keras(KS.keras_zip())),
+     CheckpointError, r"config\.json inflates past"),
+    ("keras-total", lambda: patched(KF, "MAX_TOTAL", 10, lambda: from_keras(KS.keras_zip())), CheckpointError,
+     r"more than 10 values in all"),
+    ("keras-objects", lambda: patched(KF, "MAX_OBJECTS", 3, lambda: from_keras(KS.keras_zip())), CheckpointError,
+     r"more than 3 objects"),
+    ("keras-external-link", lambda: from_keras(KS.keras_zip(edit=lambda f: f.__setitem__(
+        "x", h5py.ExternalLink("/etc/passwd", "/")))), CheckpointError, r"'/x' links to another file"),
+    ("keras-soft-link", lambda: from_keras(KS.keras_zip(edit=lambda f: f.__setitem__(
+        "y", h5py.SoftLink("/layers")))), CheckpointError, r"'/y' is a soft"),
+    # keras_io.py: the config
+    ("keras-not-a-model", lambda: from_keras(KS.keras_zip({"class_name": "Conv1D", "config": {}})), CheckpointError,
+     r"holds a 'Conv1D', not a Sequential"),
+    ("keras-deep", lambda: from_keras(KS.keras_zip({**KS.rnn_config(), "x": nested(70)})), CheckpointError,
+     r"nested too deeply"),
+    ("keras-functional-empty", lambda: from_keras(KS.keras_zip({"class_name": "Functional", "config": {
+        "layers": []}})), CheckpointError, r"lists no layers"),
+    ("keras-functional-output", lambda: from_keras(functional(
+        [INPUT, {**RNN, "inbound_nodes": fed_by("input")}], [["input", 0, 0]])), CheckpointError,
+     r"several outputs, or its output is not its last layer"),
+    ("keras-no-class", lambda: from_keras(KS.keras_zip([])), CheckpointError, r"has no class_name"),
+    ("keras-order", lambda: from_keras(KS.with_layers(INPUT, LAYER("Dense", name="d", units=2), RNN)),
+     CheckpointError, r"order rnnviz cannot show \(at 'input'\)"),
+    ("keras-mixed", lambda: from_keras(KS.with_layers(INPUT, {**RNN, "config": {**RNN["config"],
+                                                                                 "return_sequences": True}},
+                                                      LAYER("LSTM", name="l", units=3))), CheckpointError,
+     r"different kinds \('SimpleRNN', 'LSTM'\)"),
+    ("keras-activations", lambda: from_keras(KS.with_layers(INPUT, LAYER("SimpleRNN", name="a", units=3,
+                                                                         return_sequences=True),
+                                                            LAYER("SimpleRNN", name="b", units=3, activation="relu"))),
+     CheckpointError, r"different activations"),
+    ("keras-embedding-size", lambda: from_keras(KS.with_layers(IDS_INPUT, LAYER("Embedding", name="e", input_dim=0,
+                                                                                output_dim=2), RNN)),
+     CheckpointError, r"Embedding 'e'.s input_dim is 0; rnnviz reads 1 to 5,000"),
+    ("keras-module", lambda: from_keras(KS.with_layers(INPUT, {"module": "os", "class_name": "system",
+                                                               "config": {"name": "x"}})), CheckpointError,
+     r"names the Python module 'os'"),
+    ("keras-registered", lambda: from_keras(KS.with_layers(INPUT, {**RNN, "registered_name": "pkg>Layer"})),
+     CheckpointError, r"custom object 'pkg>Layer'"),
+    ("keras-functional-branch", lambda: from_keras(functional(
+        [INPUT, {**RNN, "inbound_nodes": fed_by("elsewhere")}], [["rnn", 0, 0]])), CheckpointError,
+     r"layer 'rnn' takes its input from \['elsewhere'\]"),
+    ("keras-sequential-empty", lambda: from_keras(KS.keras_zip({"class_name": "Sequential", "config": {
+        "layers": "none"}})), CheckpointError, r"Sequential model's config lists no layers"),
+    ("keras-layer-no-config", lambda: from_keras(KS.with_layers(INPUT, {"class_name": "SimpleRNN"})),
+     CheckpointError, r"has no class_name or config"),
+    ("keras-weight-count", lambda: from_keras(KS.keras_zip(weights={
+        k: v for k, v in KS.rnn_weights().items() if not k.endswith("2")})), CheckpointError,
+     r"2 weights for the layer 'rnn'; its config implies 3"),
+    ("keras-neither", lambda: from_keras(b"hello" * BIG), CheckpointError, r"neither a \.keras file"),
+    ("keras-malformed", lambda: from_keras(KS.with_layers(INPUT, LAYER("Bidirectional", name="b", layer="x"))),
+     CheckpointError, r"config is malformed"),
+    ("keras-vocab-too-long", lambda: from_keras(KS.keras_zip(), list("abcdef")), CheckpointError,
+     r"cannot be built in rnnviz: The vocabulary has 6 tokens, but the model reads 2 ids"),
+    ("keras-weight-path", lambda: from_keras(KS.legacy_h5(["/etc/passwd"])), CheckpointError,
+     r"point outside their group"),
+    ("keras-input-shape", lambda: from_keras(KS.changed("0.batch_shape", [None, 5])), CheckpointError,
+     r"input is shaped \[None, 5\]"),
+    ("keras-weights-only", lambda: from_keras(KS.h5_bytes(KS.rnn_weights())), CheckpointError,
+     r"holds weights only \(no model_config\)"),
+    ("keras-features", lambda: from_keras(KS.changed("0.batch_shape", [None, None, 5000])), CheckpointError,
+     r"reads 5,000 features per step; rnnviz reads 1 to 4,096"),
+    ("imported-activation", lambda: ImportedModel(ModelConfig(cell="rnn", hidden_size=2, encoder="float",
+                                                              input_size=1, head="none"), None,
+                                                  torch.nn.RNN(1, 2, batch_first=True), (2,), activation="relu"),
+     ConfigError, r"Unknown head activation 'relu'"),
+    # state_dict.py
+    ("state-not-dict", lambda: from_state_dict(torch_file([torch.zeros(2)])), CheckpointError,
+     r"does not hold a state dict"),
+    ("state-no-rnn", lambda: from_state_dict(torch_file({"fc.weight": torch.zeros(2, 2)})), CheckpointError,
+     r"holds no recurrent modules"),
+    ("state-proj", lambda: from_state_dict(torch_file(torch.nn.LSTM(2, 4, proj_size=2).state_dict())),
+     CheckpointError, r"proj_size"),
+    ("state-hidden", lambda: from_state_dict(gru_state(weight_hh_l0=torch.zeros(9))), CheckpointError,
+     r"weight_hh_l0 is shaped \[9\]; rnnviz reads"),
+    ("state-gates", lambda: from_state_dict(gru_state(weight_hh_l0=torch.zeros(6, 3))), CheckpointError,
+     r"not an RNN \(H rows\), GRU \(3H\) or LSTM"),
+    ("state-layers", lambda: from_state_dict(torch_file(torch.nn.RNN(1, 1, 7).state_dict())), CheckpointError,
+     r"has 7 layers; rnnviz shows at most 6"),
+    ("state-stack", lambda: from_state_dict(gru_state(bias_hh_l0=None)), CheckpointError,
+     r"do not form a stack: bias_hh_l0 missing or extra"),
+    ("state-damaged", lambda: from_state_dict(torch_file({"w": torch.zeros(3)})[:64]), CheckpointError,
+     r"weights-only PyTorch state dict"),
+    ("state-int", lambda: from_state_dict(gru_state(bias_ih_l0=torch.zeros(9, dtype=torch.int64))),
+     CheckpointError, r"'bias_ih_l0' is torch\.int64; weights must be floats"),
+    ("state-nan", lambda: from_state_dict(gru_state(bias_ih_l0=torch.full((9,), float("nan")))), CheckpointError,
+     r"'bias_ih_l0' holds NaN"),
+    ("state-shape", lambda: from_state_dict(gru_state(bias_ih_l0=torch.zeros(8))), CheckpointError,
+     r"bias_ih_l0 is shaped \[8\]; the stack implies \[9\]"),
+    ("state-other", lambda: from_state_dict(torch_file({**torch.nn.GRU(2, 3).state_dict(),
+                                                        "bn.running_mean": torch.zeros(3)})), CheckpointError,
+     r"'bn\.running_mean', which is not part of an RNN"),
+    ("state-vocab", lambda: from_state_dict(gru_state(), vocab=list("abc")), CheckpointError,
+     r"cannot be built in rnnviz: The vocabulary has 3 tokens, but the model reads 2 ids"),
+    ("state-module", lambda: from_state_dict(torch_file({**torch.nn.GRU(2, 3).state_dict(),
+                                                         "out.weight": torch.zeros(2, 7)})), CheckpointError,
+     r"'out' is neither an nn\.Embedding"),
+    # uploads.py, vocab.py: what comes with an upload
+    ("upload-kind", lambda: kind_of("model.pkl" + "x" * BIG), CheckpointError, r"Unknown model file"),
+    ("tokens-form", lambda: read_tokens("a", "yaml"), InputError, r"Unknown vocabulary form 'yaml'"),
+    ("tokens-json-type", lambda: read_tokens('{"a": "b"}', "json"), InputError, r"list of tokens \(strings\)"),
+    ("tokens-too-many", lambda: ids_vocab(list("abc"), 2), InputError, r"has 3 tokens, but the model reads 2"),
+    ("tokens-json", lambda: read_tokens("[" * BIG, "json"), InputError, r"not valid JSON"),
 ]
 
 # Raise sites no user can reach, matched by a piece of their source text: file → (piece, why).
