@@ -232,8 +232,9 @@ def states_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels
     keys = ", ".join(CELL_KEYS[tr.cell])
     T = tr.shape[2]
     steps = step_window(T, tr.labels, f"{KEY}_steps")
-    if T * len(units) > MAX_CELLS:
-        cap = max(8, MAX_CELLS // T)
+    shown_steps = steps[1] - steps[0]
+    if shown_steps * len(units) > MAX_CELLS:
+        cap = max(8, MAX_CELLS // shown_steps)
         st.info(f"Showing the first {cap} of {len(units)} units (in the current order) so the browser keeps up; "
                 "name others in Show units.", icon=":material/filter_alt:")
         units = units[:cap]
@@ -405,11 +406,11 @@ def download_view(tr: Trace) -> None:
 def views_ui(model: Model, tr: Trace, data) -> None:
     probes = CU.cached_probes(tr, model.fingerprint(), data) if isinstance(data, str) else None
     layer, direction, units, order, by = view_ui(tr, probes)
-    CU.selected(tr, probes)  # the first unit selected is the best unit of the best feature
+    CU.selected(tr, probes, model.fingerprint())  # the first unit selected: the best unit of the best feature
     labels = CU.unit_labels(probes, layer, direction, tr.shape[3])
     tabs = st.tabs(TABS, key=f"{KEY}_view", on_change="rerun")
     views = {
-        UNITS_TAB: lambda: CU.units_view(tr, probes),
+        UNITS_TAB: lambda: CU.units_view(tr, probes, model.fingerprint()),
         "States": lambda: states_view(tr, layer, direction, units, labels,
                                       CU.unit_groups(probes, layer, direction, units) if by == "feature" else None),
         "Predictions": lambda: predictions_view(model, tr, data),

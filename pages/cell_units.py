@@ -39,9 +39,14 @@ def select(layer: int, direction: int, unit: int) -> None:
     st.session_state[f"{KEY}_direction"] = DIRECTIONS[int(direction)]
 
 
-def selected(tr: Trace, probes: P.Probes | None) -> tuple[int, int, int]:
-    """The selected (layer, direction, unit), valid for this trace; at first, the best unit of the best feature."""
+def selected(tr: Trace, probes: P.Probes | None, model_key: str) -> tuple[int, int, int]:
+    """The selected (layer, direction, unit) of this model; at first, and for a new model, the best unit of the best
+    feature."""
     L, D, _, H = tr.shape
+    if st.session_state.get(f"{SELECTED}_model") != model_key:
+        st.session_state.pop(SELECTED, None)
+        st.session_state.pop(FEATURE, None)  # before the feature pills exist in this run
+        st.session_state[f"{SELECTED}_model"] = model_key
     sel = st.session_state.get(SELECTED)
     if sel and sel[0] < L and sel[1] < D and sel[2] < H:
         return sel
@@ -139,7 +144,7 @@ def feature_ui(tr: Trace, probes: P.Probes) -> str | None:
     return code
 
 
-def units_view(tr: Trace, probes: P.Probes | None) -> None:
+def units_view(tr: Trace, probes: P.Probes | None, model_key: str) -> None:
     """What the units learned: for the picked feature (or unit), the unit painted over the text and its gates."""
     if probes is None:
         st.info(t("The units are compared with features of a text; this input is numbers. Pick a unit in the other "
@@ -148,7 +153,7 @@ def units_view(tr: Trace, probes: P.Probes | None) -> None:
     st.caption(t("Units that follow something a person can name: whether the model is inside a string or a comment, "
                  "how deep in brackets, how far into a line. After Karpathy, Johnson and Fei-Fei (2015)."))
     code = feature_ui(tr, probes)
-    layer, direction, unit = selected(tr, probes)
+    layer, direction, unit = selected(tr, probes, model_key)
     H = tr.shape[3]
     labels = unit_labels(probes, layer, direction, H)
     order = probes.unit_order(layer, direction)
