@@ -136,7 +136,8 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
     if groups is not None and len(groups) != len(units):
         raise IndexError(f"{len(groups)} group names for {len(units)} units")
     firsts = [i for i in range(len(units)) if groups is not None and (i == 0 or groups[i] != groups[i - 1])]
-    spans = list(zip(firsts, [*firsts[1:], len(units)][:len(firsts)], strict=True))  # each group's rows; named when 10 px high
+    spans = list(zip(firsts, [*firsts[1:], len(units)][:len(firsts)], strict=True))  # rows of each group
+    # a group is named on the axis when it is at least 10 px high
     px = panel_height / max(1, len(units))
     data = []
     for row, key in enumerate(keys, start=1):
