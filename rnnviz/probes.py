@@ -28,7 +28,8 @@ sentence_pos   characters since the last 。！？!? (the position in a sentence
 The last three are measured only on text that holds CJK characters: on code they would count characters.
 
 ``probe(trace, text)`` correlates every unit's h_t and c_t (every layer and direction) with every feature:
-Pearson r over the steps where the feature is available. A constant unit or feature has r = 0, never NaN.
+Pearson r over the steps where the feature is available. A constant unit or feature has r = 0, never NaN. A unit
+tracks a feature when |r| ≥ 0.3 and above chance: the best |r| any unit reaches with the feature slid along the text.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ PYTHON = ("string", "comment", "docstring", "brackets", "indent", "keyword")  # 
 CHINESE = ("since_punct", "quoted", "sentence_pos")  # measured only on text with CJK characters
 QUANTITIES = ("h", "c")  # the unit's outputs a probe reads (c for an LSTM only)
 TRACKS = 0.3  # best |r| below this: "nothing tracks" the feature
+SHIFTS = 7  # chance level: the feature slid along the text by 1/8, 2/8, ... 7/8 of its length (circularly)
 _OPEN, _CLOSE = "([{", ")]}"
 _QUOTES = {"《": "》", "“": "”", "「": "」", "『": "』"}
 _SENTENCE_END = set("。！？!?")
@@ -303,7 +305,10 @@ class Probes:
 
     ``r`` is ``[quantity, layer, direction, unit, feature]`` for ``quantities`` ("h", and "c" for an LSTM);
     ``values`` the features ``[time, feature]``; ``varies`` ``[feature]`` is False for a feature that is constant
-    (or unavailable) on this text, which no unit can track.
+    (or unavailable) on this text, which no unit can track. ``chance`` ``[feature]`` is the best |r| any unit
+    reaches with the feature slid along the text (a circular shift keeps its runs and the units' slow drifts but
+    breaks the alignment): on a short text, or with many units, that is what correlation alone gives, so a feature
+    counts as tracked only above it (and above ``threshold``).
     """
 
     codes: tuple[str, ...]
@@ -311,6 +316,11 @@ class Probes:
     r: np.ndarray
     values: np.ndarray
     varies: np.ndarray
+    chance: np.ndarray
+
+    def _level(self, threshold: float) -> np.ndarray:
+        """The |r| a unit must reach to track each feature ``[feature]``; infinite for a feature that is constant."""
+        return np.where(self.varies, np.maximum(threshold, self.chance), np.inf)
 
     def best(self, code: str, k: int = 1) -> list[Best]:
         """The ``k`` units whose h or c follows ``code`` best (largest |r|), each unit once, best first."""
@@ -327,30 +337,32 @@ class Probes:
         return out
 
     def tracked(self, code: str, threshold: float = TRACKS) -> bool:
-        """Whether some unit follows ``code`` with |r| ≥ ``threshold``."""
-        return bool(self.varies[self.codes.index(code)]) and abs(self.best(code)[0].r) >= threshold
+        """Whether some unit follows ``code`` with |r| ≥ ``threshold`` and above chance."""
+        return abs(self.best(code)[0].r) >= self._level(threshold)[self.codes.index(code)]
 
-    def unit_best(self, layer: int, direction: int) -> tuple[np.ndarray, np.ndarray]:
-        """(feature index, r) per unit of one layer and direction ``[unit]``: its strongest feature over h and c."""
+    def unit_best(self, layer: int, direction: int, threshold: float = TRACKS) -> tuple[np.ndarray, np.ndarray]:
+        """(feature index, r) per unit of one layer and direction ``[unit]``: the feature it follows best over h and
+        c among those it tracks (|r| at or above the threshold and chance); r = 0 where it tracks none."""
         r = self.r[:, layer, direction]  # [quantity, unit, feature]
-        r = np.where(self.varies[None, None], r, 0.0)
+        r = np.where(np.abs(r) >= self._level(threshold)[None, None], r, 0.0)
         strength = np.abs(r).max(axis=0)  # [unit, feature]
         feature = strength.argmax(axis=1)
-        q = np.abs(r[:, np.arange(r.shape[1]), feature]).argmax(axis=0)
-        return feature, r[q, np.arange(r.shape[1]), feature]
+        units = np.arange(r.shape[1])
+        q = np.abs(r[:, units, feature]).argmax(axis=0)
+        return feature, r[q, units, feature]
 
     def labels(self, layer: int = 0, direction: int = 0, threshold: float = TRACKS, lang: str = "en") -> list[str]:
-        """A short label per unit ("indentation, r = 0.81"), or "" when it follows no feature with |r| ≥ threshold."""
-        feature, r = self.unit_best(layer, direction)
+        """A short label per unit ("indentation, r = 0.81"), or "" when it tracks no feature (see ``unit_best``)."""
+        feature, r = self.unit_best(layer, direction, threshold)
         return [tr(lang, "{feature}, r = {r}", feature=feature_name(self.codes[f], lang), r=f"{v:.2f}")
-                if abs(v) >= threshold else "" for f, v in zip(feature, r, strict=True)]
+                if v else "" for f, v in zip(feature, r, strict=True)]
 
     def unit_order(self, layer: int = 0, direction: int = 0, threshold: float = TRACKS) -> np.ndarray:
-        """Units grouped by the feature they follow best (in ``codes`` order), strongest first in each group; units
-        that follow nothing (|r| < threshold) come last, by decreasing |r|."""
-        feature, r = self.unit_best(layer, direction)
+        """Units grouped by the feature they track (in ``codes`` order), strongest first in each group; units that
+        track nothing come last, in index order."""
+        feature, r = self.unit_best(layer, direction, threshold)
         strength = np.abs(r)
-        group = np.where(strength >= threshold, feature, len(self.codes))
+        group = np.where(strength > 0, feature, len(self.codes))
         return np.lexsort((-strength, group))
 
     def summary(self, threshold: float = TRACKS, lang: str = "en") -> list[dict]:
@@ -359,15 +371,30 @@ class Probes:
         for f, code in enumerate(self.codes):
             best = self.best(code)[0]
             row = dict(code=code, feature=feature_name(code, lang), best=best, tracked=False, note="")
+            r = f"{abs(best.r):.2f}"
             if not self.varies[f]:
                 row["note"] = tr(lang, "Does not vary in this text.")
             elif abs(best.r) < threshold:
-                row["note"] = tr(lang, "Nothing tracks {feature}: the best |r| is {r}.", feature=row["feature"],
-                                 r=f"{abs(best.r):.2f}")
+                row["note"] = tr(lang, "Nothing tracks {feature}: the best |r| is {r}.", feature=row["feature"], r=r)
+            elif abs(best.r) < self.chance[f]:
+                row["note"] = tr(lang, "Nothing tracks {feature} beyond chance: the best |r| is {r}, and {chance} with "
+                                 "the feature slid along the text.", feature=row["feature"], r=r,
+                                 chance=f"{self.chance[f]:.2f}")
             else:
                 row["tracked"] = True
             rows.append(row)
         return rows
+
+
+def chance_level(units: np.ndarray, values: np.ndarray, shifts: int = SHIFTS) -> np.ndarray:
+    """Per feature ``[feature]``, the best |r| of any unit (``units`` ``[time, unit]``) with the feature circularly
+    shifted by k·T/(shifts + 1) steps, k = 1..shifts: what a unit reaches by chance on this text. 1 below 8 steps."""
+    T, F = values.shape
+    if T < 8:
+        return np.ones(F)
+    slid = np.concatenate([np.roll(values, T * k // (shifts + 1), axis=0) for k in range(1, shifts + 1)], axis=1)
+    r = correlate(units, slid)  # [unit, shift·feature]
+    return np.abs(r).max(axis=0).reshape(shifts, F).max(axis=0)
 
 
 def probe(trace: Trace, text: str | None = None) -> Probes:
@@ -382,4 +409,4 @@ def probe(trace: Trace, text: str | None = None) -> Probes:
     available = np.isfinite(values)
     varies = np.array([available[:, f].sum() >= 3 and np.nanstd(values[:, f]) > 0 if available[:, f].any() else False
                        for f in range(len(codes))], dtype=bool)
-    return Probes(codes, quantities, r, values, varies)
+    return Probes(codes, quantities, r, values, varies, chance_level(units, values))

@@ -184,3 +184,35 @@ def test_probe_of_a_real_model_on_typed_text_has_no_nan():
         probes = P.probe(trace(model, text))
         assert probes.quantities == ("h",) and np.isfinite(probes.r).all()
         assert len(probes.summary()) == len(P.FEATURES)
+
+
+def test_chance_level_is_the_best_r_with_the_feature_slid_along_the_text():
+    rng = np.random.default_rng(3)
+    T = 48
+    units = np.cumsum(rng.standard_normal((T, 5)), axis=0)  # slow drifts, like cell states
+    feats = np.repeat(rng.integers(0, 3, (T // 8, 2)), 8, axis=0).astype(float)  # runs, like indentation
+    expected = [max(abs(np.corrcoef(units[:, u], np.roll(feats[:, f], T * k // 8))[0, 1])
+                    for u in range(5) for k in range(1, 8)) for f in range(2)]
+    np.testing.assert_allclose(P.chance_level(units, feats), expected, atol=1e-12)
+
+
+def test_a_short_text_with_drifting_units_is_not_called_tracked():
+    text = "def f(a):\n    if a:\n        return a\n    return 0\n"
+    rng = np.random.default_rng(0)
+    T, H = len(text), 64
+    drift = np.cumsum(rng.standard_normal((1, 1, T, H)), axis=2) / 4
+    arrays = {k: np.tanh(drift).astype(np.float32) for k in ("h", "c")}
+    codes, values = P.features(text)
+    arrays["c"][0, 0, :, 7] = values[:, codes.index("indent")]  # one unit really is the indentation
+    probes = P.probe(Trace("lstm", arrays, list(text), [False] * T, np.zeros((T, 1), np.float32)))
+    rows = {row["code"]: row for row in probes.summary()}
+    assert rows["indent"]["tracked"] and rows["indent"]["best"].unit == 7
+    spurious = [row for row in rows.values() if "beyond chance" in row["note"]]
+    assert spurious, "precondition: some drift passes |r| ≥ 0.3 on 48 steps"
+    for row in spurious:
+        f = codes.index(row["code"])
+        assert P.TRACKS <= abs(row["best"].r) < probes.chance[f]
+        assert f"{probes.chance[f]:.2f}" in row["note"]
+    assert probes.labels()[7] == "indentation, r = 1.00"
+    assert all(label == "" or label.split(",")[0] in [rows[c]["feature"] for c in rows if rows[c]["tracked"]]
+               for label in probes.labels())
