@@ -40,8 +40,9 @@ def unit_gates_figure(trace, layer: int, direction: int, unit: int, feature: np.
     for key in CELL_KEYS[trace.cell]:
         name = NAMES.get(key, key)
         data.append(dict(type="scatter", x=np.arange(T), y=finite32(trace[key][layer, direction, :, unit]), mode=mode,
-                         name=name, line=dict(color=LINE_COLORS.get(key, "#6b7280"), width=2.6 if key in "ch" else 1.4),
-                         marker=dict(size=3), hovertemplate=f"token %{{x}}<br>{name} = %{{y:.3f}}<extra></extra>"))
+                         name=name, line=dict(color=LINE_COLORS.get(key, "#6b7280"), width=2.6 if key in "ch" else 1.2),
+                         opacity=1.0 if key in "ch" else 0.6, marker=dict(size=3),
+                         hovertemplate=f"token %{{x}}<br>{name} = %{{y:.3f}}<extra></extra>"))
     if feature is not None:
         feature = np.asarray(feature, dtype=np.float64)
         if feature.shape != (T,):
@@ -50,12 +51,17 @@ def unit_gates_figure(trace, layer: int, direction: int, unit: int, feature: np.
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         scaled = (feature - lo) / (hi - lo) if hi > lo else feature * 0
         name = tr(lang, "{feature} (scaled to 0–1)", feature=feature_name)
-        data.append(dict(type="scatter", x=np.arange(T), y=finite32(scaled), mode="lines", name=name,
-                         line=dict(color="#9ca3af", width=2, dash="dot", shape="hv"), customdata=finite32(feature),
+        data.append(dict(type="scatter", x=np.arange(T), y=finite32(scaled), mode="lines", name=name, yaxis="y2",
+                         line=dict(color="#4b5563", width=2.2, dash="dot", shape="hv"), customdata=finite32(feature),
                          hovertemplate=f"token %{{x}}<br>{feature_name} = %{{customdata:.0f}}<extra></extra>"))
     fig = _token_figure(data, trace.labels, height=330, hovermode="x unified",
                         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
     fig.update_yaxes(title_text=tr(lang, "unit #{unit}", unit=unit), zeroline=True, zerolinecolor="#d1d5db")
+    if feature is not None:  # its own 0–1 scale on the right, so a large c_t does not flatten it
+        fig.update_layout(yaxis2=dict(overlaying="y", side="right", range=[-0.05, 1.05], showgrid=False,
+                                      zeroline=False, tickvals=[0, 1], ticktext=[f"{lo:g}", f"{hi:g}"],
+                                      title=dict(text=feature_name, standoff=2)),
+                          margin=dict(l=60, r=60, t=30, b=40))
     return fig
 
 
