@@ -37,6 +37,7 @@ def select(layer: int, direction: int, unit: int) -> None:
     st.session_state[SELECTED] = (int(layer), int(direction), int(unit))
     st.session_state[f"{KEY}_layer"] = int(layer)
     st.session_state[f"{KEY}_direction"] = DIRECTIONS[int(direction)]
+    st.session_state.pop(f"{KEY}_units_q", None)  # paint h or c, whichever fits the new unit better
 
 
 def selected(tr: Trace, probes: P.Probes | None, model_key: str) -> tuple[int, int, int]:
