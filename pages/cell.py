@@ -14,6 +14,8 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
+from pages import cell_units as CU
+from pages.i18n import t
 from pages.shared import (
     LINK,
     MAX_STEPS,
@@ -50,13 +52,30 @@ from rnnviz.parse import parse_numbers
 
 KEY = "cell"
 HIDDEN = 128  # the default random model matches the pretrained character models
-SNIPPET = '''def merge(a, b, depth=0):
-    """Merge two 'nested' dicts: {"k": [1, (2, 3)]}."""
-    out = {**a}
-    for key, value in b.items():
-        if isinstance(value, dict) and key in out:
-            out[key] = merge(out[key], value, depth + 1)
-    return out
+SNIPPET = '''def parse(lines, sep=","):
+    """Read 'name, width, height' rows; skip # comments."""
+    rows = []
+    for n, line in enumerate(lines):
+        if not line.strip() or line.startswith("#"):
+            continue  # nothing to read here
+        name, width, height = [f.strip() for f in line.split(sep)]
+        rows.append({"name": name, "size": (int(width), int(height))})
+    return rows
+
+
+def area(row):
+    # the size is a tuple: (width, height)
+    return row["size"][0] * row["size"][1]
+
+
+class Table:
+    """Rows with a 'name' and a 'size'."""
+
+    def __init__(self, rows):
+        self.rows = sorted(rows, key=area)  # smallest first
+
+    def names(self):
+        return [row["name"] for row in self.rows if area(row) > 0]
 '''
 PRESETS = {
     "Letters: abcde, repeated": "abcde" * 8,
@@ -71,7 +90,9 @@ NUMBER_PRESETS = {
 }
 WINDOW = 60  # prediction steps that fit their tokens in the cells
 MAX_CELLS = 2000 * 128  # per heatmap panel: past it the browser slows; the page shows fewer units, and says so
-TABS = ["States", "Predictions", "Colored text", "Saturation", "Memory", "Download"]
+UNITS_TAB = "What the units learned"
+TABS = [UNITS_TAB, "States", "Predictions", "Colored text", "Saturation", "Memory", "Download"]
+HEATMAP_WINDOW = 120  # steps whose tokens the heatmaps label one by one; longer text gets a window slider
 MODES = ["Text", "Numbers"]
 NUMBER_SOURCES = ("Random", "Trained here", "Uploaded")
 DIRECTIONS = ("forward", "backward")
@@ -159,8 +180,9 @@ def model_ui(mode: str, data) -> tuple[Model, str] | None:
 # View controls ------------------------------------------------------------------------------------------------
 
 
-def view_ui(tr: Trace) -> tuple[int, int, np.ndarray, np.ndarray]:
-    """(layer, direction, units shown in order, full order) from the layer, direction, sort and filter controls."""
+def view_ui(tr: Trace, probes) -> tuple[int, int, np.ndarray, np.ndarray, str]:
+    """(layer, direction, units shown in order, full order, sort) from the layer, direction, sort and filter controls.
+    With probes (text input), units are sorted by the feature they track unless the user picks another order."""
     L, D, T, H = tr.shape
     widths = [1] * (L > 1) + [1] * (D == 2) + [1.3, 2]
     columns = iter(st.columns(widths))  # layer and direction only where there is a choice
@@ -173,36 +195,55 @@ def view_ui(tr: Trace) -> tuple[int, int, np.ndarray, np.ndarray]:
                                                  key=f"{KEY}_direction")
         direction = DIRECTIONS.index(chosen)
     c3, c4 = next(columns), next(columns)
-    sorts = U.sort_options(tr.cell)
-    by = c3.selectbox("Sort units by", list(sorts), format_func=sorts.get, key=f"{KEY}_sort_{tr.cell}",
-                      help="Variance: the units that change most come first. Mean forget (GRU: update) gate: "
-                           "the units that keep their memory longest come first.")
+    sorts = ({"feature": t("feature tracked")} if probes is not None else {}) | U.sort_options(tr.cell)
+    by = c3.selectbox(t("Sort units by"), list(sorts), format_func=sorts.get, key=f"{KEY}_sort_{tr.cell}",
+                      help=t("Feature tracked: units grouped by the feature of the text they follow best, strongest "
+                             "first. Variance: the units that change most come first. Mean forget (GRU: update) "
+                             "gate: the units that keep their memory longest come first."))
     spec = c4.text_input("Show units", key=f"{KEY}_units", placeholder=f"all {H}; or e.g. 0-15, 42",
                          help="Unit numbers and ranges, separated by commas. Empty shows every unit.")
-    order = U.unit_order(tr, layer, direction, by)
+    order = probes.unit_order(layer, direction) if by == "feature" else U.unit_order(tr, layer, direction, by)
     try:
         picked = U.parse_units(spec, H)
     except InputError as err:
         show_error(err)
         picked = None
     units = order if picked is None else order[np.isin(order, picked)]
-    return layer, direction, units, order
+    return layer, direction, units, order, by
 
 
 # Views ---------------------------------------------------------------------------------------------------------
 
 
-def states_view(tr: Trace, layer: int, direction: int, units: np.ndarray) -> None:
+def step_window(T: int, labels: list[str], key: str) -> tuple[int, int]:
+    """(start, stop), stop excluded: every step when they fit, else a slider over a window of HEATMAP_WINDOW steps."""
+    if T <= HEATMAP_WINDOW:
+        return 0, T
+    starts = list(range(0, T - HEATMAP_WINDOW + 1, 10)) or [0]
+    start = st.select_slider(t("Steps shown"), starts, key=f"{key}_{T}",
+                             format_func=lambda s: f"{s}–{min(T, s + HEATMAP_WINDOW) - 1} · {labels[s]}",
+                             help=t("{n} steps at a time, so every token on the axis can be read; slide along the "
+                                    "text.", n=HEATMAP_WINDOW))
+    return start, min(T, start + HEATMAP_WINDOW)
+
+
+def states_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels: list[str],
+                groups: list[str] | None) -> None:
     keys = ", ".join(CELL_KEYS[tr.cell])
     T = tr.shape[2]
-    if T * len(units) > MAX_CELLS:
-        cap = max(8, MAX_CELLS // T)
+    steps = step_window(T, tr.labels, f"{KEY}_steps")
+    shown_steps = steps[1] - steps[0]
+    if shown_steps * len(units) > MAX_CELLS:
+        cap = max(8, MAX_CELLS // shown_steps)
         st.info(f"Showing the first {cap} of {len(units)} units (in the current order) so the browser keeps up; "
                 "name others in Show units.", icon=":material/filter_alt:")
         units = units[:cap]
     st.caption(f"Rows are units ({len(units)} shown), columns are steps; hover for token, step, unit and value. "
                f"Quantities: {keys}. Gates (sigmoid) on [0, 1], tanh-range values on [−1, 1].")
-    plotly_chart(st, cell_heatmaps(tr, layer, direction, units), width="stretch", key=f"{KEY}_heatmaps")
+    names = {int(u): labels[u] for u in units if labels[u]}
+    fig = cell_heatmaps(tr, layer, direction, units, unit_names=names, steps=steps,
+                        groups=groups[:len(units)] if groups else None)
+    plotly_chart(st, fig, width="stretch", key=f"{KEY}_heatmaps")
 
 
 def predictions_view(model: Model, tr: Trace, data) -> None:
@@ -235,22 +276,23 @@ def predictions_view(model: Model, tr: Trace, data) -> None:
     plotly_chart(st, fig, width="stretch", key=f"{KEY}_predictions")
 
 
-def paint_unit(key: str, pills_key: str) -> None:
-    """Callback of the unit finder: paint the unit that was clicked."""
+def paint_unit(pills_key: str, layer: int, direction: int) -> None:
+    """Callback of the unit finder: select (and so paint) the unit that was clicked."""
     unit = st.session_state.get(pills_key)
     if unit is not None:
-        st.session_state[key] = int(unit)
+        CU.select(layer, direction, int(unit))
 
 
-def colored_text_view(tr: Trace, layer: int, direction: int, order: np.ndarray) -> None:
+def colored_text_view(tr: Trace, layer: int, direction: int, order: np.ndarray, labels: list[str]) -> None:
     H = tr.shape[3]
     keys = CELL_KEYS[tr.cell]
     c1, c2 = st.columns([1, 1])
     quantity = c1.selectbox("Quantity", keys, index=keys.index("h"), format_func=lambda k: NAMES.get(k, k),
                             key=f"{KEY}_paint_key")
     unit_key = f"{KEY}_paint_unit_{H}"
-    unit = c2.selectbox("Unit", [int(u) for u in order], key=unit_key, format_func=lambda u: f"#{u}",
-                        help="Listed in the current sort order; the unit finder below can pick one too.")
+    unit = CU.unit_picker(c2, t("Unit"), order, unit_key, layer, direction, labels,
+                          help=t("Listed in the current sort order, each with what it tracks; the unit finder below "
+                                 "can pick one too."))
     values = tr[quantity][layer, direction]  # [T, H]
     vmin, vmax, _ = color_range(quantity, values)
     if st.toggle("Stretch the colours to this unit's range", key=f"{KEY}_stretch",
@@ -260,14 +302,16 @@ def colored_text_view(tr: Trace, layer: int, direction: int, order: np.ndarray) 
             m = float(np.abs(column).max()) if vmin < 0 else 0.0
             vmin, vmax = (-m, m) if vmin < 0 else (float(column.min()), float(column.max()))
             vmax = vmax if vmax > vmin else vmin + 1e-6
-    st.html(U.colored_text_html(tr.tokens, values[:, unit], vmin, vmax, tr.unknown, name=f"{quantity}[{unit}]"))
+    name = f"{quantity}[{unit}]" + (f" · {labels[unit]}" if labels[unit] else "")
+    st.html(U.colored_text_html(tr.tokens, values[:, unit], vmin, vmax, tr.unknown, name=name))
     st.caption(f"Unit #{unit}'s {NAMES.get(quantity, quantity)} painted over the text: red high, blue low, "
                f"white at the middle of [{vmin:g}, {vmax:g}]. Hover a character for its value; wavy underlines mark "
                "characters the model does not know.")
-    finder_ui(tr, values, quantity, unit_key)
+    finder_ui(tr, values, quantity, layer, direction, unit, labels)
 
 
-def finder_ui(tr: Trace, values: np.ndarray, quantity: str, unit_key: str) -> None:
+def finder_ui(tr: Trace, values: np.ndarray, quantity: str, layer: int, direction: int, unit: int,
+              unit_names: list[str]) -> None:
     """Unit finder after LSTMVis: pick a span; list units above the threshold on it and below it elsewhere."""
     T = len(tr.tokens)
     st.subheader("Unit finder", anchor=False)
@@ -276,10 +320,6 @@ def finder_ui(tr: Trace, values: np.ndarray, quantity: str, unit_key: str) -> No
         return
     labels = tr.labels
     c1, c2, c3 = st.columns([3, 1, 1])
-    first = T // 4
-    start, stop = c1.select_slider("Span", options=range(T), value=(first, min(T - 1, first + max(1, min(8, T // 10)))),
-                                   format_func=lambda t: f"{t} · {labels[t]}", key=f"{KEY}_span_{T}",
-                                   help="The steps where the unit should be on.")
     lo, hi, _ = color_range(quantity, values)
     mid = (lo + hi) / 2
     threshold = c2.slider("Threshold", float(lo), float(hi), round(mid + 0.3 * (hi - mid), 2), 0.01,
@@ -287,6 +327,12 @@ def finder_ui(tr: Trace, values: np.ndarray, quantity: str, unit_key: str) -> No
                           "for h_t).")
     outside = c3.slider("Allowed outside", 0.0, 0.5, 0.1, 0.05, key=f"{KEY}_outside",
                         help="Fraction of the other steps on which a unit may also be on.")
+    first = T // 4
+    span = U.default_span(values, threshold, outside, prefer=[unit]) or (first, min(T - 1, first + max(1, T // 10)))
+    start, stop = c1.select_slider("Span", options=range(T), value=span, key=f"{KEY}_span_{T}",
+                                   format_func=lambda t: f"{t} · {labels[t]}",
+                                   help="The steps where the unit should be on. It opens on a span where a unit is "
+                                        "found, when there is one.")
     found = U.find_units(values, start, stop, threshold, max_outside=outside)
     if len(found):
         title = (f"{len(found)} unit{'s' * (len(found) != 1)} on at every step of {start}–{stop} and off elsewhere; "
@@ -297,8 +343,8 @@ def finder_ui(tr: Trace, values: np.ndarray, quantity: str, unit_key: str) -> No
                  "on minus share of the rest on; click one to paint it above")
     shown = [int(u) for u in found.units[:24]]
     pills_key = f"{KEY}_found_{start}_{stop}"
-    st.pills(title, shown, format_func=lambda u: f"#{u}", key=pills_key, on_change=paint_unit,
-             args=(unit_key, pills_key))
+    st.pills(title, shown, format_func=lambda u: CU.unit_text(u, unit_names), key=pills_key, on_change=paint_unit,
+             args=(pills_key, layer, direction))
     plotly_chart(st, finder_figure(values, labels, shown, start, stop, quantity), width="stretch",
                  key=f"{KEY}_finder")
 
@@ -322,7 +368,7 @@ def saturation_view(tr: Trace) -> None:
     notes.caption("Mean over all units, layers and directions: the share of steps a gate spends saturated.")
 
 
-def memory_view(tr: Trace, layer: int, direction: int, units: np.ndarray) -> None:
+def memory_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels: list[str]) -> None:
     if tr.cell == "rnn":
         st.info("A vanilla RNN overwrites its state at every step; kept against written needs an LSTM or a GRU.",
                 icon=":material/info:")
@@ -330,7 +376,7 @@ def memory_view(tr: Trace, layer: int, direction: int, units: np.ndarray) -> Non
     kept, written = U.memory_split(tr, layer, direction)  # [T, H]
     choice = st.columns([1, 2])[0].selectbox("Units", ["mean over the units shown", *[int(u) for u in units]],
                                              key=f"{KEY}_memunit",
-                                             format_func=lambda u: u if isinstance(u, str) else f"#{u}")
+                                             format_func=lambda u: u if isinstance(u, str) else CU.unit_text(u, labels))
     if isinstance(choice, str):
         k_line, w_line, unit = np.abs(kept[:, units]).mean(1), np.abs(written[:, units]).mean(1), None
     else:
@@ -358,14 +404,19 @@ def download_view(tr: Trace) -> None:
 
 
 def views_ui(model: Model, tr: Trace, data) -> None:
-    layer, direction, units, order = view_ui(tr)
+    probes = CU.cached_probes(tr, model.fingerprint(), data) if isinstance(data, str) else None
+    layer, direction, units, order, by = view_ui(tr, probes)
+    CU.selected(tr, probes, model.fingerprint())  # the first unit selected: the best unit of the best feature
+    labels = CU.unit_labels(probes, layer, direction, tr.shape[3])
     tabs = st.tabs(TABS, key=f"{KEY}_view", on_change="rerun")
     views = {
-        "States": lambda: states_view(tr, layer, direction, units),
+        UNITS_TAB: lambda: CU.units_view(tr, probes, model.fingerprint()),
+        "States": lambda: states_view(tr, layer, direction, units, labels,
+                                      CU.unit_groups(probes, layer, direction, units) if by == "feature" else None),
         "Predictions": lambda: predictions_view(model, tr, data),
-        "Colored text": lambda: colored_text_view(tr, layer, direction, order),
+        "Colored text": lambda: colored_text_view(tr, layer, direction, order, labels),
         "Saturation": lambda: saturation_view(tr),
-        "Memory": lambda: memory_view(tr, layer, direction, units),
+        "Memory": lambda: memory_view(tr, layer, direction, units, labels),
         "Download": lambda: download_view(tr),
     }
     for tab, label in zip(tabs, TABS, strict=True):

@@ -128,6 +128,34 @@ def find_units(values: np.ndarray, start: int, stop: int, threshold: float, min_
     return UnitMatches(units, inside[units], outside[units], score[units])
 
 
+def default_span(values: np.ndarray, threshold: float, max_outside: float = 0.0, longest: int = 12,
+                 prefer=None) -> tuple[int, int] | None:
+    """A span ``(start, stop)`` (inclusive) on which :func:`find_units` finds a unit, or None when no unit has one.
+
+    For each unit its runs of steps above ``threshold`` (``values`` ``[time, unit]``); a run of n steps qualifies
+    when the unit is on at most ``max_outside`` of the other steps. The longest qualifying run wins (cut to its first
+    ``longest`` steps, when that still qualifies); a unit in ``prefer`` wins over the others.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    on = values > threshold  # [T, H]
+    T = len(on)
+    total = on.sum(axis=0)
+    units = list(prefer or []) + [u for u in np.argsort(-total, kind="stable") if u not in set(prefer or [])]
+    best = None
+    for rank, u in enumerate(units):
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], on[:, u].astype(np.int8), [0]])))
+        for start, end in zip(edges[::2], edges[1::2], strict=True):  # end excluded
+            n = min(end - start, longest)
+            if T > n and total[u] - n > max_outside * (T - n) + 1e-9:
+                n = end - start  # the whole run may still qualify where a cut one does not
+                if T <= n or total[u] - n > max_outside * (T - n) + 1e-9:
+                    continue
+            key = (rank < len(prefer or []), n)
+            if best is None or key > best[0]:
+                best = (key, (int(start), int(start + n - 1)))
+    return None if best is None else best[1]
+
+
 def saturation(values: np.ndarray, lo: float = SATURATION[0], hi: float = SATURATION[1]):
     """(left, right): fraction of steps (axis −2) below ``lo`` and above ``hi``; shapes ``values.shape`` less time."""
     values = np.asarray(values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..i18n import tr
 from ..vocab import token_label
 from .common import GATE_SCALE, NAMES, ShapeError, check, finite32
 from .states import color_range, plotly_label, stacked_time_layout, state_heatmaps
@@ -14,9 +15,54 @@ GATE_COLORS = {"i": "#2563eb", "f": "#dc2626", "o": "#16a34a", "r": "#9333ea", "
 DIRECTION_SYMBOLS = ("circle", "diamond")
 
 
-def cell_heatmaps(trace, layer: int = 0, direction: int = 0, units=None, panel_height: int = 190) -> go.Figure:
-    """Every internal of the cell stacked on one token axis: LSTM i, f, g, o, c, h; GRU r, z, n, h; RNN h."""
-    return state_heatmaps(trace, CELL_KEYS[trace.cell], layer, direction, units, panel_height)
+def cell_heatmaps(trace, layer: int = 0, direction: int = 0, units=None, panel_height: int = 190,
+                  unit_names: dict[int, str] | None = None, steps: tuple[int, int] | None = None,
+                  groups: list[str] | None = None) -> go.Figure:
+    """Every internal of the cell stacked on one token axis: LSTM i, f, g, o, c, h; GRU r, z, n, h; RNN h.
+    ``unit_names``, ``steps`` and ``groups`` as in :func:`state_heatmaps`."""
+    return state_heatmaps(trace, CELL_KEYS[trace.cell], layer, direction, units, panel_height, unit_names, steps,
+                          groups)
+
+
+LINE_COLORS = {"i": "#2563eb", "f": "#dc2626", "o": "#16a34a", "g": "#9333ea", "c": "#ea580c", "h": "#111827",
+               "r": "#9333ea", "z": "#ea580c", "n": "#2563eb"}
+
+
+def unit_gates_figure(trace, layer: int, direction: int, unit: int, feature: np.ndarray | None = None,
+                      feature_name: str = "", lang: str = "en") -> go.Figure:
+    """One unit's gates and states as lines on the token axis (LSTM i, f, g, o, c, h; GRU r, z, n, h; RNN h),
+    with ``feature`` ``[time]`` (NaN where unavailable) drawn dashed, scaled to [0, 1], when given."""
+    L, D, T, H = trace.shape
+    if not (0 <= layer < L and 0 <= direction < D and 0 <= unit < H):
+        raise ShapeError(f"layer {layer}, direction {direction}, unit {unit} is outside a trace of shape {trace.shape}")
+    mode = "lines+markers" if T <= 120 else "lines"
+    data = []
+    for key in CELL_KEYS[trace.cell]:
+        name = NAMES.get(key, key)
+        data.append(dict(type="scatter", x=np.arange(T), y=finite32(trace[key][layer, direction, :, unit]), mode=mode,
+                         name=name, line=dict(color=LINE_COLORS.get(key, "#6b7280"), width=2.6 if key in "ch" else 1.2),
+                         opacity=1.0 if key in "ch" else 0.6, marker=dict(size=3),
+                         hovertemplate=f"token %{{x}}<br>{name} = %{{y:.3f}}<extra></extra>"))
+    if feature is not None:
+        feature = np.asarray(feature, dtype=np.float64)
+        if feature.shape != (T,):
+            raise ShapeError(f"feature must be [time] = [{T}], got shape {feature.shape}")
+        finite = feature[np.isfinite(feature)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        scaled = (feature - lo) / (hi - lo) if hi > lo else feature * 0
+        name = tr(lang, "{feature} (scaled to 0–1)", feature=feature_name)
+        data.append(dict(type="scatter", x=np.arange(T), y=finite32(scaled), mode="lines", name=name, yaxis="y2",
+                         line=dict(color="#4b5563", width=2.2, dash="dot", shape="hv"), customdata=finite32(feature),
+                         hovertemplate=f"token %{{x}}<br>{feature_name} = %{{customdata:.0f}}<extra></extra>"))
+    fig = _token_figure(data, trace.labels, height=330, hovermode="x unified",
+                        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
+    fig.update_yaxes(title_text=tr(lang, "unit #{unit}", unit=unit), zeroline=True, zerolinecolor="#d1d5db")
+    if feature is not None:  # its own 0–1 scale on the right, so a large c_t does not flatten it
+        fig.update_layout(yaxis2=dict(overlaying="y", side="right", range=[-0.05, 1.05], showgrid=False,
+                                      zeroline=False, tickvals=[0, 1], ticktext=[f"{lo:g}", f"{hi:g}"],
+                                      title=dict(text=feature_name, standoff=2)),
+                          margin=dict(l=60, r=60, t=30, b=40))
+    return fig
 
 
 def _token_figure(data: list, labels: list[str], height: int, first_step: int = 0, **layout) -> go.Figure:

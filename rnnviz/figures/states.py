@@ -100,11 +100,16 @@ def stacked_time_layout(labels: list[str], rows: int = 1, titles=None, spacing: 
 
 
 def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units=None,
-                   panel_height: int = 170) -> go.Figure:
+                   panel_height: int = 170, unit_names: dict[int, str] | None = None,
+                   steps: tuple[int, int] | None = None, groups: list[str] | None = None) -> go.Figure:
     """Stacked heatmaps (units × time) of ``trace[key][layer, direction]`` for each key.
 
     ``units`` picks and orders the rows, first at the top (default: all, in index order); past 32 rows the unit
-    labels give way to hover (a tick per row costs the browser more than the heatmap itself). Gates use a
+    labels give way to hover (a tick per row costs the browser more than the heatmap itself). ``unit_names``
+    ({unit: label}, e.g. what the unit tracks) joins a unit's number in its row name and hover. ``steps`` (start,
+    stop), stop excluded, shows a window of the steps, numbered as in the whole sequence. ``groups`` (one name per
+    row of ``units``, e.g. the feature it tracks; consecutive rows share a group) names each group at its first row
+    and rules a line between groups, so an ordering by feature shows on the axis. Gates use a
     sequential scale fixed to [0, 1]; h, g and n a diverging scale fixed to [−1, 1]; c a diverging scale
     symmetric about 0 up to its 99th percentile of |c|. Hover: token, step, unit and value.
     """
@@ -117,28 +122,48 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
     units = np.arange(H) if units is None else np.asarray(units, dtype=int)
     if units.size == 0 or units.min() < 0 or units.max() >= H:
         raise IndexError(f"units must be a non-empty selection of 0..{H - 1}")
+    start, stop = steps or (0, T)
+    if not 0 <= start < stop <= T:
+        raise IndexError(f"steps {start}..{stop} must be a non-empty window of 0..{T}")
     n = len(keys)
     height = panel_height * n + 70
     spacing = 45 / height if n > 1 else 0.0  # room for the next panel's title, in pixels
-    layout, extra = stacked_time_layout(trace.labels, n, [NAMES.get(k, k) for k in keys], spacing)
-    names = [f"#{u}" for u in units]
+    layout, extra = stacked_time_layout(trace.labels[start:stop], n, [NAMES.get(k, k) for k in keys], spacing,
+                                        first_step=start)
+    step = "%{pointNumber[1]}" if start == 0 else f"{start} + %{{pointNumber[1]}}"  # hover cannot add
+    unit_names = unit_names or {}
+    names = [f"#{u} · {unit_names[u]}" if unit_names.get(u) else f"#{u}" for u in units]
+    if groups is not None and len(groups) != len(units):
+        raise IndexError(f"{len(groups)} group names for {len(units)} units")
+    firsts = [i for i in range(len(units)) if groups is not None and (i == 0 or groups[i] != groups[i - 1])]
+    spans = list(zip(firsts, [*firsts[1:], len(units)][:len(firsts)], strict=True))  # rows of each group
+    # a group is named on the axis when it is at least 10 px high
+    px = panel_height / max(1, len(units))
     data = []
     for row, key in enumerate(keys, start=1):
         s = _suffix(row)
-        z = check(key, trace[key], 4)[layer, direction][:, units].T  # [unit, time]
+        z = check(key, trace[key], 4)[layer, direction][start:stop, units].T  # [unit, time]
         zmin, zmax, scale = color_range(key, z)
         lo, hi = layout[f"yaxis{s}"]["domain"]
         data.append(dict(
-            type="heatmap", z=finite32(z), x=np.arange(T), y=names, zmin=zmin, zmax=zmax, colorscale=scale,
+            type="heatmap", z=finite32(z), x=np.arange(start, stop), y=names, zmin=zmin, zmax=zmax, colorscale=scale,
             name=key, xaxis=f"x{s}", yaxis=f"y{s}",
-            hovertemplate=f"token %{{x}} · step %{{pointNumber[1]}}<br>unit %{{y}}<br>{key} = %{{z:.3f}}"
+            hovertemplate=f"token %{{x}} · step {step}<br>unit %{{y}}<br>{key} = %{{z:.3f}}"
                           "<extra></extra>",
             colorbar=dict(len=hi - lo, lenmode="fraction", y=(lo + hi) / 2, yanchor="middle", thickness=12,
                           x=1.005, xpad=6, tickfont=dict(size=10)),
         ))
         labelled = len(units) <= 32  # "#12" says unit; above that hover does, and the axis just says so
+        ticks = {} if labelled else dict(tickmode="array", tickvals=[])
+        if groups is not None and not labelled:
+            ticks = dict(tickmode="array", tickvals=[names[(a + b - 1) // 2] for a, b in spans if (b - a) * px >= 10],
+                         ticktext=[groups[a] for a, b in spans if (b - a) * px >= 10])
+            layout.setdefault("shapes", []).extend(
+                dict(type="line", xref=f"x{s} domain", x0=0, x1=1, yref=f"y{s}", y0=i - 0.5, y1=i - 0.5,
+                     line=dict(color="#111827", width=1)) for i in firsts[1:])
         layout[f"yaxis{s}"].update(type="category", autorange="reversed", ticks="", showgrid=False,
-                                   tickfont=dict(size=9), title=dict(text="" if labelled else "unit", standoff=4),
-                                   **({} if labelled else dict(tickmode="array", tickvals=[])))
-    layout.update(height=height, margin=dict(l=60, r=30, t=30, b=40))
+                                   tickfont=dict(size=9), title=dict(text="" if labelled or groups else "unit",
+                                                                     standoff=4), **ticks)
+    left = 60 if groups is None or labelled else 20 + 6 * max(len(g) for g in groups)
+    layout.update(height=height, margin=dict(l=left, r=30, t=30, b=40))
     return go.Figure(data=data + extra, layout=layout)

@@ -9,9 +9,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from pages.cell import NUMBER_PRESETS, PRESETS, SNIPPET
+from pages.cell import HEATMAP_WINDOW, NUMBER_PRESETS, PRESETS, SNIPPET, UNITS_TAB
 from pages.shared import MAX_STEPS, TRAINED_KEY
 from rnnviz import Model, ModelConfig, Vocab, trace
+from rnnviz import probes as P
 from rnnviz import units as U
 from rnnviz.assets import list_pretrained
 from rnnviz.vocab import token_label
@@ -22,7 +23,8 @@ TIMEOUT_S = 120
 
 @pytest.fixture
 def at() -> AppTest:
-    return open_app_page("pages/cell.py")
+    """The page on its States tab (the heatmaps), where most tests here look."""
+    return show(open_app_page("pages/cell.py"), "States")
 
 
 def use_random(at: AppTest) -> AppTest:
@@ -39,6 +41,11 @@ def rand_fixture(at) -> AppTest:
 
 def figures(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def unit_ids(names: list[str]) -> list[int]:
+    """Unit numbers from heatmap row names ("#12" or "#12 · indentation, r = 0.81")."""
+    return [int(name.split(" · ")[0].lstrip("#")) for name in names]
 
 
 def heatmaps(at: AppTest) -> list[dict]:
@@ -70,9 +77,13 @@ def show(at: AppTest, tab: str) -> AppTest:
     return ok(at.run())
 
 
-def test_default_view_is_every_lstm_heatmap_of_the_python_snippet(at):
-    """The bundled character LSTM when there is one, else a random LSTM: 128 units either way."""
+def test_default_view_is_every_lstm_heatmap_of_the_python_snippet():
+    """The bundled character LSTM when there is one, else a random LSTM: 128 units either way. The page opens on
+    what the units learned; the heatmaps are one tab away, in a window of steps whose tokens can be read."""
+    at = open_app_page("pages/cell.py")
     assert "Inside the cell" in [t.value for t in at.title]
+    assert at.session_state["cell_view"] == UNITS_TAB and at.pills(key="cell_feature").value is not None
+    show(at, "States")
     assert at.segmented_control(key="cell_mode").value == "Text"
     source = at.radio(key="cell_source").value
     assert source == ("Pretrained" if list_pretrained("char") else "Random")
@@ -80,7 +91,8 @@ def test_default_view_is_every_lstm_heatmap_of_the_python_snippet(at):
         assert at.selectbox(key="cell_pretrained").value == "char_lstm"
     (fig,) = figures(at)
     assert [t["name"] for t in heatmaps(at)] == list("ifgoch")
-    assert ticktext(fig) == [token_label(c) for c in SNIPPET]  # every step's token, for hover
+    assert len(SNIPPET) > HEATMAP_WINDOW  # so the window shows
+    assert ticktext(fig) == [token_label(c) for c in SNIPPET[:HEATMAP_WINDOW]]  # every step's token, for hover
     assert len(heatmaps(at)[0]["y"]) == 128
     assert not at.error and not at.warning
     use_random(at)
@@ -93,18 +105,23 @@ def test_each_preset_fills_the_box_and_the_axis(rand, preset):
     rand.selectbox(key="cell_sequence_preset").select(preset)
     ok(rand.run())
     assert rand.text_area(key="cell_sequence").value == PRESETS[preset]
-    assert ticktext(figures(rand)[0]) == [token_label(c) for c in PRESETS[preset]]
+    assert ticktext(figures(rand)[0]) == [token_label(c) for c in PRESETS[preset][:HEATMAP_WINDOW]]
 
 
 def test_blank_long_and_hostile_text(rand):
     set_text(rand, "  \n ")
     assert any("Type a sequence" in i.value for i in rand.info) and not rand.get("plotly_chart")
-    set_text(rand, "ab" * 1500)
+    show(set_text(rand, "ab" * 1500), "States")  # with no sequence there were no tabs; they open on the first
     assert "3,000" in rand.warning[0].value and "2,000" in rand.warning[0].value
-    assert len(ticktext(figures(rand)[0])) == MAX_STEPS
+    assert len(ticktext(figures(rand)[0])) == HEATMAP_WINDOW
+    rand.select_slider(key=f"cell_steps_{MAX_STEPS}").set_value(MAX_STEPS - HEATMAP_WINDOW)
+    ok(rand.run())
+    fig = figures(rand)[0]
+    assert fig["layout"]["xaxis"]["tickvals"] == list(range(MAX_STEPS - HEATMAP_WINDOW, MAX_STEPS))
+    assert ticktext(fig) == ["a", "b"] * (HEATMAP_WINDOW // 2)
     rand.number_input(key="cell_text_hidden").set_value(256)
     ok(rand.run())
-    assert "Showing the first 128 of 256 units" in rand.info[0].value and len(heatmaps(rand)[0]["y"]) == 128
+    assert not rand.info and len(heatmaps(rand)[0]["y"]) == 256  # a window of steps leaves room for every unit
     hostile = "<script>alert(1)</script><img src=x onerror=alert(1)>\x00\u200d👩‍🔬"
     set_text(rand, hostile)
     assert ticktext(figures(rand)[0]) == [token_label(c) for c in hostile]
@@ -168,10 +185,17 @@ def test_sort_and_filter_units(rand):
     for by in ("variance", "keep"):
         rand.selectbox(key="cell_sort_lstm").select(by)
         ok(rand.run())
-        assert heatmaps(rand)[0]["y"] == [f"#{u}" for u in U.unit_order(tr, 0, 0, by)]
+        assert unit_ids(heatmaps(rand)[0]["y"]) == U.unit_order(tr, 0, 0, by).tolist()
+    probes = P.probe(tr, SNIPPET)
+    rand.selectbox(key="cell_sort_lstm").select("feature")
+    ok(rand.run())
+    rows = heatmaps(rand)[0]["y"]
+    assert unit_ids(rows) == probes.unit_order(0, 0).tolist()
+    labels = probes.labels(0, 0)
+    assert rows == [f"#{u} · {labels[u]}" if labels[u] else f"#{u}" for u in unit_ids(rows)]
     rand.text_input(key="cell_units").input("0-2, 9")
     ok(rand.run())
-    assert sorted(heatmaps(rand)[0]["y"]) == ["#0", "#1", "#2", "#9"]
+    assert sorted(unit_ids(heatmaps(rand)[0]["y"])) == [0, 1, 2, 9]
     rand.text_input(key="cell_units").input("3-1")
     ok(rand.run())
     assert "runs backwards" in rand.error[0].value
@@ -200,7 +224,11 @@ def test_colored_text_and_unit_finder(rand):
     set_text(rand, text)
     rand.number_input(key="cell_text_hidden").set_value(16)
     show(rand, "Colored text")
-    assert rand.selectbox(key="cell_paint_unit_16").value == 0
+    model = Model(ModelConfig(hidden_size=16), Vocab.from_text(text), generator=torch.Generator().manual_seed(0))
+    probes = P.probe(trace(model, text), text)
+    strongest = max((row for row in probes.summary() if probes.varies[probes.codes.index(row["code"])]),
+                    key=lambda row: abs(row["best"].r))
+    assert rand.selectbox(key="cell_paint_unit_16").value == strongest["best"].unit  # the selected unit
     rand.selectbox(key="cell_paint_unit_16").select(5)
     rand.selectbox(key="cell_paint_key").select("c")
     ok(rand.run())
@@ -214,7 +242,6 @@ def test_colored_text_and_unit_finder(rand):
     assert closest.label.startswith("No unit is on at every step of 4–7") and len(closest.options) == 8
 
     # a threshold just under some unit's lowest value on the span finds that unit
-    model = Model(ModelConfig(hidden_size=16), Vocab.from_text(text), generator=torch.Generator().manual_seed(0))
     c = trace(model, text)["c"][0, 0]
     thresholds = np.floor(c[4:8].min(0) * 100) / 100 - 0.01
     outside = [(np.delete(c[:, u], range(4, 8)) > t).mean() for u, t in enumerate(thresholds)]
@@ -224,7 +251,8 @@ def test_colored_text_and_unit_finder(rand):
     rand.slider(key="cell_threshold_c").set_value(threshold)
     ok(rand.run())
     pills = rand.pills[0]
-    assert pills.options == [f"#{u}" for u in found.units[:24]]
+    labels = probes.labels(0, 0)
+    assert pills.options == [f"#{u} · {labels[u]}" if labels[u] else f"#{u}" for u in found.units[:24]]
     pills.set_value(int(found.units[0]))
     ok(rand.run())
     assert rand.selectbox(key="cell_paint_unit_16").value == int(found.units[0])
@@ -273,9 +301,9 @@ def test_numbers_mode(at):
         ok(at.run())
         assert words in at.error[0].value and not at.get("plotly_chart")
     at.text_area(key="cell_numbers").set_value(" ".join(["0.5"] * 2500))
-    ok(at.run())
+    show(ok(at.run()), "States")
     assert "2,500 numbers" in at.warning[0].value
-    assert len(ticktext(figures(at)[0])) == MAX_STEPS
+    assert len(ticktext(figures(at)[0])) == HEATMAP_WINDOW
 
 
 def test_other_model_sources(at):
@@ -288,7 +316,7 @@ def test_other_model_sources(at):
                                      "sine lstm": {"model": float_model, "card": {}}}
     set_text(at, "abzc")
     assert "1 character(s) are not in this model's vocabulary" in at.warning[0].value
-    assert [t["name"] for t in heatmaps(at)] == list("rznh")
+    assert [t["name"] for t in heatmaps(show(at, "States"))] == list("rznh")
     html = show(at, "Colored text").html[0].value
     assert "wavy" in html and "not in the vocabulary" in html
     at.selectbox(key="cell_trained").select("sine lstm")
@@ -331,3 +359,78 @@ def test_pretrained_source_is_offered_when_bundled(at):
     assert "1 character(s) are not in this model's vocabulary" in at.warning[0].value
     show(at, "Predictions")
     assert figures(at)
+
+
+def random_probes(text: str, hidden: int, layers: int = 1, bidirectional: bool = False) -> P.Probes:
+    """The probes of the page's random LSTM (seed 0), computed here from its own trace."""
+    config = ModelConfig(hidden_size=hidden, num_layers=layers, bidirectional=bidirectional)
+    model = Model(config, Vocab.from_text(text), generator=torch.Generator().manual_seed(0))
+    return P.probe(trace(model, text), text)
+
+
+def test_units_view_opens_on_the_best_feature_and_a_feature_selects_its_unit_everywhere(rand):
+    rand.number_input(key="cell_text_hidden").set_value(8)
+    rand.number_input(key="cell_text_layers").set_value(2)
+    rand.checkbox(key="cell_text_bi").check()
+    show(ok(rand.run()), UNITS_TAB)
+    probes = random_probes(SNIPPET, 8, 2, True)
+    rows = {row["code"]: row for row in probes.summary()}
+    varies = [c for c in probes.codes if probes.varies[probes.codes.index(c)]]
+    pills = rand.pills(key="cell_feature")
+    assert len(pills.options) == len(varies)  # every feature that varies on the snippet, with its best unit
+    for option in pills.options:
+        row = next(rows[c] for c in varies if option.startswith(rows[c]["feature"] + ":"))
+        assert (f"#{row['best'].unit} " in option) == row["tracked"]
+    strongest = max(varies, key=lambda c: abs(rows[c]["best"].r))
+    assert pills.value == strongest
+    best = rows[strongest]["best"]
+    assert rand.selectbox(key="cell_units_pick_8").value == best.unit
+    assert f"{best.quantity}[{best.unit}]" in rand.html[0].value
+
+    # a feature whose best unit is in another layer or direction: the view controls follow it
+    other = next(c for c in varies if (rows[c]["best"].layer, rows[c]["best"].direction) != (best.layer,
+                                                                                            best.direction))
+    target = rows[other]["best"]
+    rand.pills(key="cell_feature").set_value(other)
+    ok(rand.run())
+    assert rand.session_state["cell_selected"] == (target.layer, target.direction, target.unit)
+    assert rand.selectbox(key="cell_layer").value == target.layer
+    assert rand.segmented_control(key="cell_direction").value == ("backward" if target.direction else "forward")
+    assert rand.selectbox(key="cell_units_pick_8").value == target.unit
+    (gates,) = figures(rand)
+    names = [t["name"] for t in gates["data"] if t.get("name")]
+    assert names[:6] == ["input gate i_t", "forget gate f_t", "candidate g_t", "output gate o_t", "cell state c_t",
+                         "hidden state h_t"]
+    assert names[6] == f"{P.feature_name(other)} (scaled to 0–1)"
+    show(rand, "Colored text")
+    assert rand.selectbox(key="cell_paint_unit_8").value == target.unit  # the same unit on the other views
+    labels = probes.labels(target.layer, target.direction)
+    if labels[target.unit]:
+        assert labels[target.unit] in rand.html[0].value
+
+
+def test_units_view_picker_and_plain_words_when_nothing_tracks(rand):
+    text = "ab ab ab, ab. AB 12 ab"
+    set_text(rand, text)
+    rand.number_input(key="cell_text_hidden").set_value(2)
+    show(ok(rand.run()), UNITS_TAB)
+    probes = random_probes(text, 2)
+    quiet = [row for row in probes.summary() if row["note"].startswith("Nothing tracks")]
+    assert quiet, "precondition: a 2-unit random LSTM leaves some feature untracked"
+    captions = " ".join(c.value for c in rand.caption)
+    for row in quiet:
+        assert row["note"] in captions
+    assert "Not in this text (constant or not measured)" in captions and "inside a comment" in captions
+    labels = probes.labels(0, 0)
+    picker = rand.selectbox(key="cell_units_pick_2")
+    other = 1 - picker.value
+    picker.select(other)
+    ok(rand.run())
+    assert rand.session_state["cell_selected"] == (0, 0, other)
+    assert f"[{other}]" in rand.html[0].value and (labels[other] in rand.html[0].value)
+
+    set_text(rand, "a")  # one step: nothing can vary
+    assert "No feature varies in this text" in rand.info[0].value
+    rand.segmented_control(key="cell_mode").set_value("Numbers")
+    show(ok(rand.run()), UNITS_TAB)
+    assert "this input is numbers" in rand.info[0].value

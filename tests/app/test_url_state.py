@@ -143,6 +143,8 @@ def test_what_the_links_compute_is_what_they_say():
     home = open_link("pages/home.py", {"home_sequence": "abc"})
     assert figures(home)[0]["layout"]["xaxis"]["ticktext"] == [token_label(c) for c in "abc"]
     cell = open_link("pages/cell.py", {"cell_source": "Random", "cell_text_cell": "gru", "cell_text_hidden": "16"})
+    cell.session_state["cell_view"] = "States"  # the page opens on what the units learned; heatmaps are a tab away
+    cell.run()
     heatmaps = [t for t in figures(cell)[0]["data"] if t["type"] == "heatmap"]
     assert [t["name"] for t in heatmaps] == list("rznh") and heatmaps[0]["z"]["shape"].startswith("16,")
     train = open_link("pages/train.py", {"train_task": "Adding problem", "train_clip": "0", "train_hidden": "8"})

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pages.cell import SNIPPET
+from pages.cell import HEATMAP_WINDOW, SNIPPET, UNITS_TAB
 from rnnviz.figures.cell import CELL_KEYS
 from rnnviz.figures.states import label_stride, plotly_label
 from rnnviz.vocab import token_label
@@ -17,6 +17,7 @@ from tests.e2e.helpers import (
     assert_no_exception,
     expect_rerun,
     open_page,
+    save_screenshot,
     set_text,
     text_box,
 )
@@ -42,8 +43,9 @@ DRAWN = """([n, axis, expected]) => {
 
 
 def bottom_ticks(text: str, panels: int) -> tuple[str, list[str]]:
-    """(axis id, tick labels) Plotly draws under the bottom panel for ``text``: all tokens, or every n-th."""
-    labels = [token_label(c) for c in text]
+    """(axis id, tick labels) Plotly draws under the bottom panel for ``text``: all tokens of the first window of
+    steps, or every n-th."""
+    labels = [token_label(c) for c in text[:HEATMAP_WINDOW]]
     step = label_stride(labels)
     return f"x{panels if step == 1 else panels + 1}", [plotly_label(s) for s in labels[::step]]
 
@@ -77,9 +79,15 @@ def hover_text(page, panel: int, step: int, steps: int) -> str:
     return label.first.text_content() or ""
 
 
+def open_tab(page, name: str) -> None:
+    with expect_rerun(page):
+        page.get_by_role("tab", name=name).click()
+
+
 def test_new_sequence_redraws_every_heatmap_quickly(page):
     open_page(page, "cell")
     assert_no_exception(page)
+    open_tab(page, "States")
     panels = len(CELL_KEYS["lstm"])
     wait_drawn(page, SNIPPET, panels)  # the first chart loads Plotly's code; only redraws are timed
     base = "for line in open(path):\n    if line.startswith('#'):\n        continue\n    words = line.split()\n"
@@ -99,6 +107,7 @@ def test_chinese_and_html_like_text_are_drawn_as_text(page):
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     open_page(page, "cell")
+    open_tab(page, "States")
     panels = len(CELL_KEYS["lstm"])
 
     chinese = "循环神经网络记住前面的字。"
@@ -108,8 +117,7 @@ def test_chinese_and_html_like_text_are_drawn_as_text(page):
 
     commit_and_time_draw(page, HOSTILE, panels)
     assert_no_exception(page)
-    with expect_rerun(page):
-        page.get_by_role("tab", name="Colored text").click()
+    open_tab(page, "Colored text")
     painted = page.locator(".rnnviz-colored-text")
     assert painted.inner_text() == HOSTILE  # shown as characters, not parsed
     assert_no_exception(page)
@@ -123,3 +131,31 @@ def test_chinese_and_html_like_text_are_drawn_as_text(page):
     set_text(page, "Sequence", "")
     assert page.get_by_text("Type a sequence to run the model on.").is_visible()
     assert page.locator(".js-plotly-plot").count() == 0
+
+
+def test_cell_opens_on_a_named_unit_painted_over_the_default_text(page):
+    """The first view: a feature's best unit, named by what it tracks, paints the default Python snippet."""
+    open_page(page, "cell")
+    assert_no_exception(page)
+    assert page.get_by_role("tab", name=UNITS_TAB).get_attribute("aria-selected") == "true"
+    picked = page.locator('.st-key-cell_feature [role="radio"][aria-checked="true"]')
+    picked.wait_for()
+    assert picked.count() == 1
+    feature, _, unit_part = picked.inner_text().partition(": #")
+    unit = unit_part.split()[0]
+    assert feature and unit.isdigit()  # e.g. "column in the line: #123 c, r = -0.67"
+    painted = page.locator(".rnnviz-colored-text").first
+    painted.wait_for()
+    assert painted.inner_text() == SNIPPET.replace("\n", "↵\n")  # every character, as text
+    spans = painted.locator("span")
+    titles = spans.evaluate_all("s => s.map(e => e.title)")
+    assert len(titles) == len(SNIPPET) and all(f"[{unit}] · {feature}, r = " in t for t in titles)
+    shades = spans.evaluate_all("s => s.map(e => getComputedStyle(e).backgroundColor)")
+    assert sum(c != "rgb(255, 255, 255)" for c in shades) > len(SNIPPET) // 2  # painted, not blank
+    chosen = page.locator('.st-key-cell_units_pick_128 input[role="combobox"]').input_value()
+    assert f"#{unit} · {feature}, r = " in chosen
+    gates = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
+    gates.wait_for()
+    names = gates.evaluate("g => g.data.map(t => t.name).filter(n => n)")
+    assert names[-1] == f"{feature} (scaled to 0–1)" and "cell state c_t" in names
+    save_screenshot(page, "cell-units")
