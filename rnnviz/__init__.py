@@ -1,6 +1,6 @@
 """rnnviz: see how recurrent networks remember and forget.
 
-from rnnviz import Model, ModelConfig, Vocab, trace, gradient_flow, from_torch
+from rnnviz import Model, ModelConfig, Vocab, trace, gradient_flow, from_torch, memory_capacity
 """
 
 from .checkpoint import load as load_checkpoint
@@ -9,6 +9,7 @@ from .errors import CheckpointError, ConfigError, InputError, RnnvizError
 from .gradients import GradFlow, gradient_flow, step_norms
 from .init import InitConfig
 from .model import Model, ModelConfig, from_torch
+from .reservoir import MemoryCapacity, fit_readout, memory_capacity
 from .tasks import TASKS, make_task
 from .trace import Trace, trace
 from .train import Trainer
@@ -23,6 +24,9 @@ __all__ = [
     "UNK",
     "CharVocab",
     "GradFlow",
+    "MemoryCapacity",
+    "fit_readout",
+    "memory_capacity",
     "gradient_flow",
     "step_norms",
     "CheckpointError",

@@ -84,7 +84,7 @@ class LeakyRNN(nn.Module):
 
 @torch.no_grad()
 def reservoir_init(rnn, spectral_radius: float, input_scaling: float, density: float, seed: int) -> None:
-    """Draw the fixed reservoir weights of every layer and direction of ``rnn`` in place (rnnviz.reservoir's docstring)."""
+    """Draw the fixed reservoir weights of every layer and direction of ``rnn`` in place (see rnnviz.reservoir)."""
     if rnn.weight_hh_l0.is_meta:  # a shape-only model (the checkpoint reader's): nothing to draw
         return
     g = torch.Generator().manual_seed(seed)
