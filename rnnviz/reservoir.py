@@ -53,12 +53,13 @@ def states(model: Model, x: torch.Tensor) -> torch.Tensor:
 
 def _design(task: Task, model: Model, x, y) -> tuple[np.ndarray, np.ndarray]:
     """Readout inputs ``[samples, N]`` and targets ``[samples, outputs]`` (one-hot for classifiers)."""
-    h = task.predictions(states(model, x)).reshape(-1, model.config.directions * model.config.hidden_size)
+    device = model.head.weight.device
+    h = task.predictions(states(model, x.to(device))).reshape(-1, model.config.directions * model.config.hidden_size)
     if task.loss_kind == "ce":
         target = torch.nn.functional.one_hot(y.reshape(-1), model.config.output_size)
     else:
         target = y.reshape(h.shape[0], -1)
-    return h.double().numpy(), target.double().numpy()
+    return h.double().cpu().numpy(), target.double().cpu().numpy()
 
 
 def _score(task: Task, x: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray) -> float:
@@ -83,6 +84,7 @@ def fit_readout(model: Model, task: Task, samples: int = 2048, ridge: float | No
     if model.head is None:
         raise ConfigError("An echo state network needs a head (classify or regress) for its readout.")
     n = whole("number of training sequences", samples, 2, MAX_FIT_SAMPLES)
+    device = model.head.weight.device
     generator = torch.Generator().manual_seed(whole("seed", seed, 0, 2**31 - 1))
     x, y = _design(task, model, *task.sample(n, generator))
     if ridge is None:
@@ -97,7 +99,7 @@ def fit_readout(model: Model, task: Task, samples: int = 2048, ridge: float | No
         model.head.bias.copy_(torch.from_numpy(b))
         model.eval()
         xv, yv = task.validation()
-        metrics = task.metrics(model(xv)[0], yv)
+        metrics = task.metrics(model(xv.to(device))[0], yv.to(device))
     return {"ridge": float(ridge), "samples": len(x), **metrics}
 
 
@@ -150,7 +152,8 @@ def memory_capacity(model: Model, max_delay: int = 40, seed: int = 0, steps: int
     u = rng.uniform(-1, 1, total)
     if model.config.encoder != "float":
         u = np.sign(u)
-    h = states(model, _drive(model, u))[0].double().numpy()  # [T, N]
+    x = _drive(model, u).to(model.rnn.weight_hh_l0.device)
+    h = states(model, x)[0].double().cpu().numpy()  # [T, N]
     lagged = np.stack([np.roll(u, k) for k in range(1, K + 1)], 1)  # [T, K]: column k-1 holds u(t − k)
     fit, test = slice(washout, washout + n_fit), slice(washout + n_fit, total)
     scale = np.trace(h[fit].T @ h[fit]) / N if N else 1.0
