@@ -21,12 +21,12 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
 from .errors import ConfigError, RnnvizError
-from .reservoir import fit_readout
+from .reservoir import fit_readout, states
 from .tasks import Task, make_task, whole
 from .train import Trainer
 
@@ -78,22 +78,21 @@ def _device(device) -> torch.device:
     return torch.device(device)
 
 
-def run_one(config: SweepConfig, cell: str, lag: int, seed: int, device=None) -> dict:
-    """Train (or fit) one cell at one lag with one seed; returns its record (see the module docstring)."""
-    device = _device(device)
+def _start(config: SweepConfig, cell: str, lag: int, seed: int, device) -> tuple[Task, object, Trainer | None]:
+    """The task, the model (on ``device``) and its Trainer (None for the ESN) of one run."""
     task = task_at(config.task, lag, seed)
     extra = {"leak": config.leak} if cell in ("leaky", "esn") else {}
     model = task.build_model(cell, config.hidden_size, seed=seed, **extra).to(device)
-    t0 = time.perf_counter()
-    if cell == "esn":
-        metrics = fit_readout(model, task, samples=config.esn_samples, seed=seed)
-        steps = 0
-    else:
-        trainer = Trainer(model, task, seed=seed, eval_every=None, flow_steps=(), device=device)
-        steps = config.steps or task.defaults.steps
-        trainer.step(steps)
-        metrics = trainer.evaluate()
-    seconds = time.perf_counter() - t0
+    trainer = None if cell == "esn" else Trainer(model, task, seed=seed, eval_every=None, flow_steps=(),
+                                                  device=device)
+    return task, model, trainer
+
+
+def _steps(config: SweepConfig, task: Task) -> int:
+    return config.steps or task.defaults.steps
+
+
+def _record(task: Task, cell: str, lag: int, seed: int, steps: int, seconds: float, metrics: dict) -> dict:
     record = {"cell": cell, "lag": lag, "seed": seed, "steps": steps, "seconds": round(seconds, 3),
               "loss": metrics["loss"], "accuracy": metrics["accuracy"]}
     if task.loss_kind == "ce":
@@ -103,6 +102,19 @@ def run_one(config: SweepConfig, cell: str, lag: int, seed: int, device=None) ->
         baseline = float(torch.mean((y - 1) ** 2))
         record.update(baseline=baseline, value=1 - metrics["loss"] / baseline)
     return record
+
+
+def run_one(config: SweepConfig, cell: str, lag: int, seed: int, device=None) -> dict:
+    """Train (or fit) one cell at one lag with one seed; returns its record (see the module docstring)."""
+    task, model, trainer = _start(config, cell, lag, seed, _device(device))
+    t0 = time.perf_counter()
+    if trainer is None:
+        metrics, steps = fit_readout(model, task, samples=config.esn_samples, seed=seed), 0
+    else:
+        steps = _steps(config, task)
+        trainer.step(steps)
+        metrics = trainer.evaluate()
+    return _record(task, cell, lag, seed, steps, time.perf_counter() - t0, metrics)
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -120,21 +132,140 @@ def sweep(config: SweepConfig, on_run: Callable[[int, int, dict], None] | None =
     ``should_stop()`` before each (a True ends the sweep early, keeping what ran). Returns the JSON-ready result."""
     device = _device(device)
     runs, start = [], time.perf_counter()
-    for lag in config.lags:
-        for cell in config.cells:
-            for seed in range(config.seeds):
-                if should_stop is not None and should_stop():
-                    break
-                runs.append(run_one(config, cell, lag, seed, device))
-                if on_run is not None:
-                    on_run(len(runs), config.runs, runs[-1])
+    for lag, cell, seed in plan(config):
+        if should_stop is not None and should_stop():
+            break
+        runs.append(run_one(config, cell, lag, seed, device))
+        if on_run is not None:
+            on_run(len(runs), config.runs, runs[-1])
+    return result(config, runs, time.perf_counter() - start, device)
+
+
+def plan(config: SweepConfig) -> list[tuple[int, str, int]]:
+    """(lag, cell, seed) of every run, in the order they run."""
+    return [(lag, cell, seed) for lag in config.lags for cell in config.cells for seed in range(config.seeds)]
+
+
+def result(config: SweepConfig, runs: list[dict], seconds: float, device) -> dict:
+    """The JSON-ready result of ``runs`` (all of ``config``'s or the first few)."""
     task = task_at(config.task, config.lags[0], 0)
     metric = "accuracy" if task.loss_kind == "ce" else "1 - mse/baseline"
     return {"format": "rnnviz-sweep", "version": 1, "config": asdict(config), "metric": metric,
             "chance": task.chance, "device": str(device), "threads": torch.get_num_threads(),
             "torch": torch.__version__, "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "seconds": round(time.perf_counter() - start, 1), "complete": len(runs) == config.runs,
-            "runs": runs, "summary": summarize(runs)}
+            "seconds": round(seconds, 1), "complete": len(runs) == config.runs, "runs": runs,
+            "summary": summarize(runs)}
+
+
+def work(config: SweepConfig, cell: str, lag: int) -> float:
+    """A run's work in (sequence × step) units: training steps × batch × time, or the ESN's fitted sequences × time
+    (a forward pass only, about a third of a training step's)."""
+    task = task_at(config.task, lag, 0)
+    steps = len(task.sample(1, torch.Generator().manual_seed(0))[0][0])  # time steps of one sequence
+    if cell == "esn":
+        return config.esn_samples * 1.25 * steps / 3
+    return _steps(config, task) * task.defaults.batch_size * steps
+
+
+def estimate_seconds(config: SweepConfig, costs: dict[str, float] | None = None, device=None) -> float:
+    """Seconds the sweep would take here: each run's :func:`work` times its cell's cost per unit of work
+    (``costs``, from :func:`unit_costs`, measured now when not given)."""
+    costs = costs if costs is not None else unit_costs(config, device)
+    return sum(costs[cell] * work(config, cell, lag) for lag, cell, _ in plan(config))
+
+
+def costs_from(result: dict) -> dict[str, float]:
+    """Seconds per unit of :func:`work` for each cell, the median over a finished sweep's runs (its own machine's
+    pace): an estimate that needs no probe. Cells the result lacks are left out."""
+    config = SweepConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in result["config"].items()})
+    per: dict[str, list[float]] = {}
+    for r in result["runs"]:
+        per.setdefault(r["cell"], []).append(r["seconds"] / work(config, r["cell"], r["lag"]))
+    return {cell: statistics.median(v) for cell, v in per.items()}
+
+
+def unit_costs(config: SweepConfig, device=None, probe_lag: int = 50) -> dict[str, float]:
+    """Seconds per unit of :func:`work` for each cell, from a probe: two training steps (one ESN forward pass of
+    64 sequences) at a lag of at most ``probe_lag``, timed after a warm-up step."""
+    device = _device(device)
+    lag = min(probe_lag, max(config.lags))
+    per_unit = {}
+    for cell in config.cells:
+        task, model, trainer = _start(replace(config, esn_samples=64), cell, lag, 0, device)
+        if trainer is None:
+            x = task.sample(64, torch.Generator().manual_seed(0))[0].to(device)
+            t0 = time.perf_counter()
+            states(model, x)
+            per_unit[cell] = (time.perf_counter() - t0) / (64 * x.shape[1] / 3)
+        else:
+            trainer.step(1)
+            t0 = time.perf_counter()
+            trainer.step(2)
+            per_unit[cell] = (time.perf_counter() - t0) / (2 * trainer.batch_size * task.example().shape[0])
+    return per_unit
+
+
+class LiveSweep:
+    """A sweep run in time-boxed slices, for a page's timer: ``advance(budget_s)`` trains the current run a few
+    steps at a time until the budget is spent; ``progress`` counts work done, ``result()`` what has run."""
+
+    CHUNK = 10  # training steps between checks of the clock
+
+    def __init__(self, config: SweepConfig, device=None):
+        self.config, self.device = config, _device(device)
+        self.plan = plan(config)
+        self.runs: list[dict] = []
+        self.seconds = 0.0
+        self.total_work = sum(work(config, cell, lag) for lag, cell, _ in self.plan)
+        self._done_work = 0.0
+        self._current = None  # (task, model, trainer, started seconds) of the run in progress
+
+    @property
+    def done(self) -> bool:
+        return len(self.runs) == len(self.plan)
+
+    @property
+    def progress(self) -> float:
+        part = 0.0
+        if self._current is not None:
+            task, _, trainer, _ = self._current
+            lag, cell, _ = self.plan[len(self.runs)]
+            part = work(self.config, cell, lag) * trainer.step_count / _steps(self.config, task)
+        return min(1.0, (self._done_work + part) / self.total_work)
+
+    def seconds_left(self) -> float | None:
+        """Time left at the pace so far (None before any work)."""
+        p = self.progress
+        return None if p <= 0 else self.seconds * (1 - p) / p
+
+    def advance(self, budget_s: float) -> None:
+        """Train for about ``budget_s`` seconds: at least one chunk of CHUNK steps (or one ESN fit), then more
+        while time is left."""
+        t0 = time.perf_counter()
+        first = True
+        while not self.done and (first or time.perf_counter() - t0 < budget_s):
+            first = False
+            lag, cell, seed = self.plan[len(self.runs)]
+            if self._current is None:
+                self._current = (*_start(self.config, cell, lag, seed, self.device), self.seconds
+                                 + time.perf_counter() - t0)
+            task, model, trainer, started = self._current
+            if trainer is None:
+                metrics, steps = fit_readout(model, task, samples=self.config.esn_samples, seed=seed), 0
+            else:
+                steps = _steps(self.config, task)
+                trainer.step(min(self.CHUNK, steps - trainer.step_count))
+                if trainer.step_count < steps:
+                    continue
+                metrics = trainer.evaluate()
+            now = self.seconds + time.perf_counter() - t0
+            self.runs.append(_record(task, cell, lag, seed, steps, now - started, metrics))
+            self._done_work += work(self.config, cell, lag)
+            self._current = None
+        self.seconds += time.perf_counter() - t0
+
+    def result(self) -> dict:
+        return result(self.config, self.runs, self.seconds, self.device)
 
 
 def _bar(done: int, total: int, record: dict, start: float) -> None:

@@ -70,3 +70,36 @@ def test_stop_keeps_what_ran():
 def test_summary_median_and_range():
     runs = [{"cell": "rnn", "lag": 5, "value": v} for v in (0.2, 0.9, 0.4)]
     assert summarize(runs) == {"rnn": {"5": {"median": 0.4, "min": 0.2, "max": 0.9, "n": 3}}}
+
+
+def test_live_sweep_in_slices_gives_the_same_runs():
+    from rnnviz.sweep import LiveSweep, sweep
+
+    config = SweepConfig(task="adding", lags=(4, 6), cells=("rnn", "esn"), seeds=1, steps=25, hidden_size=4,
+                         esn_samples=64)
+    whole_run = sweep(config, device="cpu")
+    live = LiveSweep(config, device="cpu")
+    seen = []
+    while not live.done:
+        live.advance(0.0)  # at least one chunk of 10 steps (or one ESN fit) per call
+        seen.append(live.progress)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 4  # 3 chunks per trained run
+    for a, b in zip(live.result()["runs"], whole_run["runs"], strict=True):
+        assert (a["cell"], a["lag"], a["steps"]) == (b["cell"], b["lag"], b["steps"])
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+
+
+def test_estimate_scales_with_the_work():
+    from rnnviz.sweep import costs_from, estimate_seconds, work
+
+    config = SweepConfig(task="recall", lags=(5, 20), cells=("lstm", "esn"), seeds=2, steps=10)
+    costs = {"lstm": 1e-6, "esn": 2e-6}
+    doubled = SweepConfig(task="recall", lags=(5, 20), cells=("lstm", "esn"), seeds=2, steps=20)
+    esn = 2 * 2e-6 * (work(config, "esn", 5) + work(config, "esn", 20))
+    assert estimate_seconds(doubled, costs) - esn == pytest.approx(2 * (estimate_seconds(config, costs) - esn))
+    assert work(config, "lstm", 20) == 10 * 32 * 21  # steps × batch × (lag + 1) time steps
+    runs = [{"cell": "lstm", "lag": 20, "seconds": 0.5}, {"cell": "lstm", "lag": 5, "seconds": 3.0},
+            {"cell": "lstm", "lag": 5, "seconds": 1.0}]
+    measured = costs_from({"config": {"task": "recall", "lags": [5, 20], "cells": ["lstm"], "seeds": 2,
+                                      "steps": 10}, "runs": runs})
+    assert measured["lstm"] == pytest.approx(1.0 / (10 * 32 * 6))  # the median of the three
