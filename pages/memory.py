@@ -215,7 +215,7 @@ def random_ui() -> tuple[Model, str] | None:
         c1, c2, c3, c4 = st.columns(4)
         extra["spectral_radius"] = c1.slider(t("Spectral radius ρ"), 0.05, 1.5, 0.9, 0.05, key=f"{KEY}_rho",
                                              help=t("Below 1, echoes of the input fade; above 1 they may not."))
-        extra["input_scaling"] = c2.select_slider(t("Input scaling s"), SCALING_SCAN, value=1.0,
+        extra["input_scaling"] = c2.select_slider(t("Input scaling s"), SCALING_SCAN, value=0.1,
                                                   key=f"{KEY}_scaling",
                                                   help=t("Small: the units stay in tanh's linear middle."))
         extra["leak"] = c3.slider(t("Leak rate α"), 0.05, 1.0, 1.0, 0.05, key=f"{KEY}_esn_leak")

@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-MIN_LEAK = 1e-3  # a learned α is kept in [MIN_LEAK, 1] after every forward pass in training
+MIN_LEAK = 1e-3  # a learned α is put back in [MIN_LEAK, 1] whenever a layer runs
 
 
 class LeakyRNN(nn.Module):
@@ -50,6 +50,9 @@ class LeakyRNN(nn.Module):
         """One layer and direction over ``z`` ``[batch, time, in]`` → (h, n), each ``[batch, time, hidden]``,
         in the original time order (direction 1 runs from the last step back)."""
         w_ih, w_hh, b_ih, b_hh, leak = self.weights(layer, direction)
+        if self.learn_leak:
+            with torch.no_grad():  # projected gradient descent: α stays a leak rate in (0, 1] after every update
+                leak.clamp_(MIN_LEAK, 1.0)
         B, T, _ = z.shape
         drive = torch.nn.functional.linear(z, w_ih, b_ih)  # [B, T, H]: the input's share, all steps at once
         h = z.new_zeros(B, self.hidden_size) if h0 is None else h0
@@ -62,11 +65,6 @@ class LeakyRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, hx: torch.Tensor | None = None):
         """``x`` ``[batch, time, input]`` → (out ``[batch, time, D*hidden]``, h_n ``[layers*D, batch, hidden]``)."""
-        if self.training and self.learn_leak:
-            with torch.no_grad():  # projected gradient descent: α stays a leak rate in (0, 1]
-                for name, p in self.named_parameters():
-                    if name.startswith("leak"):
-                        p.clamp_(MIN_LEAK, 1.0)
         D = 2 if self.bidirectional else 1
         z, finals = x, []
         for layer in range(self.num_layers):

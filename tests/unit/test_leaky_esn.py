@@ -137,8 +137,8 @@ def test_learned_leak_trains_and_stays_a_rate():
     model = task.build_model("leaky", hidden_size=8, learn_leak=True, leak=0.9)
     before = model.rnn.leak_l0.detach().clone()
     Trainer(model, task, lr=0.2, eval_every=None, flow_steps=()).step(5)
-    model.train()
-    model(task.batch(2)[0])  # each forward in training projects α back into (0, 1]
+    model.eval()
+    model(task.batch(2)[0])  # each forward pass projects α back into (0, 1]
     after = model.rnn.leak_l0.detach()
     assert not torch.equal(before, after)
     assert bool(((after > 0) & (after <= 1)).all())
