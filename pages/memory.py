@@ -276,7 +276,7 @@ def scan_ui(model: Model, K: int) -> None:
     plotly_chart(left, capacity_scan_figure(RHO_SCAN, rho, c.hidden_size, c.spectral_radius, t("spectral radius ρ"),
                                             lang()), width="stretch", key=f"{KEY}_scan_rho")
     fig = capacity_scan_figure(SCALING_SCAN, scaling, c.hidden_size, c.input_scaling, t("input scaling s"), lang())
-    fig.update_xaxes(type="log")
+    fig.update_xaxes(type="log", tickvals=SCALING_SCAN, ticktext=[f"{v:g}" for v in SCALING_SCAN])
     plotly_chart(right, fig, width="stretch", key=f"{KEY}_scan_scaling")
     best = int(np.argmax(rho))
     st.caption(t("Here the capacity peaks near ρ = {rho}: too small and echoes die within a few steps, too large "

@@ -13,6 +13,7 @@ from rnnviz import Model, ModelConfig, memory_capacity
 from rnnviz.assets import ASSETS
 from tests.app.helpers import ok
 from tests.app.test_app import APP
+from tests.app.test_gradients import array
 
 PAGE = "pages/memory.py"
 
@@ -48,7 +49,7 @@ def test_shipped_sweep_medians_reach_the_chart():
     for r in shipped["runs"]:  # medians over seeds, computed here from the raw runs
         by.setdefault((r["cell"], r["lag"]), []).append(r["value"])
     for name, cell in (("RNN", "rnn"), ("ESN", "esn"), ("LSTM", "lstm")):
-        xs, ys = lines[name]["x"], lines[name]["y"]
+        xs, ys = list(array(lines[name]["x"])), list(array(lines[name]["y"]))
         assert xs == sorted(shipped["config"]["lags"])
         assert ys == pytest.approx([statistics.median(by[cell, lag]) for lag in xs])
     assert not at.warning  # the default live sweep fits a session
@@ -68,7 +69,7 @@ def test_memory_capacity_is_rnnvizs_and_moves_with_rho():
     assert float(metric(at, "Memory capacity")) == pytest.approx(memory_capacity(lower, max_delay=100).total,
                                                                  abs=0.006)
     scan = chart(at, "against spectral radius")
-    assert scan["data"][0]["x"][0] == 0.1
+    assert array(scan["data"][0]["x"])[0] == 0.1
 
 
 def test_a_live_sweep_runs_to_the_end_and_is_drawn():
@@ -91,7 +92,7 @@ def test_a_live_sweep_runs_to_the_end_and_is_drawn():
     runs = at.session_state["memory_live"].runs
     esn = next(r for r in runs if r["cell"] == "esn")
     line = next(t for t in fig["data"] if t.get("name") == "ESN")
-    assert line["y"] == pytest.approx([esn["value"]])
+    assert list(array(line["y"])) == pytest.approx([esn["value"]])
 
 
 def test_a_sweep_too_large_for_a_session_says_so():

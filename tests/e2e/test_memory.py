@@ -13,7 +13,8 @@ from rnnviz.assets import ASSETS
 from tests.e2e.helpers import PLOTLY_CHART, TIMEOUT_S, assert_no_exception, expect_rerun, open_page, save_screenshot
 
 pytestmark = pytest.mark.e2e
-READ = "e => e.querySelector('.js-plotly-plot')._fullData.map(t => [t.name || '', Array.from(t.x), Array.from(t.y)])"
+READ = ("e => e.querySelector('.js-plotly-plot')._fullData"  # a trace out of the legend (a band's edge): no name
+        ".map(t => [t.showlegend ? t.name : '', Array.from(t.x), Array.from(t.y)])")
 
 
 def chart(page, title: str):
