@@ -33,6 +33,13 @@ PAGES = [
         help="How gradients decay through time in a vanilla RNN, beside what an LSTM or GRU keeps.",
     ),
     st.Page(
+        "pages/memory.py",
+        title="Before gating",
+        icon=":material/waves:",
+        url_path="memory",
+        help="Leaky units and echo state networks beside RNN, LSTM and GRU: success against lag, memory capacity.",
+    ),
+    st.Page(
         "pages/train.py",
         title="Train live",
         icon=":material/model_training:",

@@ -1,6 +1,7 @@
 """rnnviz: see how recurrent networks remember and forget.
 
 from rnnviz import Model, ModelConfig, Vocab, trace, gradient_flow, bptt, from_torch, from_keras, from_state_dict
+from rnnviz import memory_capacity
 """
 
 from .bptt import Backprop, bptt
@@ -11,6 +12,7 @@ from .gradients import GradFlow, gradient_flow, step_norms
 from .init import InitConfig
 from .keras_io import from_keras
 from .model import ImportedModel, Model, ModelConfig, from_torch
+from .reservoir import MemoryCapacity, fit_readout, memory_capacity
 from .state_dict import from_state_dict
 from .tasks import TASKS, make_task
 from .trace import Trace, trace
@@ -28,6 +30,9 @@ __all__ = [
     "UNK",
     "CharVocab",
     "GradFlow",
+    "MemoryCapacity",
+    "fit_readout",
+    "memory_capacity",
     "gradient_flow",
     "step_norms",
     "CheckpointError",

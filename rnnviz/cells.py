@@ -1,4 +1,4 @@
-"""The three recurrent cells, written as the equations, in PyTorch's weight layout.
+"""The recurrent cells, written as the equations, in PyTorch's weight layout.
 
 Shapes: ``x`` is ``[..., input]``, ``h`` and ``c`` are ``[..., hidden]``; any leading dims are a batch
 (a minibatch, or every time step at once when ``h`` holds h_{t-1} for all t). Weights are laid out as in
@@ -18,6 +18,9 @@ bias (``b_ih`` and ``b_hh``, either may be None).
         z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)     update gate
         n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))
         h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+    leaky unit and echo state network reservoir (G=1), with a leak rate α per unit, 0 < α ≤ 1:
+        n_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)  candidate
+        h_t = (1 − α) ⊙ h_{t-1} + α ⊙ n_t                  (α = 1: the vanilla tanh RNN)
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from __future__ import annotations
 import torch
 from torch.nn.functional import linear
 
-GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-N_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "leaky": (), "esn": ()}
+N_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3, "leaky": 1, "esn": 1}
 
 
 def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
@@ -62,3 +65,9 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
     """One GRU step: returns (h_t, (r, z, n))."""
     r, z, n, _ = gru_gates(x, h, w_ih, w_hh, b_ih, b_hh)
     return (1 - z) * n + z * h, (r, z, n)
+
+
+def leaky_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, leak=1.0):
+    """One leaky step: returns (h_t, n_t) with n_t the tanh candidate and ``leak`` α ``[hidden]`` or a number."""
+    n = torch.tanh(linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh))
+    return (1 - leak) * h + leak * n, n

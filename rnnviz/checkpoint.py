@@ -38,6 +38,10 @@ FORMAT, VERSION = "rnnviz", 1
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig))
 DTYPES = {"float32": ("F32", torch.float32), "float64": ("F64", torch.float64)}
 MAX_FEATURES = 4096  # float input features and regression outputs
+# Fields added to ModelConfig after version 1 cards were written (the leaky and ESN cells): a card without them
+# describes an rnn, lstm or gru, for which their defaults are right.
+LATER_FIELDS = {k: getattr(ModelConfig(), k) for k in ("leak", "learn_leak", "spectral_radius", "input_scaling",
+                                                       "density", "seed")}
 
 
 def _jsonable(value):
@@ -179,10 +183,10 @@ def _card(header: dict) -> tuple[dict, ModelConfig, Vocab | None, torch.dtype]:
     if card.get("version") != VERSION:
         raise CheckpointError(f"The model card has version {shown(card.get('version'))}; this rnnviz reads version "
                               f"{VERSION}.")
-    missing = [k for k in CONFIG_FIELDS if k not in card]
+    missing = [k for k in CONFIG_FIELDS if k not in card and k not in LATER_FIELDS]
     if missing:
         raise CheckpointError(f"The model card lacks {', '.join(missing)}.")
-    fields = {k: card[k] for k in CONFIG_FIELDS}
+    fields = {k: card.get(k, LATER_FIELDS.get(k)) for k in CONFIG_FIELDS}
     if not isinstance(fields["bidirectional"], bool):
         raise CheckpointError("The model card's 'bidirectional' must be true or false.")
     for key, hi in (("input_size", MAX_FEATURES), ("output_size", max(MAX_FEATURES, MAX_VOCAB))):

@@ -11,6 +11,10 @@ so after k steps the gradient has been multiplied by k Jacobians J_t = diag(φ'(
 An LSTM adds the cell-state path dL/dc_{t−1} = f_t ⊙ dL/dc_t: with f near 1 the gradient is carried
 almost unchanged (the constant error carousel); with f ≈ 0.5 it halves every step.
 
+A leaky unit (and an ESN reservoir), h_t = (1 − α) ⊙ h_{t−1} + α ⊙ tanh(a_t), has the Jacobian
+J_t = diag(1 − α) + diag(α ⊙ tanh'(a_t)) W_hh, so ‖J_t‖ ≤ max(1 − α) + max(α) γ σ_max(W_hh): with small α the
+gradient fades as (1 − α)^k at worst, whatever W_hh does.
+
 "Total derivative" means every path counts: later steps of the same layer and, in stacked models, the layer
 above, which reads h_t at step t. Values overflow to inf/NaN rather than raise; ``finite`` says so.
 """
@@ -26,7 +30,7 @@ import torch
 
 from . import cells
 from .errors import InputError, shown
-from .model import Model
+from .model import LEAKY, Model
 from .trace import Trace, as_input, trace
 
 OBJECTIVES = ("sum", "next_token")
@@ -44,6 +48,7 @@ class GradFlow:
     sigma_max       largest singular value of each W_hh, ``[layer, direction]``
     spectral_radius largest |eigenvalue| of each W_hh (vanilla RNN; NaN for gated cells)
     jacobian        ‖dh_t/dh_{t−1}‖₂ for every step (computed on first use)
+    leak            α of the leaky and ESN cells, ``[layer, direction, unit]`` (None for others)
     ==============  ==============================================================
     """
 
@@ -56,6 +61,7 @@ class GradFlow:
     gamma: float
     trace: Trace
     _jac_parts: list = field(default_factory=list, repr=False)  # per (layer, direction): (q, d0, W_hh)
+    leak: np.ndarray | None = None
 
     @property
     def dh(self) -> np.ndarray:
@@ -96,9 +102,14 @@ class GradFlow:
             return a / a[-1]
 
     def bound(self, layer: int = 0, direction: int = 0) -> np.ndarray:
-        """(γ σ_max(W_hh))^(T−1−t): Pascanu et al.'s ceiling on ``normalized()`` for a one-layer vanilla RNN."""
+        """(γ σ_max(W_hh))^(T−1−t): Pascanu et al.'s ceiling on ``normalized()`` for a one-layer vanilla RNN;
+        for leaky and ESN cells ((1 − α) + α γ σ_max(W_hh))^(T−1−t), with max(1 − α) and max(α) over units."""
+        factor = self.gamma * float(self.sigma_max[layer, direction])
+        if self.leak is not None:
+            alpha = self.leak[layer, direction].astype(np.float64)
+            factor = float((1 - alpha).max()) + float(alpha.max()) * factor
         with np.errstate(over="ignore"):
-            return (self.gamma * float(self.sigma_max[layer, direction])) ** self.lag.astype(np.float64)
+            return factor ** self.lag.astype(np.float64)
 
     def horizon(self, threshold: float = 1e-3, layer: int = 0, direction: int = 0, which: str = "h") -> int:
         """The largest lag at which the normalized gradient is still at or above ``threshold``."""
@@ -114,9 +125,10 @@ class GradFlow:
 
     @cached_property
     def spectral_radius(self) -> np.ndarray:
-        """Largest |eigenvalue| of each W_hh for a vanilla RNN, ``[layer, direction]``; NaN for gated cells."""
+        """Largest |eigenvalue| of each W_hh for a vanilla RNN, leaky or ESN, ``[layer, direction]``; NaN for gated
+        cells."""
         L, D = self.dh_units.shape[:2]
-        if self.cell != "rnn":
+        if self.cell not in ("rnn", *LEAKY):
             return np.full((L, D), np.nan)
         return np.array([np.abs(np.linalg.eigvals(w.astype(np.float64))).max() for *_, w in self._jac_parts]
                         ).reshape(L, D)
@@ -329,6 +341,10 @@ def _slopes(cell: str, tr: Trace, layer: int, d: int, nonlinearity: str) -> dict
     if cell == "rnn":
         k = 1 - h * h if nonlinearity == "tanh" else (h > 0).astype(h.dtype)
         return {"k": np.where(np.isfinite(h), k, np.nan)}  # past a forward overflow the derivative is undefined
+    if cell in LEAKY:
+        n = tr["n"][layer, d]
+        alpha = tr.extras["leak"][layer * tr.shape[1] + d].astype(h.dtype)
+        return {"k": alpha * (1 - n * n), "d0": np.broadcast_to(1 - alpha, (T, H))}
     if cell == "lstm":
         i, f, gg, o, c = (tr[key][layer, d] for key in "ifgoc")
         tc = np.tanh(c)
@@ -349,6 +365,8 @@ def _jacobian_parts(cell: str, s: dict[str, np.ndarray]) -> tuple[np.ndarray, np
     """(q, d0) of J_t = diag(d0_t) + Σ_b diag(q_{t,b}) W_b, from :func:`_slopes`, for :func:`_spectral_norms`."""
     if cell == "rnn":
         return s["k"], None
+    if cell in LEAKY:
+        return s["k"], s["d0"]
     if cell == "lstm":
         return np.concatenate([np.tile(s["a_o"], 3) * s["kc"], s["k_o"]], 1), None
     return s["k_hh"], s["z"]
@@ -371,6 +389,14 @@ def _bptt(cell: str, tr: Trace, layer: int, d: int, e: np.ndarray, w_hh: np.ndar
             dh = e[t] + g
             dh_all[t] = dh
             g = (dh * k[t]) @ w_hh
+        return dh_all, None, dh_all * k, _jacobian_parts(cell, s)
+    if cell in LEAKY:
+        k, keep = s["k"], s["d0"][0]
+        g = np.zeros(H, dtype=e.dtype)
+        for t in order:
+            dh = e[t] + g
+            dh_all[t] = dh
+            g = (dh * k[t]) @ w_hh + dh * keep
         return dh_all, None, dh_all * k, _jacobian_parts(cell, s)
     if cell == "lstm":
         a_o, kc, k_o, f = s["a_o"], s["kc"], s["k_o"], s["f"]
@@ -453,8 +479,9 @@ def gradient_flow(model: Model, x, objective: str = "sum", target: int | None = 
                 dx = da @ w_ih if dx is None else dx + da @ w_ih
             seed = dx  # the layer below receives dL/d(its output) through this layer's input
     saliency = _norm(seed)
+    leak = np.stack(tr.extras["leak"]).reshape(L, D, H) if model.cell in LEAKY else None
     return GradFlow(model.cell, objective, loss, dh_units, dc_units, saliency.astype(np.float64),
-                    1.0 if model.cell == "rnn" else 0.25, tr, jac_parts)
+                    1.0 if model.cell in ("rnn", *LEAKY) else 0.25, tr, jac_parts, leak)
 
 
 @torch.no_grad()
@@ -506,6 +533,8 @@ def gradient_flow_autograd(model: Model, x, objective: str = "sum", target: int 
                         cs[layer, d, t] = c
                     elif model.cell == "gru":
                         h, _ = cells.gru_cell(layer_in[t], h, *w)
+                    elif model.cell in LEAKY:
+                        h, _ = cells.leaky_cell(layer_in[t], h, *w, leak=model.leak(layer, d))
                     else:
                         h = cells.rnn_cell(layer_in[t], h, *w, nonlinearity=model.rnn.nonlinearity)
                     h.retain_grad()

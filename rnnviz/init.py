@@ -67,7 +67,7 @@ def initialize(rnn: nn.RNNBase, cell: str, init: InitConfig, generator: torch.Ge
             for b in (b_ih, b_hh):
                 if b is not None:
                     b.zero_()
-        if cell == "rnn" or b_ih is None:
+        if cell in ("rnn", "leaky", "esn") or b_ih is None:  # no gate biases
             continue
         keep = slice(H, 2 * H)  # LSTM f and GRU z both sit in the second block
         if init.chrono_tmax is not None:

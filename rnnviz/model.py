@@ -8,6 +8,7 @@ there is no head) and the final states as nn.LSTM/GRU/RNN return them.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, replace
 
 import torch
@@ -16,9 +17,11 @@ from torch.nn import functional as F
 
 from .errors import ConfigError, InputError, shown
 from .init import InitConfig, initialize
+from .leaky import LeakyRNN, reservoir_init
 from .vocab import Vocab
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = ("rnn", "lstm", "gru", "leaky", "esn")
+LEAKY = ("leaky", "esn")  # the cells built on LeakyRNN (no fused kernel; a leak rate α per unit)
 ENCODERS = ("onehot", "embedding", "float")
 HEADS = ("auto", "classify", "regress", "none")
 MAX_HIDDEN, MAX_LAYERS = 1024, 6
@@ -26,7 +29,7 @@ MAX_HIDDEN, MAX_LAYERS = 1024, 6
 
 @dataclass(frozen=True)
 class ModelConfig:
-    cell: str = "lstm"  # "rnn" | "lstm" | "gru"
+    cell: str = "lstm"  # "rnn" | "lstm" | "gru" | "leaky" | "esn"
     hidden_size: int = 32
     num_layers: int = 1
     bidirectional: bool = False
@@ -37,10 +40,16 @@ class ModelConfig:
     embed_dim: int = 16  # embedding encoder only
     head: str = "auto"  # "auto": classify over the vocabulary if there is one, else none
     output_size: int = 0  # head outputs; 0 means the vocabulary size
+    leak: float = 0.5  # leaky and esn: the leak rate α each unit starts at, 0 < α ≤ 1 (1: the vanilla RNN)
+    learn_leak: bool = False  # leaky only: train α per unit along with the weights
+    spectral_radius: float = 0.9  # esn: ρ, the largest |eigenvalue| of the fixed W_hh
+    input_scaling: float = 1.0  # esn: s, W_ih and b_ih are drawn from s · U(−1, 1)
+    density: float = 0.1  # esn: fraction of W_hh's entries that are not zero
+    seed: int = 0  # esn: the draw of the reservoir
 
     def __post_init__(self):
         if self.cell not in CELLS:
-            raise ConfigError(f"Unknown cell {shown(self.cell)}: choose rnn, lstm or gru.")
+            raise ConfigError(f"Unknown cell {shown(self.cell)}: choose rnn, lstm, gru, leaky or esn.")
         if self.encoder not in ENCODERS:
             raise ConfigError(f"Unknown encoder {shown(self.encoder)}: choose onehot, embedding or float.")
         if self.head not in HEADS:
@@ -53,6 +62,29 @@ class ModelConfig:
                 raise ConfigError(f"The {name} must be a whole number from 1 to {hi}.")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
             raise ConfigError("Dropout must be at least 0 and below 1.")
+        self._check_leaky()
+
+    def _check_leaky(self):
+        def real(value, lo, hi, lo_open=False):
+            return (not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+                    and (lo < value if lo_open else lo <= value) and value <= hi)
+
+        if not real(self.leak, 0, 1, lo_open=True):
+            raise ConfigError("The leak rate α must be above 0 and at most 1 (1 is the vanilla RNN).")
+        if not isinstance(self.learn_leak, bool):
+            raise ConfigError("learn_leak must be true or false.")
+        if not real(self.spectral_radius, 0, 10):
+            raise ConfigError("The spectral radius ρ must be a number from 0 to 10 (below 1 for echoes that fade).")
+        if not real(self.input_scaling, 0, 100):
+            raise ConfigError("The input scaling must be a number from 0 to 100.")
+        if not real(self.density, 0, 1, lo_open=True):
+            raise ConfigError("The reservoir density must be above 0 and at most 1.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**31:
+            raise ConfigError("The reservoir seed must be a whole number from 0 to 2,147,483,647.")
+        if self.cell in LEAKY and self.nonlinearity != "tanh":
+            raise ConfigError("Leaky units and echo state networks use tanh.")
+        if self.cell == "esn" and self.learn_leak:
+            raise ConfigError("An echo state network's reservoir is fixed: its leak rate is not learned.")
 
     @property
     def directions(self) -> int:
@@ -91,7 +123,16 @@ class Model(nn.Module):
         if config.encoder == "embedding":
             self.embedding = nn.Embedding(len(self.vocab), config.embed_dim)
             nn.init.normal_(self.embedding.weight, 0, 1, generator=generator)
-        if rnn is None:
+        if rnn is None and config.cell in LEAKY:
+            rnn = LeakyRNN(self.input_size, config.hidden_size, config.num_layers, config.bidirectional,
+                           config.dropout if config.num_layers > 1 else 0.0, config.leak,
+                           config.learn_leak and config.cell == "leaky")
+            if config.cell == "esn":
+                reservoir_init(rnn, config.spectral_radius, config.input_scaling, config.density, config.seed)
+                rnn.requires_grad_(False)  # the reservoir is never trained: only the readout (the head) is
+            else:
+                initialize(rnn, config.cell, init, generator)
+        elif rnn is None:
             kwargs = {"nonlinearity": config.nonlinearity} if config.cell == "rnn" else {}
             rnn = _RNN[config.cell](self.input_size, config.hidden_size, config.num_layers, batch_first=True,
                                     dropout=config.dropout if config.num_layers > 1 else 0.0,
@@ -120,9 +161,16 @@ class Model(nn.Module):
         return self.rnn.weight_hh_l0.dtype
 
     def layer_weights(self, layer: int, direction: int):
-        """(w_ih, w_hh, b_ih, b_hh) of one layer and direction; biases are None when the layer has none."""
+        """(w_ih, w_hh, b_ih, b_hh) of one layer and direction; biases are None when the layer has none.
+        Leaky and ESN layers have a leak rate too: see :meth:`leak`."""
         s = f"_l{layer}" + ("_reverse" if direction else "")
         return tuple(getattr(self.rnn, k + s, None) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+    def leak(self, layer: int, direction: int) -> torch.Tensor:
+        """α ``[hidden]`` of one layer and direction: the leak rates (ones for the other cells)."""
+        if self.cell in LEAKY:
+            return self.rnn.weights(layer, direction)[4].clamp(0, 1)
+        return torch.ones(self.rnn.hidden_size, dtype=self.dtype)
 
     def ids(self, text: str) -> torch.Tensor:
         if self.vocab is None:

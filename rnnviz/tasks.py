@@ -121,8 +121,11 @@ class Task:
 
     def build_model(self, cell: str | None = None, hidden_size: int | None = None, init: InitConfig | None = None,
                     seed: int = 0, **overrides) -> Model:
-        """A fresh model for this task, initialized from its own generator seeded with ``seed``."""
+        """A fresh model for this task, initialized from its own generator seeded with ``seed`` (an ESN's
+        reservoir is drawn with ``seed`` too)."""
         config = self.model_config(cell, hidden_size, **overrides)
+        if config.cell == "esn":
+            config = replace(config, seed=whole("seed", seed, 0, 2**31 - 1))
         generator = torch.Generator().manual_seed(whole("seed", seed, 0, 2**31 - 1))
         init = init if init is not None else self.defaults.init
         model = Model(config, self.vocab, init, generator)

@@ -14,7 +14,7 @@ import torch
 
 from . import cells
 from .errors import InputError
-from .model import Model
+from .model import LEAKY, Model
 from .vocab import token_label
 
 MAX_STEPS = 10_000  # the core's own limit; pages truncate well before it
@@ -35,8 +35,11 @@ class Trace:
     o     output gate                                lstm
     r     reset gate                                 gru
     z     update gate                                gru
-    n     candidate (tanh)                           gru
+    n     candidate (tanh)                           gru, leaky, esn
     ====  =========================================  ==========
+
+    Leaky and ESN layers: n_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh), h_t = (1 − α) ⊙ h_{t−1} + α ⊙ n_t;
+    ``extras["leak"]`` holds α ``[hidden]`` for each (layer, direction), in that order.
 
     Arrays are float32 (float64 when the model is float64). Direction 1, when present, is the backward
     direction, stored in the original time order. ``probs`` is ``[time, vocab]`` for classifier heads and
@@ -102,9 +105,13 @@ def as_input(model: Model, x) -> tuple[torch.Tensor, list[str], list[bool]]:
 
 
 def _run_layer(model: Model, layer: int, z: torch.Tensor):
-    """Fused forward of one layer (both directions) over z ``[time, in]`` → h ``[directions, time, hidden]``."""
+    """Fused forward of one layer (both directions) over z ``[time, in]`` → h ``[directions, time, hidden]``
+    (leaky and ESN layers: (h, n), each ``[directions, time, hidden]``, from their own loop)."""
     rnn = model.rnn
     D = 2 if rnn.bidirectional else 1
+    if model.cell in LEAKY:
+        hn = [rnn.run_layer(layer, d, z[None]) for d in range(D)]
+        return torch.stack([h[0] for h, _ in hn]), torch.stack([n[0] for _, n in hn])
     params = []
     for d in range(D):
         params += [p for p in model.layer_weights(layer, d) if p is not None]
@@ -147,11 +154,16 @@ def trace(model: Model, x) -> Trace:
     z = model.encode(x)[0]  # [T, in]
     inputs = z
     L, D = model.rnn.num_layers, 2 if model.rnn.bidirectional else 1
-    names = ("h",) + {"lstm": ("c", "i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": ()}[model.cell]
+    names = ("h",) + {"lstm": ("c", "i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": (), "leaky": ("n",),
+                      "esn": ("n",)}[model.cell]
     per: dict[str, list] = {k: [] for k in names}
-    extras = {"hn": [], "pre": []}  # GRU's W_hn h + b_hn; RNN's h_t (for the derivative)
+    extras = {"hn": [], "pre": [], "leak": []}  # GRU's W_hn h + b_hn; leaky and ESN's α per (layer, direction)
     for layer in range(L):
         hs = _run_layer(model, layer, z)  # [D, T, H]
+        if model.cell in LEAKY:
+            hs, ns = hs
+            per["n"] += list(ns)
+            extras["leak"] += [model.leak(layer, d).numpy() for d in range(D)]
         for d in range(D):
             h = hs[d]
             w_ih, w_hh, b_ih, b_hh = model.layer_weights(layer, d)

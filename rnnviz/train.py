@@ -71,7 +71,8 @@ class Trainer:
     def __init__(self, model: Model, task: Task, optimizer: str | None = None, lr: float | None = None,
                  batch_size: int | None = None, clip: float | None | str = TASK_DEFAULT, seed: int = 0,
                  callbacks: Iterable[Callback] = (), eval_every: int | None | str = TASK_DEFAULT,
-                 flow_steps: Iterable[int] = (0,), flow_every: int | None = None, weight_decay: float = 0.0):
+                 flow_steps: Iterable[int] = (0,), flow_every: int | None = None, weight_decay: float = 0.0,
+                 device: str | torch.device | None = None):
         d = task.defaults
         self.model, self.task = model, task
         self.optimizer_name = optimizer or d.optimizer
@@ -97,6 +98,7 @@ class Trainer:
         self.seconds = 0.0  # time spent inside step(), evaluations and snapshots included
         self.stop = False
         self.diverged = False  # the loss or the gradient became NaN/inf; step() then does nothing
+        self.device = device  # where batches go (the caller moves the model there); None: where the task makes them
 
     def _fire(self, event: str, record: dict):
         for callback in self.callbacks:
@@ -118,7 +120,7 @@ class Trainer:
             if self.diverged or self.stop:
                 break
             t0 = time.perf_counter()
-            x, y = task.batch(self.batch_size, self.generator)
+            x, y = self._to_device(*task.batch(self.batch_size, self.generator))
             out, _ = model(x)
             loss = task.loss(out, y)
             self.optimizer.zero_grad(set_to_none=True)
@@ -148,7 +150,7 @@ class Trainer:
     def evaluate(self) -> dict:
         """Loss and accuracy on the task's fixed validation batch; recorded and sent to callbacks as "eval"."""
         self.model.eval()
-        x, y = self.task.validation()
+        x, y = self._to_device(*self.task.validation())
         out, _ = self.model(x)
         record = {"step": self.step_count, **self.task.metrics(out, y)}
         if self.history.evals and self.history.evals[-1]["step"] == self.step_count:
@@ -157,6 +159,9 @@ class Trainer:
             self.history.evals.append(record)
         self._fire("eval", record)
         return record
+
+    def _to_device(self, x, y):
+        return (x, y) if self.device is None else (x.to(self.device), y.to(self.device))
 
     def snapshot_flow(self) -> np.ndarray:
         """‖dL/dh_t‖ ``[layer, direction, time]`` on ``task.example()`` at the current step, stored in ``flows``.

@@ -20,7 +20,7 @@ from ..flows import HORIZON_FLOOR, Band, Flow
 from .common import color_image
 from .states import plotly_label
 
-CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
+CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c", "leaky": "#9467bd", "esn": "#ff7f0e"}
 EXTRA_COLORS = ("#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 FLOAT32_TINY_LOG10 = -46  # the smallest float32 (a denormal) is 1.4e-45: nothing finite lies below
 HEATMAP_COLUMNS = 500  # longer sequences are drawn at one column per bin of steps (max over the bin)

@@ -19,11 +19,14 @@ from rnnviz.vocab import token_label
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 TIMEOUT_S = 60  # the first run imports torch and plotly
-NOT_PAGES = {"pages/shared.py", "pages/i18n.py", "pages/cell_units.py", "pages/step_backward.py"}  # helper modules beside the pages
+NOT_PAGES = {  # helper modules that live beside the pages
+    "pages/shared.py", "pages/i18n.py", "pages/cell_units.py", "pages/step_backward.py",
+}
 PAGE_TITLES = {  # every page file and the title it shows
     "pages/home.py": "rnnviz",
     "pages/cell.py": "Inside the cell",
     "pages/gradients.py": "Gradient flow",
+    "pages/memory.py": "Before gating: leaky units and echo state networks",
     "pages/train.py": "Train live",
     "pages/step.py": "Step through",
     "pages/generate.py": "Generate",

@@ -14,7 +14,7 @@ def routed_pages() -> list[Path]:
 
 def test_app_routes_every_page_file():
     pages = routed_pages()
-    assert len(pages) == 6 and all(p.exists() for p in pages)
+    assert len(pages) == 7 and all(p.exists() for p in pages)
 
 
 def test_every_page_imports_shared_before_anything_of_its_own():

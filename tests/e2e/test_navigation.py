@@ -10,6 +10,7 @@ pytestmark = pytest.mark.e2e
 PAGES = {  # url_path: title, as in app.py
     "cell": "Inside the cell",
     "gradients": "Gradient flow",
+    "memory": "Before gating",
     "train": "Train live",
     "step": "Step through",
     "generate": "Generate",
