@@ -36,6 +36,6 @@ def load_pretrained(name: str) -> tuple[Model, dict]:
     """(model in eval mode, card) of one bundled model."""
     path = ASSETS / f"{name}.safetensors"
     if not name.replace("_", "").replace("-", "").isalnum() or not path.exists():
-        raise CheckpointError(f"There is no bundled model named {shown(name)}.")
+        raise CheckpointError("There is no bundled model named {name}.", name=shown(name))
     model, card = load(path)
     return model.eval(), card

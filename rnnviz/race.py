@@ -105,16 +105,18 @@ def parse_number(name: str, text: str, lo: float, hi: float) -> float:
     """A typed number such as ``0.003`` or ``3e-3``; ConfigError with a sentence for anything else."""
     entry = str(text).strip().replace("−", "-")
     if not entry:
-        raise ConfigError(f"Type a {name}, for example 0.003 or 3e-3.")
+        raise ConfigError("Type a {name}, for example 0.003 or 3e-3.", name=name)
     if re.fullmatch(r"[+-]?(?:nan|inf|infinity)", entry, re.IGNORECASE):
-        raise ConfigError(f"The {name} must be a finite number, such as 0.003 or 3e-3; {entry} is not one.")
+        raise ConfigError("The {name} must be a finite number, such as 0.003 or 3e-3; {entry} is not one.", name=name,
+                          entry=entry)
     shown = entry if len(entry) <= 20 else entry[:20] + "…"
     if not re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", entry):
-        raise ConfigError(f"The {name} {shown!r} is not a number: type digits, a dot for decimals, "
-                          "and optionally an exponent, such as 0.003 or 3e-3.")
+        raise ConfigError("The {name} {entry} is not a number: type digits, a dot for decimals, "
+                          "and optionally an exponent, such as 0.003 or 3e-3.", name=name, entry=repr(shown))
     value = float(entry)
     if not (math.isfinite(value) and lo <= value <= hi):
-        raise ConfigError(f"The {name} must be between {lo:g} and {hi:g}; {shown} is outside.")
+        raise ConfigError("The {name} must be between {lo:g} and {hi:g}; {entry} is outside.", name=name, lo=lo, hi=hi,
+                          entry=shown)
     return value
 
 
@@ -148,10 +150,10 @@ class Race:
         train = sum(step_flops(t.model, steps, t.batch_size) for t in self.trainers.values())
         check = sum(step_flops(t.model, steps, x_val.shape[0]) for t in self.trainers.values()) / 3  # forward only
         if train > MAX_STEP_FLOPS or check > 4 * MAX_STEP_FLOPS:  # a validation pass runs every few dozen steps
-            raise ConfigError(f"These settings need about {max(train, check / 4) / 1e9:,.0f} billion operations per "
-                              f"training step, past the {MAX_STEP_FLOPS / 1e9:.0f} billion allowed here (a step "
-                              "would take many seconds). Lower the hidden size, the batch size, the sequence length "
-                              "or the number of cells.")
+            raise ConfigError("These settings need about {need:,.0f} billion operations per training step, past the "
+                              "{limit:.0f} billion allowed here (a step would take many seconds). Lower the hidden "
+                              "size, the batch size, the sequence length or the number of cells.",
+                              need=max(train, check / 4) / 1e9, limit=MAX_STEP_FLOPS / 1e9)
 
     # Training ------------------------------------------------------------------------------------------------
 
