@@ -14,7 +14,8 @@ import unicodedata
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import NAMES, check, finite32, value_range
+from ..i18n import tr
+from .common import check, finite32, quantity_name, value_range
 
 MAX_TICKS = 80
 TOKEN_FONT = dict(size=12, color="#374151")  # tokens are the point of the axis: darker than the theme's grey
@@ -100,13 +101,13 @@ def stacked_time_layout(labels: list[str], rows: int = 1, titles=None, spacing: 
 
 
 def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units=None,
-                   panel_height: int = 170) -> go.Figure:
+                   panel_height: int = 170, lang: str = "en") -> go.Figure:
     """Stacked heatmaps (units × time) of ``trace[key][layer, direction]`` for each key.
 
     ``units`` picks and orders the rows, first at the top (default: all, in index order); past 32 rows the unit
     labels give way to hover (a tick per row costs the browser more than the heatmap itself). Gates use a
     sequential scale fixed to [0, 1]; h, g and n a diverging scale fixed to [−1, 1]; c a diverging scale
-    symmetric about 0 up to its 99th percentile of |c|. Hover: token, step, unit and value.
+    symmetric about 0 up to its 99th percentile of |c|. Hover: token, step, unit and value. Words in ``lang``.
     """
     keys = [k for k in keys if k in trace.keys()]
     if not keys:
@@ -120,7 +121,7 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
     n = len(keys)
     height = panel_height * n + 70
     spacing = 45 / height if n > 1 else 0.0  # room for the next panel's title, in pixels
-    layout, extra = stacked_time_layout(trace.labels, n, [NAMES.get(k, k) for k in keys], spacing)
+    layout, extra = stacked_time_layout(trace.labels, n, [quantity_name(k, lang) for k in keys], spacing)
     names = [f"#{u}" for u in units]
     data = []
     for row, key in enumerate(keys, start=1):
@@ -131,14 +132,15 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
         data.append(dict(
             type="heatmap", z=finite32(z), x=np.arange(T), y=names, zmin=zmin, zmax=zmax, colorscale=scale,
             name=key, xaxis=f"x{s}", yaxis=f"y{s}",
-            hovertemplate=f"token %{{x}} · step %{{pointNumber[1]}}<br>unit %{{y}}<br>{key} = %{{z:.3f}}"
-                          "<extra></extra>",
+            hovertemplate=tr(lang, "token {x} · step {step}<br>unit {unit}<br>{key} = {value}", x="%{x}",
+                             step="%{pointNumber[1]}", unit="%{y}", key=key, value="%{z:.3f}") + "<extra></extra>",
             colorbar=dict(len=hi - lo, lenmode="fraction", y=(lo + hi) / 2, yanchor="middle", thickness=12,
                           x=1.005, xpad=6, tickfont=dict(size=10)),
         ))
         labelled = len(units) <= 32  # "#12" says unit; above that hover does, and the axis just says so
         layout[f"yaxis{s}"].update(type="category", autorange="reversed", ticks="", showgrid=False,
-                                   tickfont=dict(size=9), title=dict(text="" if labelled else "unit", standoff=4),
+                                   tickfont=dict(size=9),
+                                   title=dict(text="" if labelled else tr(lang, "unit"), standoff=4),
                                    **({} if labelled else dict(tickmode="array", tickvals=[])))
     layout.update(height=height, margin=dict(l=60, r=30, t=30, b=40))
     return go.Figure(data=data + extra, layout=layout)
