@@ -393,15 +393,26 @@ def pretrained(name: str) -> tuple[Model, dict]:
     return load_pretrained(name)
 
 
+# The words of a model card (rnnviz.checkpoint), shown in the reader's language; values stay as they are.
+CARD_WORDS = {"recall": N_("recall"), "letters": N_("letters"), "text": N_("text"), "adding": N_("adding"),
+              "temporal_order": N_("temporal order"), "stocks": N_("stocks"), "sine": N_("sine"),
+              "sentiment": N_("sentiment"), "lag": N_("lag"), "mode": N_("mode"), "filler": N_("filler"),
+              "source": N_("source"), "length": N_("length"), "accuracy": N_("accuracy"),
+              "bpc": N_("bpc"), "loss": N_("loss")}
+
+
 def card_caption(card: dict) -> str:
     """One line about a model card: cell, size, task and its validation metrics."""
     card = card if isinstance(card, dict) else {}
     task = card.get("task") or {}
+    word = named(CARD_WORDS)
     if isinstance(task, dict):
-        params = ", ".join(f"{k} {v}" for k, v in task.items() if k in ("lag", "mode", "filler", "source", "length"))
-        task = f"{task.get('name', '?')}" + (f" ({params})" if params else "")
+        params = ", ".join(f"{word(k)} {v}" for k, v in task.items()
+                           if k in ("lag", "mode", "filler", "source", "length"))
+        task = f"{word(task.get('name', '?'))}" + (f" ({params})" if params else "")
     metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
-    shown = [f"{k} {metrics[k]:.3g}" for k in ("accuracy", "bpc", "loss") if isinstance(metrics.get(k), int | float)]
+    shown = [f"{word(k)} {metrics[k]:.3g}" for k in ("accuracy", "bpc", "loss")
+             if isinstance(metrics.get(k), int | float)]
     layers = card.get("num_layers", 1)
     task = str(task)[:80]
     parts = [str(card.get("cell", "?")).upper(), t("{n} units", n=card.get("hidden_size", "?")),

@@ -77,9 +77,9 @@ TASK_HELP = {
                  "values at the end; an answer within 0.04 counts as correct."),
     "temporal_order": N_("Among random distractors a..d, two symbols X or Y appear; say in which order (XX, XY, YX "
                          "or YY) at the end."),
-    "stocks": N_("Weekly prices of six stocks (2018–2019); windows of weeks in, the next week out. The last 20% of "
-                 "the weeks are the test set."),
-    "sine": N_("A noisy sine wave; a window of values in, the next value out; the last 20% is the test set."),
+    "stocks": N_("Weekly prices of six stocks (2018–2019); windows of weeks in, the next week out. The last fifth of "
+                 "the weeks is the test set."),
+    "sine": N_("A noisy sine wave; a window of values in, the next value out; the last fifth is the test set."),
     "sentiment": N_("Short reviews in which \"not\" flips a clause and \"but\" hands the verdict to the second "
                     "clause: positive or negative, read at the last word."),
 }
@@ -408,7 +408,7 @@ def metrics_ui(race: Race) -> None:
         if trainer.diverged:
             col.caption(":red[" + t("diverged at step {step:,}", step=trainer.step_count) + "]")
         elif solved is not None:
-            col.caption(t("≥ 99% from step {step:,}", step=solved))
+            col.caption(t("≥ 99% accuracy from step {step:,}", step=solved))
 
 
 def diverged_ui(race: Race) -> None:
