@@ -109,7 +109,8 @@ def open_in_chinese(page: str) -> AppTest:
 
 def test_the_detector_finds_english_and_spares_code_math_and_names():
     assert english_runs("Type a sequence to run the model on.") == ["Type a sequence to run the model on."]
-    assert english_runs("在 `python -m rnnviz.pretrain` 之后，$h_t = o_t \\odot \\tanh(c_t)$，见 Pascanu et al. 2013") == []
+    assert english_runs("在 `python -m rnnviz.pretrain` 之后，$h_t = o_t \\odot \\tanh(c_t)$，见 Pascanu et al. 2013") \
+        == []
     assert english_runs("用 PyTorch 的均匀分布 ±1/√H；RNN、LSTM 和 GRU") == []
     assert english_runs("<b>hidden state</b> h_t of the cell") == ["of the cell"]
     assert english_runs("隐藏状态 h_t · RNN LSTM GRU · 0.5 1e-3 · 间隔 k") == []

@@ -109,9 +109,9 @@ def test_the_compiled_catalog_is_current(catalog):
 def test_the_glossary_terms_are_used(catalog):
     """The course notes' terms, as GLOSSARY.md lists them, are the ones the catalog uses."""
     text = "\n".join(m.string for m in catalog if m.id)
-    for term in ("循环神经网络", "隐藏状态（记忆体）h_t", "细胞态 c_t", "输入门 i_t", "遗忘门 f_t", "输出门 o_t", "候选态",
-                 "重置门 r_t", "更新门 z_t", "时间步", "独热码", "嵌入", "梯度消失", "梯度爆炸", "沿时间反向传播（BPTT）",
-                 "温度", "每字符比特"):
+    for term in ("循环神经网络", "隐藏状态（记忆体）h_t", "细胞态 c_t", "输入门 i_t", "遗忘门 f_t", "输出门 o_t",
+                 "候选态", "重置门 r_t", "更新门 z_t", "时间步", "独热码", "嵌入", "梯度消失", "梯度爆炸",
+                 "沿时间反向传播（BPTT）", "温度", "每字符比特"):
         assert term in text, term
         assert term.split(" ")[0] in (LOCALES / "GLOSSARY.md").read_text()
 
