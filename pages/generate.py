@@ -103,7 +103,7 @@ def settings_ui() -> dict | None:
     seed = int(c3.number_input(t("Seed"), 0, 2**31 - 1, 0, key=f"{KEY}_seed", disabled=greedy, bind=LINK,
                                help=t("The same seed gives the same text.")))
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
-    temperature = c1.slider(t("Temperature T"), G.T_MIN, G.T_MAX, 0.8, 0.05, key=f"{KEY}_temperature",
+    temperature = c1.slider(t("Temperature"), G.T_MIN, G.T_MAX, 0.8, 0.05, key=f"{KEY}_temperature",
                             disabled=greedy, bind=LINK,
                             help=t("Below 1: safer, more repetitive. Above 1: more surprising, more mistakes."))
 
