@@ -2,7 +2,6 @@
 
 import streamlit as st
 import torch
-from streamlit.errors import StreamlitAPIException
 
 from pages.i18n import LANG_KEY, NAMES, PARAM, choose_language, t
 from rnnviz.i18n import LANGUAGES
@@ -25,12 +24,22 @@ def switch_language() -> None:
         if key in (SWITCH_KEY, LANG_KEY):
             continue
         try:
-            st.session_state[key] = st.session_state[key]
-        except (StreamlitAPIException, KeyError):  # buttons and uploads cannot be set, and need not be
-            pass
+            value = st.session_state[key]
+        except KeyError:
+            continue
+        if _option_like(value):
+            st.session_state[key] = value
     code = st.session_state[SWITCH_KEY]
     st.session_state[LANG_KEY] = code
     st.query_params[PARAM] = code
+
+
+def _option_like(value) -> bool:
+    """A value an option widget can hold (a code, a number, a list of them). Buttons, checkboxes (bools), uploads
+    and editors hold other things, and a button or an upload refuses to be set."""
+    if isinstance(value, list | tuple):
+        return all(_option_like(v) for v in value)
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 def language_ui() -> None:

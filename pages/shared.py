@@ -190,12 +190,12 @@ def url_notice(prefix: str, checks: dict[str, Check]) -> None:
     The browser's Back button can bring such a link back to a widget that is already bound: that widget keeps its
     value, set again by code, which wins over the URL on a run that is not a history navigation (hence the rerun).
     """
-    problems, removed = [], False
+    problems, removed, relinked = [], False, False
     for name in list(st.query_params):
         relabel = getattr(checks.get(name), "relabel", None)
         relabelled = relabel(st.query_params.get_all(name)) if relabel else None
         if relabelled is not None:
-            _relink(name, relabelled)
+            relinked = _relink(name, relabelled) or relinked
             continue
         if name in checks:
             why = checks[name](st.query_params.get_all(name) or [""])
@@ -223,20 +223,24 @@ def url_notice(prefix: str, checks: dict[str, Check]) -> None:
         st.session_state.pop(NOTICE_KEY, None)
         st.warning(message, icon=":material/link_off:")
         return
+    if relinked:
+        st.rerun()  # the widgets read the link as it was when the run began
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice is not None and notice[0] == prefix:
         st.warning(notice[1], icon=":material/link_off:")
 
 
-def _relink(name: str, values: list[str]) -> None:
-    """Put ``values`` (the same options, in this session's language) in the link for ``name``. A parameter already
-    bound to its widget cannot be set: its value is written back to the widget instead, which sends it to the
-    browser (and the link) in this language's labels."""
+def _relink(name: str, values: list[str]) -> bool:
+    """Put ``values`` (the same options, in this session's language) in the link for ``name``; True when the link
+    changed (the page reruns for its widgets to read it). A parameter already bound to its widget cannot be set: its
+    value is written back to the widget instead, which sends it to the browser (and the link) in this language."""
     try:
         st.query_params[name] = values
+        return True
     except StreamlitAPIException:
         if name in st.session_state:
             st.session_state[name] = st.session_state[name]
+        return False
 
 
 def linked_text(where, kind: str, label: str, key: str, **kwargs) -> str:
