@@ -391,9 +391,14 @@ def show_error(err: Exception) -> None:
         raise err
 
 
-@st.cache_resource(max_entries=12, show_spinner=False)  # the spinner's text would be fixed in one language
 def pretrained(name: str) -> tuple[Model, dict]:
     """A bundled model and its card. Shared by every session: read only."""
+    with st.spinner(t("Loading the pretrained model…")):  # shown only when loading takes a moment
+        return _pretrained(name)
+
+
+@st.cache_resource(max_entries=12, show_spinner=False)  # a cached spinner's words would be in one language
+def _pretrained(name: str) -> tuple[Model, dict]:
     return load_pretrained(name)
 
 

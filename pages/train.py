@@ -293,7 +293,8 @@ def settings_ui() -> tuple[RaceConfig | None, int, RnnvizError | None]:
     seed = int(st.session_state.get(k("seed", 0), 0))
     task, error = None, None
     try:
-        task = cached_task(name, tuple(sorted(params.items())), seed)
+        with st.spinner(t("Preparing the task's data…")):
+            task = cached_task(name, tuple(sorted(params.items())), seed)
     except RnnvizError as err:
         error = err
     follow_defaults(task_defaults(task if task is not None else TASKS[name]))
