@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import assert_no_exception, expect_rerun, open_page, save_screenshot
+from tests.e2e.helpers import VIEWPORT, assert_no_exception, expect_rerun, open_page, save_screenshot, track_runs
 
 pytestmark = pytest.mark.e2e
 
@@ -98,8 +98,6 @@ def test_a_link_copied_in_chinese_opens_in_chinese(page, browser_context):
     link = page.url
     other = browser_context.new_page()  # a new session: someone the link was sent to
     try:
-        from tests.e2e.helpers import track_runs
-
         track_runs(other)
         open_page(other, link.split("/", 3)[3])
         assert_no_exception(other)
@@ -116,3 +114,17 @@ def test_an_english_link_opens_in_chinese_with_its_settings(page):
     expect(page.get_by_role("radio", name=NOISE, exact=True)).to_have_count(0)  # the adding task has no filler
     assert page.get_by_role("combobox", name="任务", exact=True).input_value() == "加法问题"
     assert not page.locator('[data-testid="stAlert"]').filter(has_text="链接").count()  # no "unusable link" notice
+
+
+def test_a_chinese_browser_opens_in_chinese_without_a_link_parameter(browser, app_url):
+    """No ?lang= in the link: the browser's language (st.context.locale) decides, and the link then keeps it."""
+    for locale, title, code in (("zh-CN", "梯度流", "zh"), ("en-US", "Gradient flow", "en")):
+        context = browser.new_context(viewport=VIEWPORT, base_url=app_url, locale=locale)
+        try:
+            tab = context.new_page()
+            track_runs(tab)
+            open_page(tab, "gradients")
+            expect(tab.get_by_role("heading", name=title, level=1)).to_be_visible()
+            expect(tab).to_have_url(re.compile(rf"lang={code}"))
+        finally:
+            context.close()
