@@ -106,12 +106,16 @@ def _options_text(labels: list[str]) -> str:
     return t("not one of {options}", options=shown) if labels else t("no options here")
 
 
-def _labelled(check: Check, options: Sequence, format_func: Callable) -> Check:
+def _labels(options: list, format_func: Callable) -> Callable[[], list[str]]:
+    """The options' labels, read when called: in the session's language (or the one ``speaking`` sets)."""
+    return lambda: [str(format_func(o)) for o in options]
+
+
+def _labelled(check: Check, options: list, format_func: Callable) -> Check:
     """``check`` with a ``relabel(values)``: a link's option labels in another language (a link copied before the
     language changed, or sent by someone who reads the other one) → the same options' labels in this session's
     language, or None when there is nothing to change (or nothing that maps)."""
-    def labels() -> list[str]:
-        return [str(format_func(o)) for o in options]
+    labels = _labels(options, format_func)
 
     def relabel(values: list[str]) -> list[str] | None:
         now = labels()
@@ -132,7 +136,7 @@ def one_of(options: Sequence, format_func: Callable = str) -> Check:
     """One choice (radio, selectbox, segmented control, select slider, tabs): the link holds the option's label,
     in the language of the page that wrote it (see _labelled)."""
     options = list(options)
-    labels = lambda: [str(format_func(o)) for o in options]  # noqa: E731  (read in the session's language)
+    labels = _labels(options, format_func)
     return _labelled(lambda values: None if values[-1] in labels() else _options_text(labels()), options,
                      format_func)
 
@@ -140,7 +144,7 @@ def one_of(options: Sequence, format_func: Callable = str) -> Check:
 def some_of(options: Sequence, format_func: Callable = str) -> Check:
     """A multiselect: the link repeats the parameter, once per chosen label (once, empty, for no choice)."""
     options = list(options)
-    labels = lambda: [str(format_func(o)) for o in options]  # noqa: E731
+    labels = _labels(options, format_func)
     return _labelled(lambda values: None if all(v in labels() for v in values if v) else _options_text(labels()),
                      options, format_func)
 

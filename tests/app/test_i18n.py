@@ -126,3 +126,18 @@ def test_page_in_chinese_runs_and_shows_no_english_sentence(page):
              for run in english_runs(text, tokens=text.startswith("html:"))]
     assert not found, "Untranslated English on " + page + ":\n" + "\n".join(found)
     assert any(re.search(r"[\u4e00-\u9fff]", text) for text in visible_text(at, page))  # and Chinese is there
+
+
+@pytest.mark.parametrize("lang, linked, shown",
+                         [("zh", "Adding problem", "加法问题"), ("en", "加法问题", "Adding problem")])
+def test_a_link_s_option_labels_work_in_either_language(lang, linked, shown):
+    """A link holds an option's label in the language it was copied in; opened in the other, it sets the same
+    option (and says nothing about unusable settings)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.query_params.update({"lang": lang, "train_task": linked})
+    ok(at.run())
+    at.switch_page("pages/train.py")
+    ok(at.run())
+    assert at.session_state["train_task"] == "adding"
+    assert shown in at.selectbox(key="train_task").options  # the page's labels are in its language
+    assert not [w for w in at.warning if w.icon == ":material/link_off:"]
