@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import streamlit as st
 
+from pages.i18n import lang, t
 from pages.shared import (
     LINK,
     MAX_STEPS,
@@ -27,6 +28,7 @@ from pages.shared import (
     cached_gradient_flow,
     cached_step_norms,
     markdown_literal,
+    named,
     number,
     one_of,
     plotly_chart,
@@ -43,18 +45,20 @@ from rnnviz import InitConfig, Model, ModelConfig, RnnvizError, Vocab
 from rnnviz.assets import list_pretrained
 from rnnviz.figures import flow_figure, jacobian_figure, saliency_html, unit_heatmaps
 from rnnviz.flows import GENERATORS, HORIZON_FLOOR, Flow, generated_text
+from rnnviz.i18n import N_
 
 KEY = "grad"
 CELLS = ("rnn", "lstm", "gru")
 DEFAULT_LENGTH = 200
-SOURCE_NAMES = {"Pretrained": "Pretrained on the long-lag task", "Random": "Random (untrained)",
-                "Trained here": "Trained in this session", "Uploaded": "Uploaded checkpoint"}
-GENERATOR_NAMES = {"recall_blank": "Recall task: a symbol, then blanks", "recall_noise": "Recall task: a symbol, "
-                   "then noise digits", "random": "Random tokens"}
-OBJECTIVES = {"sum": "Sum of the last output", "next_token": "Loss at the last step"}
+SOURCE_NAMES = {"Pretrained": N_("Pretrained on the long-lag task"), "Random": N_("Random (untrained)"),
+                "Trained here": N_("Trained in this session"), "Uploaded": N_("Uploaded checkpoint")}
+GENERATOR_NAMES = {"recall_blank": N_("Recall task: a symbol, then blanks"),
+                   "recall_noise": N_("Recall task: a symbol, then noise digits"), "random": N_("Random tokens")}
+OBJECTIVES = {"sum": N_("Sum of the last output"), "next_token": N_("Loss at the last step")}
 THRESHOLDS = [10.0 ** -k for k in range(1, 13)]
 HIDDEN_SIZES = [8, 16, 32, 64, 128, 256]
-SCHEME_NAMES = {"default": "PyTorch default", "orthogonal": "Orthogonal × gain", "identity": "Identity × gain"}
+SCHEME_NAMES = {"default": N_("PyTorch default"), "orthogonal": N_("Orthogonal × gain"),
+                "identity": N_("Identity × gain")}
 MAX_PRETRAINED = 6
 JACOBIAN_HEIGHT = 260  # px: the per-step Jacobian chart, and the space kept for it while it computes
 
@@ -80,48 +84,49 @@ def plain(text: str) -> str:
 
 def source_ui() -> str:
     have = bool(list_pretrained("recall"))
-    source = st.radio("Models", SOURCES, index=0 if have else 1, key=f"{KEY}_source", format_func=SOURCE_NAMES.get,
+    source = st.radio(t("Models"), SOURCES, index=0 if have else 1, key=f"{KEY}_source",
+                      format_func=named(SOURCE_NAMES),
                       bind=LINK)
-    st.caption("Pretrained: an RNN, LSTM and GRU trained to recall a symbol across a long lag. Random: untrained, "
-               "built from the controls below. Or a model from Train live, or your checkpoint.")
+    st.caption(t("Pretrained: an RNN, LSTM and GRU trained to recall a symbol across a long lag. Random: untrained, "
+                 "built from the controls below. Or a model from Train live, or your checkpoint."))
     return source
 
 
 def random_ui() -> RandomSpec:
-    hidden = st.select_slider("Hidden units", HIDDEN_SIZES, value=128, key=f"{KEY}_hidden", bind=LINK)
-    st.caption("Units per layer, the same for all three cells.")
-    layers = int(st.number_input("Layers", 1, 4, 1, key=f"{KEY}_layers", bind=LINK))
-    st.caption("Stacked layers; the chart shows one of them (see Layer shown).")
-    nonlin = st.radio("RNN nonlinearity", NONLINEARITIES, horizontal=True, key=f"{KEY}_nonlin", bind=LINK)
-    st.caption("tanh saturates and damps the gradient; relu passes it on unchanged wherever a unit is active.")
-    scheme = st.selectbox("Recurrent init (W_hh)", list(SCHEME_NAMES), key=f"{KEY}_scheme",
-                          format_func=SCHEME_NAMES.get, bind=LINK)
-    st.caption("Default: uniform ±1/√H. Orthogonal: every singular value equals the gain. Identity: W_hh = gain·I.")
-    gain = st.slider("Gain", 0.5, 2.0, 1.0, 0.05, key=f"{KEY}_gain", disabled=scheme == "default", bind=LINK)
-    st.caption("Scales W_hh. Above 1 the gradient can grow step after step and overflow on a long sequence.")
-    forget = st.slider("Forget-gate bias", -2.0, 6.0, 1.0, 0.5, key=f"{KEY}_forget", bind=LINK)
-    st.caption("LSTM f and GRU z start near σ(b): 0 → 0.5 (halves the cell-state gradient each step), "
-               "1 → 0.73, 5 → 0.993.")
-    chrono = int(st.number_input("Chrono init T_max", 0, MAX_STEPS, 0, step=50, key=f"{KEY}_chrono", bind=LINK))
-    st.caption("0 is off. Otherwise b_f ~ log U(1, T_max − 1), b_i = −b_f: memory times spread up to T_max.")
-    seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, key=f"{KEY}_seed", bind=LINK))
-    st.caption("Draws the random weights; the same seed gives the same models.")
-    count = int(st.number_input("Number of seeds", 1, 8, 1, key=f"{KEY}_seeds", bind=LINK))
-    st.caption("Several seeds: the line is the median, the band runs from min to max.")
+    hidden = st.select_slider(t("Hidden units"), HIDDEN_SIZES, value=128, key=f"{KEY}_hidden", bind=LINK)
+    st.caption(t("Units per layer, the same for all three cells."))
+    layers = int(st.number_input(t("Layers"), 1, 4, 1, key=f"{KEY}_layers", bind=LINK))
+    st.caption(t("Stacked layers; the chart shows one of them (see Layer shown)."))
+    nonlin = st.radio(t("RNN nonlinearity"), NONLINEARITIES, horizontal=True, key=f"{KEY}_nonlin", bind=LINK)
+    st.caption(t("tanh saturates and damps the gradient; relu passes it on unchanged wherever a unit is active."))
+    scheme = st.selectbox(t("Recurrent init (W_hh)"), list(SCHEME_NAMES), key=f"{KEY}_scheme",
+                          format_func=named(SCHEME_NAMES), bind=LINK)
+    st.caption(t("Default: uniform ±1/√H. Orthogonal: every singular value equals the gain. Identity: W_hh = gain·I."))
+    gain = st.slider(t("Gain"), 0.5, 2.0, 1.0, 0.05, key=f"{KEY}_gain", disabled=scheme == "default", bind=LINK)
+    st.caption(t("Scales W_hh. Above 1 the gradient can grow step after step and overflow on a long sequence."))
+    forget = st.slider(t("Forget-gate bias"), -2.0, 6.0, 1.0, 0.5, key=f"{KEY}_forget", bind=LINK)
+    st.caption(t("LSTM f and GRU z start near σ(b): 0 → 0.5 (halves the cell-state gradient each step), "
+                 "1 → 0.73, 5 → 0.993."))
+    chrono = int(st.number_input(t("Chrono init T_max"), 0, MAX_STEPS, 0, step=50, key=f"{KEY}_chrono", bind=LINK))
+    st.caption(t("0 is off. Otherwise b_f ~ log U(1, T_max − 1), b_i = −b_f: memory times spread up to T_max."))
+    seed = int(st.number_input(t("Seed"), 0, 2**31 - 1, 0, key=f"{KEY}_seed", bind=LINK))
+    st.caption(t("Draws the random weights; the same seed gives the same models."))
+    count = int(st.number_input(t("Number of seeds"), 1, 8, 1, key=f"{KEY}_seeds", bind=LINK))
+    st.caption(t("Several seeds: the line is the median, the band runs from min to max."))
     init = InitConfig(scheme, gain=float(gain) if scheme != "default" else 1.0, forget_bias=float(forget),
                       chrono_tmax=float(chrono) if chrono >= 3 else None)
     return RandomSpec(int(hidden), layers, nonlin, init, tuple(range(seed, seed + count)))
 
 
 def analysis_ui() -> tuple[str, float]:
-    objective = st.radio("Objective", list(OBJECTIVES), key=f"{KEY}_objective", format_func=OBJECTIVES.get,
+    objective = st.radio(t("Objective"), list(OBJECTIVES), key=f"{KEY}_objective", format_func=named(OBJECTIVES),
                          bind=LINK)
-    st.caption("What L is: the sum of the top layer's output at the last step, or the cross-entropy of the "
-               "prediction at the last step (against the model's own top choice).")
-    threshold = st.select_slider("Horizon threshold", THRESHOLDS, value=1e-6, key=f"{KEY}_threshold",
+    st.caption(t("What L is: the sum of the top layer's output at the last step, or the cross-entropy of the "
+                 "prediction at the last step (against the model's own top choice)."))
+    threshold = st.select_slider(t("Horizon threshold"), THRESHOLDS, value=1e-6, key=f"{KEY}_threshold",
                                  format_func=threshold_label, bind=LINK)
-    st.caption(f"The memory horizon is the largest lag whose normalized gradient is still ≥ {HORIZON_FLOOR:.0e}; "
-               "the second horizon uses this threshold.")
+    st.caption(t("The memory horizon is the largest lag whose normalized gradient is still ≥ {floor:.0e}; the second "
+                 "horizon uses this threshold.", floor=HORIZON_FLOOR))
     return objective, float(threshold)
 
 
@@ -131,20 +136,20 @@ def threshold_label(v: float) -> str:
 
 def link_checks() -> dict:
     """What the page keeps in its link: the models, their random settings, the analysis and the sequence."""
-    return {f"{KEY}_source": one_of(SOURCES, SOURCE_NAMES.get), f"{KEY}_hidden": one_of(HIDDEN_SIZES),
+    return {f"{KEY}_source": one_of(SOURCES, named(SOURCE_NAMES)), f"{KEY}_hidden": one_of(HIDDEN_SIZES),
             f"{KEY}_layers": number(1, 4, integer=True), f"{KEY}_nonlin": one_of(NONLINEARITIES),
-            f"{KEY}_scheme": one_of(SCHEME_NAMES, SCHEME_NAMES.get), f"{KEY}_gain": number(0.5, 2.0),
+            f"{KEY}_scheme": one_of(SCHEME_NAMES, named(SCHEME_NAMES)), f"{KEY}_gain": number(0.5, 2.0),
             f"{KEY}_forget": number(-2.0, 6.0), f"{KEY}_chrono": number(0, MAX_STEPS, integer=True),
             f"{KEY}_seed": number(0, 2**31 - 1, integer=True), f"{KEY}_seeds": number(1, 8, integer=True),
-            f"{KEY}_objective": one_of(OBJECTIVES, OBJECTIVES.get),
+            f"{KEY}_objective": one_of(OBJECTIVES, named(OBJECTIVES)),
             f"{KEY}_threshold": one_of(THRESHOLDS, threshold_label), f"{KEY}_sequence": short_text()}
 
 
 def layer_ui(max_layers: int) -> int | None:
     if max_layers <= 1:
         return None
-    layer = st.select_slider("Layer shown", list(range(1, max_layers + 1)), value=max_layers, key=f"{KEY}_layer")
-    st.caption("The bound holds for the top layer; lower ones also get gradient from the layer above at every step.")
+    layer = st.select_slider(t("Layer shown"), list(range(1, max_layers + 1)), value=max_layers, key=f"{KEY}_layer")
+    st.caption(t("The bound holds for the top layer; lower ones also get gradient from the layer above at every step."))
     return int(layer) - 1
 
 
@@ -154,11 +159,11 @@ def layer_ui(max_layers: int) -> int | None:
 def sequence_section() -> str | None:
     box, gen = st.columns([3, 1])
     with gen:
-        st.selectbox("Generated input", GENERATORS, key=f"{KEY}_gen_kind", format_func=GENERATOR_NAMES.get,
-                            help="Recall: the input of the long-lag task the pretrained models learned, a symbol "
-                                 "then filler. Random: tokens drawn from the same alphabet.")
+        st.selectbox(t("Generated input"), GENERATORS, key=f"{KEY}_gen_kind", format_func=named(GENERATOR_NAMES),
+                     help=t("Recall: the input of the long-lag task the pretrained models learned, a symbol then "
+                            "filler. Random: tokens drawn from the same alphabet."))
         size, go = st.columns([3, 2], vertical_alignment="bottom")
-        size.number_input("Length", 2, MAX_STEPS, DEFAULT_LENGTH, step=100, key=f"{KEY}_gen_length")
+        size.number_input(t("Length"), 2, MAX_STEPS, DEFAULT_LENGTH, step=100, key=f"{KEY}_gen_length")
 
         def generate():  # reads the widgets' state, which holds an edit committed by this very click
             state = st.session_state
@@ -166,12 +171,12 @@ def sequence_section() -> str | None:
             state[f"{KEY}_sequence"] = generated_text(state[f"{KEY}_gen_kind"], int(state[f"{KEY}_gen_length"]),
                                                       seed=count)
 
-        go.button("Generate", key=f"{KEY}_generate", on_click=generate, width="stretch",
-                  help="Replace the sequence with a generated one of this length (up to 2,000 steps).")
+        go.button(t("Generate"), key=f"{KEY}_generate", on_click=generate, width="stretch",
+                  help=t("Replace the sequence with a generated one of this length (up to 2,000 steps)."))
     with box:
         text = sequence_ui(f"{KEY}_sequence", generated_text("recall_blank", DEFAULT_LENGTH), height=100,
-                           help="Type anything (each character is a step), or generate a sequence on the right. "
-                                "The objective reads the last step.")
+                           help=t("Type anything (each character is a step), or generate a sequence on the right. "
+                                  "The objective reads the last step."))
     return text
 
 
@@ -190,32 +195,33 @@ def model_groups(source: str, spec: RandomSpec | None, text: str) -> list[tuple[
         cards = sorted(list_pretrained("recall"), key=lambda c: (CELLS.index(c.get("cell", "rnn"))
                                                                   if c.get("cell") in CELLS else 9, c["name"]))
         if not cards:
-            st.info("The pretrained long-lag models are not bundled yet: choose Random in the sidebar "
-                    "(or run `python -m rnnviz.pretrain`).", icon=":material/info:")
+            st.info(t("The pretrained long-lag models are not bundled yet: choose Random in the sidebar "
+                      "(or run `python -m rnnviz.pretrain`)."), icon=":material/info:")
             return None
         cards = cards[:MAX_PRETRAINED]
         cells = [c.get("cell") for c in cards]
+        titles = [c.get("title") or c["name"] for c in cards]  # rnnviz.assets.TITLES: in the catalog
         groups = [(c["cell"].upper() if cells.count(c.get("cell")) == 1 and c.get("cell") in CELLS
-                   else c.get("title") or c["name"], [pretrained(c["name"])[0]]) for c in cards]
+                   else t(title), [pretrained(c["name"])[0]]) for c, title in zip(cards, titles, strict=True)]
         st.caption(pretrained_caption(cards))
         return groups
     if source == "Trained here":
         models = trained_models()
         if not models:
-            st.info("No model has been trained in this session yet: train one on the Train live page.",
+            st.info(t("No model has been trained in this session yet: train one on the Train live page."),
                     icon=":material/info:")
             return None
-        names = st.multiselect("Models trained in this session", list(models), default=list(models)[:3],
+        names = st.multiselect(t("Models trained in this session"), list(models), default=list(models)[:3],
                                key=f"{KEY}_trained")
         if not names:
-            st.info("Pick at least one model to show.", icon=":material/info:")
+            st.info(t("Pick at least one model to show."), icon=":material/info:")
             return None
         return [(f"{models[n]['model'].cell.upper()} · {n}", [models[n]["model"]]) for n in names]
     picked = upload_ui(KEY)
     if picked is None:
         return None
     model, _ = picked
-    return [(f"{model.cell.upper()} (uploaded)", [model])]
+    return [(t("{cell} (uploaded)", cell=model.cell.upper()), [model])]
 
 
 def pretrained_caption(cards: list[dict]) -> str:
@@ -227,26 +233,27 @@ def pretrained_caption(cards: list[dict]) -> str:
     task = cards[0].get("task") or {}
     sizes = sorted({c.get("hidden_size") for c in cards if c.get("hidden_size")})
     steps = (cards[0].get("training") or {}).get("steps")
-    parts = ["Trained" + (f" {steps:,} steps" if isinstance(steps, int) else "") + " to name the first symbol "
-             + (f"after {task['lag']} steps of {task.get('filler', 'blank')} filler" if "lag" in task else
-                "after a long lag")]
+    what = (t("after {lag} steps of noise filler", lag=task["lag"]) if task.get("filler") == "noise" else
+            t("after {lag} steps of blank filler", lag=task["lag"])) if "lag" in task else t("after a long lag")
+    parts = [t("Trained {steps:,} steps to name the first symbol {what}", steps=steps, what=what)
+             if isinstance(steps, int) else t("Trained to name the first symbol {what}", what=what)]
     if sizes:
-        parts.append(f"{', '.join(map(str, sizes))} units")
+        parts.append(t("{n} units", n=", ".join(map(str, sizes))))
     accs = [a for a in map(accuracy, cards) if a]
     if accs:
-        parts.append("held-out accuracy " + ", ".join(accs))
-    return "Pretrained models: " + "; ".join(parts) + "."
+        parts.append(t("held-out accuracy {values}", values=", ".join(accs)))
+    return t("Pretrained models: {parts}.", parts="; ".join(parts))
 
 
 def compute_flows(groups, text: str, objective: str, layer: int | None) -> list[tuple[Flow, list[Model]]]:
     """Each group's Flow (BPTT for every seed, without the per-step Jacobian norms yet) and its models."""
     flows = []
-    with st.spinner("Running backpropagation through time…"):
+    with st.spinner(t("Running backpropagation through time…")):
         for label, models in groups:
             try:
                 gfs = [cached_gradient_flow(m, m.fingerprint(), text, objective) for m in models]
             except RnnvizError as err:
-                st.error(markdown_literal(f"{label}: {err}"), icon=":material/error:")
+                st.error(markdown_literal(f"{label}: {err.text(lang())}"), icon=":material/error:")
                 continue
             flows.append((Flow(label, gfs, layer=layer), models))
     return flows
@@ -270,11 +277,11 @@ def with_step_norms(flows: list[tuple[Flow, list[Model]]], text: str) -> list[Fl
 
 def horizon_text(f: Flow, threshold: float) -> str:
     if f.forward_overflow_lag is not None:
-        return "undefined"
+        return t("undefined")
     h = f.horizons(threshold)
     med = int(np.median(h))
     if med >= f.steps - 1:
-        return f"≥ {f.steps - 1:,} (all)"
+        return t("≥ {n:,} (all)", n=f.steps - 1)
     return f"{med:,}" + (f" ({h.min()}–{h.max()})" if h.min() != h.max() else "")
 
 
@@ -283,14 +290,15 @@ def cards_ui(flows: list[Flow], threshold: float) -> None:
         value = horizon_text(f, HORIZON_FLOOR)
         overflow = None
         if f.forward_overflow_lag is not None:
-            overflow = "the forward pass overflowed"
+            overflow = t("the forward pass overflowed")
         elif f.overflow_lag is not None:
-            overflow = f"overflows at lag {f.overflow_lag:,}"
-        col.metric(f"{plain(f.label)}: memory horizon", value if value == "undefined" else f"{value} steps",
+            overflow = t("overflows at lag {lag:,}", lag=f.overflow_lag)
+        col.metric(t("{model}: memory horizon", model=plain(f.label)),
+                   value if f.forward_overflow_lag is not None else t("{value} steps", value=value),
                    delta=overflow, delta_color="inverse", border=True,
-                   help=f"The largest lag whose normalized gradient is still ≥ {HORIZON_FLOOR:.0e}.")
+                   help=t("The largest lag whose normalized gradient is still ≥ {floor:.0e}.", floor=HORIZON_FLOOR))
         if f.forward_overflow_lag is None:
-            note = f"lag 100: {fmt(f.at_lag(100))}"
+            note = t("lag 100: {value}", value=fmt(f.at_lag(100)))
             if threshold != HORIZON_FLOOR:
                 note += f" · ≥ {threshold:.0e}: {horizon_text(f, threshold)}"
             col.caption(note)
@@ -300,35 +308,36 @@ def fmt(v: float | None) -> str:
     if v is None:
         return "—"
     if not np.isfinite(v):
-        return "overflow"
-    return "0 (underflow)" if v == 0 else f"{v:.1e}"
+        return t("overflow")
+    return t("0 (underflow)") if v == 0 else f"{v:.1e}"
 
 
 def chart_captions(flows: list[Flow]) -> None:
-    parts = ["Solid: ‖dL/dh_t‖ divided by its value at the last step (1 at lag 0), on a log axis; going right is "
-             "going back in time; ▼ marks where it drops below float32's range. Below: each step's Jacobian norm, "
-             "the most that step can stretch the gradient."]
+    parts = [t("Solid: ‖dL/dh_t‖ divided by its value at the last step (1 at lag 0), on a log axis; going right is "
+               "going back in time; ▼ marks where it drops below float32's range. Below: each step's Jacobian "
+               "norm, the most that step can stretch the gradient.")]
     if any(f.cell_state is not None for f in flows):
-        parts.append("Dashed: the LSTM's cell-state gradient ‖dL/dc_t‖ (normalized the same way). The LSTM's "
-                     "Jacobian holds c_{t−1} fixed, so the gradient can fall more slowly than it says: the cell "
-                     "state carries the rest, with the per-step factor max f_t (dashed, lower chart).")
+        parts.append(t("Dashed: the LSTM's cell-state gradient ‖dL/dc_t‖ (normalized the same way). The LSTM's "
+                       "Jacobian holds c_{t−1} fixed, so the gradient can fall more slowly than it says: the cell "
+                       "state carries the rest, with the per-step factor max f_t (dashed, lower chart)."))
     for f in flows:
         if f.bound is not None:
             sig, rho = float(np.median(f.sigma_max())), float(np.median(f.spectral_radius()))
             med = f.hidden.median[1:]
             grows = f.overflow_lag is not None or bool(np.any(med[np.isfinite(med)] > 1))
             if sig < 1:
-                verdict = "below 1, so the bound forces the gradient to vanish"
+                verdict = t("below 1, so the bound forces the gradient to vanish")
             elif grows:
-                verdict = "above 1, so the bound allows growth, and here the gradient does grow"
+                verdict = t("above 1, so the bound allows growth, and here the gradient does grow")
             else:
-                verdict = "at least 1, so the bound allows growth and guarantees nothing; the curve falls anyway"
-            parts.append(f"Dotted: the {f.label} bound (γσ_max)^k, γ = 1 for tanh and relu: "
-                         f"σ_max(W_hh) = {sig:.3g} ({verdict}); spectral radius {rho:.3g}.")
+                verdict = t("at least 1, so the bound allows growth and guarantees nothing; the curve falls anyway")
+            parts.append(t("Dotted: the {model} bound (γσ_max)^k, γ = 1 for tanh and relu: σ_max(W_hh) = {sigma:.3g} "
+                           "({verdict}); spectral radius {rho:.3g}.", model=f.label, sigma=sig, verdict=verdict,
+                           rho=rho))
         elif f.cell == "rnn" and not f.is_top:
-            parts.append(f"{f.label}: no bound drawn, the layer shown is not the top one.")
+            parts.append(t("{model}: no bound drawn, the layer shown is not the top one.", model=f.label))
     if any(f.directions > 1 for f in flows):
-        parts.append("Bidirectional models: the forward direction is shown.")
+        parts.append(t("Bidirectional models: the forward direction is shown."))
     st.caption(" ".join(parts))
 
 
@@ -340,14 +349,15 @@ def overflow_ui(flows: list[Flow]) -> None:
     for f in hit:
         if f.forward_overflow_lag is not None:
             step = f.steps - 1 - f.forward_overflow_lag
-            lines.append(f"**{plain(f.label)}**: the hidden state itself overflowed at step {step:,} "
-                         f"(lag {f.forward_overflow_lag:,}), so every gradient computed through it is undefined.")
+            lines.append(t("**{model}**: the hidden state itself overflowed at step {step:,} (lag {lag:,}), so "
+                           "every gradient computed through it is undefined.", model=plain(f.label), step=step,
+                           lag=f.forward_overflow_lag))
         elif f.overflow_lag is not None:
-            lines.append(f"**{plain(f.label)}**: ‖dL/dh‖ passes float32's largest number (3.4·10³⁸) "
-                         f"at lag {f.overflow_lag:,}; farther back it is inf or NaN and the line stops.")
-    st.warning("Exploding gradients. " + " ".join(lines), icon=":material/warning:")
-    with st.expander("Why it overflows, and what gradient clipping does", expanded=True):
-        st.markdown(
+            lines.append(t("**{model}**: ‖dL/dh‖ passes float32's largest number (3.4·10³⁸) at lag {lag:,}; farther "
+                           "back it is inf or NaN and the line stops.", model=plain(f.label), lag=f.overflow_lag))
+    st.warning(t("Exploding gradients.") + " " + " ".join(lines), icon=":material/warning:")
+    with st.expander(t("Why it overflows, and what gradient clipping does"), expanded=True):
+        st.markdown(t(
             "Each step back multiplies the gradient by that step's Jacobian. When those stretch it (norms above 1, "
             "the lower chart), the product grows exponentially: a factor of 1.2 per step is 10⁷⁹ after 1,000 steps, "
             "past float32's 3.4·10³⁸. With relu and a gain above 1 the forward pass grows the same way, "
@@ -356,24 +366,24 @@ def overflow_ui(flows: list[Flow]) -> None:
             "**Clipping** rescales the whole gradient g to c·g/‖g‖ whenever ‖g‖ > c (Pascanu et al. 2013). "
             "It keeps the direction and bounds the size of one update, so a single exploding batch cannot throw "
             "the weights far; Train live clips at 1 by default. It cannot repair a gradient that is already "
-            "inf or NaN, and it does nothing for vanishing gradients: that is what gates and initialization are for.")
+            "inf or NaN, and it does nothing for vanishing gradients: that is what gates and initialization are for."))
 
 
 def saliency_ui(flows: list[Flow]) -> None:
-    st.subheader("Which inputs reach the objective")
-    long = " A long sequence opens at its end, where the objective reads; scroll up for earlier tokens." \
+    st.subheader(t("Which inputs reach the objective"))
+    long = t(" A long sequence opens at its end, where the objective reads; scroll up for earlier tokens.") \
         if flows[0].steps > 300 else ""
-    st.caption("‖dL/dx_t‖ for each input token, painted behind it: full colour is that model's largest value, "
-               "almost white is a millionth of it or less (log scale); hover a token for its value. Grey, struck "
-               "through: undefined (overflow)." + long)
-    st.html(saliency_html(flows))
+    st.caption(t("‖dL/dx_t‖ for each input token, painted behind it: full colour is that model's largest value, "
+                 "almost white is a millionth of it or less (log scale); hover a token for its value. Grey, struck "
+                 "through: undefined (overflow).") + long)
+    st.html(saliency_html(flows, lang=lang()))
 
 
 def heatmaps_ui(flows: list[Flow]) -> None:
-    st.subheader("Per unit, over time")
-    st.caption("|dL/dh_t| of every hidden unit, divided by ‖dL/dh_T‖, on one log colour scale for all models; "
-               "time runs left to right and the objective reads the last step, at the right edge.")
-    plotly_chart(st, unit_heatmaps(flows), width="stretch", key=f"{KEY}_heatmaps")
+    st.subheader(t("Per unit, over time"))
+    st.caption(t("|dL/dh_t| of every hidden unit, divided by ‖dL/dh_T‖, on one log colour scale for all models; "
+                 "time runs left to right and the objective reads the last step, at the right edge."))
+    plotly_chart(st, unit_heatmaps(flows, lang=lang()), width="stretch", key=f"{KEY}_heatmaps")
 
 
 def table_ui(flows: list[Flow], threshold: float) -> None:
@@ -381,19 +391,19 @@ def table_ui(flows: list[Flow], threshold: float) -> None:
     for f in flows:
         s = f.summary(threshold)
         rows.append({
-            "model": f.label,
-            "seeds": f.seeds,
-            f"horizon ≥ {HORIZON_FLOOR:.0e}": horizon_text(f, HORIZON_FLOOR),
-            f"horizon ≥ {threshold:.0e}": horizon_text(f, threshold),
-            "normalized at lag 100": fmt(s["at_lag_100"]),
-            "typical step ‖∂h_t/∂h_t−1‖": "—" if s["typical_step"] is None else f"{s['typical_step']:.3g}",
+            t("model"): f.label,
+            t("seeds"): f.seeds,
+            t("horizon ≥ {threshold:.0e}", threshold=HORIZON_FLOOR): horizon_text(f, HORIZON_FLOOR),
+            t("horizon ≥ {threshold:.0e}", threshold=threshold): horizon_text(f, threshold),
+            t("normalized at lag 100"): fmt(s["at_lag_100"]),
+            t("typical step ‖∂h_t/∂h_t−1‖"): "—" if s["typical_step"] is None else f"{s['typical_step']:.3g}",
             "σ_max(W_hh)": f"{s['sigma_max']:.3g}",
-            "spectral radius": "—" if s["spectral_radius"] is None else f"{s['spectral_radius']:.3g}",
-            "overflow at lag": "—" if s["overflow_lag"] is None else f"{s['overflow_lag']:,}",
+            t("spectral radius"): "—" if s["spectral_radius"] is None else f"{s['spectral_radius']:.3g}",
+            t("overflow at lag"): "—" if s["overflow_lag"] is None else f"{s['overflow_lag']:,}",
         })
     st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption("Typical step: the geometric mean of the per-step Jacobian norms. Medians over seeds; ranges in "
-               "brackets. σ_max of the LSTM and GRU is that of the stacked gate blocks of W_hh.")
+    st.caption(t("Typical step: the geometric mean of the per-step Jacobian norms. Medians over seeds; ranges in "
+                 "brackets. σ_max of the LSTM and GRU is that of the stacked gate blocks of W_hh."))
 
 
 def unknown_note(flows: list[Flow]) -> None:
@@ -401,19 +411,19 @@ def unknown_note(flows: list[Flow]) -> None:
     if not any(counts.values()):
         return
     if len(set(counts.values())) == 1:
-        st.caption(f"{next(iter(counts.values())):,} of {flows[0].steps:,} tokens are not in the models' vocabulary "
-                   "and are read as `<unk>`.")
+        st.caption(t("{n:,} of {steps:,} tokens are not in the models' vocabulary and are read as `<unk>`.",
+                     n=next(iter(counts.values())), steps=flows[0].steps))
     else:
-        st.caption("Tokens not in a model's vocabulary are read as `<unk>`: "
-                   + ", ".join(f"{plain(k)} {v:,}" for k, v in counts.items()) + f" of {flows[0].steps:,}.")
+        st.caption(t("Tokens not in a model's vocabulary are read as `<unk>`: {counts} of {steps:,}.",
+                     counts=", ".join(f"{plain(k)} {v:,}" for k, v in counts.items()), steps=flows[0].steps))
 
 
 def math_ui() -> None:
-    with st.expander("The math behind these charts", icon=":material/function:"):
-        st.markdown(MATH)
+    with st.expander(t("The math behind these charts"), icon=":material/function:"):
+        st.markdown(t(MATH))
 
 
-MATH = r"""
+MATH = N_(r"""
 **In words.** The loss $L$ is read at the last step, $T$. Backpropagation through time sends its gradient back
 one step at a time, and each step multiplies it by that step's Jacobian. The main chart shows how large what
 arrives at step $t$ is, relative to what left step $T$, against the lag $k = T - t$ (0 at the last step,
@@ -472,15 +482,16 @@ Chrono init draws $b_f = \log u$, $u \sim U(1, T_{\max} - 1)$, so $1/(1 - f) = 1
 to $T_{\max}$ steps, and $b_i = -b_f$ keeps the input gate mostly shut. The GRU writes
 $h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}$: its update gate $z$ plays the forget gate's part, and the same
 slider sets its bias.
-"""
+""")
 
 
 # Page ------------------------------------------------------------------------------------------------------------
 
-st.title("Gradient flow")
-st.caption("To learn from step t, the gradient of a loss read at the last step travels back through every step "
-           "in between. A vanilla RNN multiplies it by a matrix at each step, so it shrinks (or grows) exponentially; "
-           "an LSTM's cell state can carry it almost unchanged. The same sequence runs through every model.")
+st.title(t("Gradient flow"))
+st.caption(t("To learn from step t, the gradient of a loss read at the last step travels back through every step in "
+             "between (backpropagation through time, BPTT). A vanilla RNN multiplies it by a matrix at each step, so "
+             "it shrinks (or grows) exponentially; an LSTM's cell state can carry it almost unchanged. The same "
+             "sequence runs through every model."))
 url_notice(f"{KEY}_", link_checks())
 
 with st.sidebar:
@@ -503,10 +514,10 @@ if text is not None:
             flows = [f for f, _ in computed]
             unknown_note(flows)
             cards_ui(flows, threshold)
-            plotly_chart(st, flow_figure(flows, threshold), width="stretch", key=f"{KEY}_flow")
+            plotly_chart(st, flow_figure(flows, threshold, lang=lang()), width="stretch", key=f"{KEY}_flow")
             jacobian_slot = st.empty()  # filled last: its numbers cost the most, and the rest can draw meanwhile
             with jacobian_slot.container(height=JACOBIAN_HEIGHT, border=False):
-                st.caption("Computing each step's Jacobian norm…")
+                st.caption(t("Computing each step's Jacobian norm…"))
             chart_captions(flows)
             overflow_ui(flows)
             math_ui()
@@ -516,6 +527,6 @@ if text is not None:
             if full is None:
                 jacobian_slot.empty()
             else:
-                plotly_chart(jacobian_slot, jacobian_figure(full, height=JACOBIAN_HEIGHT), width="stretch",
+                plotly_chart(jacobian_slot, jacobian_figure(full, height=JACOBIAN_HEIGHT, lang=lang()), width="stretch",
                              key=f"{KEY}_jacobian")
                 table_ui(full, threshold)

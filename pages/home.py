@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from pages.i18n import lang, t
 from pages.shared import cached_trace, plotly_chart, random_model, sequence_ui, short_text, show_error, url_notice
 from rnnviz import InitConfig, ModelConfig, RnnvizError, Vocab
 from rnnviz.figures import state_heatmaps
@@ -19,28 +20,28 @@ PAGE_LINKS = [  # (page file, icon); the label is the page's title from app.py
 
 def intro_ui() -> None:
     st.title("rnnviz")
-    st.markdown(
+    st.markdown(t(
         "See inside recurrent networks. rnnviz runs real RNN, LSTM and GRU models in PyTorch and shows "
         "their gates, cell states, hidden states and gradients, one time step at a time, on sequences "
         "you type."
-    )
+    ))
     for column, (page, icon) in zip(st.columns(len(PAGE_LINKS)), PAGE_LINKS, strict=True):
         with column:
             st.page_link(page, icon=icon)
 
 
 def hidden_states_ui(text: str) -> None:
-    st.subheader("Hidden states of a random LSTM")
-    st.caption(
-        f"An untrained LSTM with {HIDDEN_SIZE} hidden units (seed {SEED}) reads your sequence one "
-        "character at a time (one-hot over its distinct characters). Each column is a time step, each "
-        "row a hidden unit; colour is the hidden state h_t, between -1 and 1."
-    )
+    st.subheader(t("Hidden states of a random LSTM"))
+    st.caption(t(
+        "An untrained LSTM with {n} hidden units (seed {seed}) reads your sequence one character at a time "
+        "(one-hot over its distinct characters). Each column is a time step, each row a hidden unit; colour is "
+        "the hidden state h_t, between -1 and 1.", n=HIDDEN_SIZE, seed=SEED,
+    ))
     try:
         vocab = Vocab.from_text(text)  # the model is keyed by the vocabulary, so typing reuses it
         model = random_model(ModelConfig(cell="lstm", hidden_size=HIDDEN_SIZE), InitConfig(), vocab, SEED)
         tr = cached_trace(model, model.fingerprint(), text)
-        fig = state_heatmaps(tr, keys=("h",), layer=0, direction=0)
+        fig = state_heatmaps(tr, keys=("h",), layer=0, direction=0, lang=lang())
     except RnnvizError as err:
         show_error(err)
         return

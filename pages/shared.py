@@ -1,5 +1,8 @@
 """UI sections and caches shared by the pages. Each section is a function that returns what it collected.
 
+Words: every label goes through pages.i18n.t. Options are stable codes shown through format_func; where the code is
+itself the English label (the model sources), the code is marked with N_ and shown with ``label``.
+
 Model sources, in the words the pages use:
 - "Pretrained": bundled checkpoints in assets/ (read-only, cached for everyone).
 - "Random": built from size and init controls, seeded (read-only, cached for everyone).
@@ -19,7 +22,7 @@ import streamlit as st
 import torch
 from streamlit.errors import StreamlitAPIException
 
-from pages.i18n import t
+from pages.i18n import lang, speaking, t
 from rnnviz import (
     GradFlow,
     InitConfig,
@@ -34,6 +37,7 @@ from rnnviz import (
 )
 from rnnviz.assets import list_pretrained, load_pretrained
 from rnnviz.figures import with_revision
+from rnnviz.i18n import LANGUAGES, N_
 from rnnviz.uploads import UPLOAD_TYPES, kind_of, read_model
 from rnnviz.vocab import read_tokens
 
@@ -57,9 +61,10 @@ _leave_legacy_pages_mode()
 
 MAX_STEPS = 2000  # longest sequence a page runs; longer input is cut with a visible message
 TRAINED_KEY = "rnnviz_trained"  # session_state: {name: {"model": Model, "card": dict}}, written by /train
-SOURCES = ("Pretrained", "Random", "Trained here", "Uploaded")
+SOURCES = (N_("Pretrained"), N_("Random"), N_("Trained here"), N_("Uploaded"))  # codes, and English labels
 FIRST_PRETRAINED = "char_lstm"  # the bundled model a page opens with: the LSTM shows every gate
 SCHEMES = ("default", "orthogonal", "identity")  # recurrent-weight init schemes, as rnnviz.InitConfig names them
+SCHEME_LABELS = {"default": N_("default"), "orthogonal": N_("orthogonal"), "identity": N_("identity")}
 NONLINEARITIES = ("tanh", "relu")
 
 
@@ -83,21 +88,66 @@ def link_length(text: str) -> int:
     return len(quote_plus(text))
 
 
+def label(option) -> str:
+    """format_func for options whose code is their English label, marked with N_ (SOURCES)."""
+    return t(str(option))
+
+
+def named(names: dict) -> Callable[[object], str]:
+    """format_func for options that are codes: ``names`` maps each code to its English label, marked with N_."""
+    return lambda code: t(names.get(code, str(code)))
+
+
+def scheme_label(scheme: str) -> str:
+    return t(SCHEME_LABELS.get(scheme, scheme))
+
+
 def _options_text(labels: list[str]) -> str:
     shown = ", ".join(labels[:6]) + (", …" if len(labels) > 6 else "")
-    return f"not one of {shown}" if labels else "no options here"
+    return t("not one of {options}", options=shown) if labels else t("no options here")
+
+
+def _labels(options: list, format_func: Callable) -> Callable[[], list[str]]:
+    """The options' labels, read when called: in the session's language (or the one ``speaking`` sets)."""
+    return lambda: [str(format_func(o)) for o in options]
+
+
+def _labelled(check: Check, options: list, format_func: Callable) -> Check:
+    """``check`` with a ``relabel(values)``: a link's option labels in another language (a link copied before the
+    language changed, or sent by someone who reads the other one) → the same options' labels in this session's
+    language, or None when there is nothing to change (or nothing that maps)."""
+    labels = _labels(options, format_func)
+
+    def relabel(values: list[str]) -> list[str] | None:
+        now = labels()
+        if all(v in now for v in values if v):
+            return None
+        for code in LANGUAGES:
+            with speaking(code):
+                other = labels()
+            if all(v in other for v in values if v):
+                return [now[other.index(v)] if v else v for v in values]
+        return None
+
+    check.relabel = relabel
+    return check
 
 
 def one_of(options: Sequence, format_func: Callable = str) -> Check:
-    """One choice (radio, selectbox, segmented control, select slider, tabs): the link holds the option's label."""
-    labels = [str(format_func(o)) for o in options]
-    return lambda values: None if values[-1] in labels else _options_text(labels)
+    """One choice (radio, selectbox, segmented control, select slider, tabs): the link holds the option's label,
+    in the language of the page that wrote it (see _labelled)."""
+    options = list(options)
+    labels = _labels(options, format_func)
+    return _labelled(lambda values: None if values[-1] in labels() else _options_text(labels()), options,
+                     format_func)
 
 
 def some_of(options: Sequence, format_func: Callable = str) -> Check:
     """A multiselect: the link repeats the parameter, once per chosen label (once, empty, for no choice)."""
-    labels = [str(format_func(o)) for o in options]
-    return lambda values: None if all(v in labels for v in values if v) else _options_text(labels)
+    options = list(options)
+    labels = _labels(options, format_func)
+    return _labelled(lambda values: None if all(v in labels() for v in values if v) else _options_text(labels()),
+                     options, format_func)
 
 
 def number(lo: float, hi: float, integer: bool = False) -> Check:
@@ -110,20 +160,22 @@ def number(lo: float, hi: float, integer: bool = False) -> Check:
             x = math.nan
         if math.isfinite(x) and lo <= x <= hi and (x.is_integer() or not integer):
             return None
-        return f"not a {'whole ' if integer else ''}number from {lo:,} to {hi:,}"
+        if integer:
+            return t("not a whole number from {lo:,} to {hi:,}", lo=lo, hi=hi)
+        return t("not a number from {lo:,} to {hi:,}", lo=lo, hi=hi)
     return check
 
 
 def flag() -> Check:
     """A checkbox or toggle."""
-    return lambda values: None if values[-1].lower() in ("true", "false") else "not true or false"
+    return lambda values: None if values[-1].lower() in ("true", "false") else t("not true or false")
 
 
 def short_text() -> Check:
     """A text box: any text short enough for a link (LINK_TEXT_MAX); the page checks what it means."""
     def check(values: list[str]) -> str | None:
         n = link_length(values[-1])
-        return None if n <= LINK_TEXT_MAX else f"{n:,} characters once encoded, more than a link keeps"
+        return None if n <= LINK_TEXT_MAX else t("{n:,} characters once encoded, more than a link keeps", n=n)
     return check
 
 
@@ -143,12 +195,17 @@ def url_notice(prefix: str, checks: dict[str, Check]) -> None:
     The browser's Back button can bring such a link back to a widget that is already bound: that widget keeps its
     value, set again by code, which wins over the URL on a run that is not a history navigation (hence the rerun).
     """
-    problems, removed = [], False
+    problems, removed, relinked = [], False, False
     for name in list(st.query_params):
+        relabel = getattr(checks.get(name), "relabel", None)
+        relabelled = relabel(st.query_params.get_all(name)) if relabel else None
+        if relabelled is not None:
+            relinked = _relink(name, relabelled) or relinked
+            continue
         if name in checks:
             why = checks[name](st.query_params.get_all(name) or [""])
         else:
-            why = "not a setting of this page" if name.startswith(prefix) else None
+            why = t("not a setting of this page") if name.startswith(prefix) else None
         if why is None:
             continue
         value = ", ".join(st.query_params.get_all(name))
@@ -162,17 +219,33 @@ def url_notice(prefix: str, checks: dict[str, Check]) -> None:
         removed = True
     if problems:
         more = len(problems) - MAX_LISTED
-        message = ("This link holds settings that this page cannot use, so their defaults are used instead: "
-                   + "; ".join(problems[:MAX_LISTED]) + (f"; and {more:,} more" if more > 0 else "") + ".")
+        listed = "; ".join(problems[:MAX_LISTED]) + (t("; and {n:,} more", n=more) if more > 0 else "")
+        message = t("This link holds settings that this page cannot use, so their defaults are used instead: "
+                    "{problems}.", problems=listed)
         if removed and st.session_state.get(NOTICE_KEY) != (prefix, message):  # once: a bound one is still there
             st.session_state[NOTICE_KEY] = (prefix, message)
             st.rerun()
         st.session_state.pop(NOTICE_KEY, None)
         st.warning(message, icon=":material/link_off:")
         return
+    if relinked:
+        st.rerun()  # the widgets read the link as it was when the run began
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice is not None and notice[0] == prefix:
         st.warning(notice[1], icon=":material/link_off:")
+
+
+def _relink(name: str, values: list[str]) -> bool:
+    """Put ``values`` (the same options, in this session's language) in the link for ``name``; True when the link
+    changed (the page reruns for its widgets to read it). A parameter already bound to its widget cannot be set: its
+    value is written back to the widget instead, which sends it to the browser (and the link) in this language."""
+    try:
+        st.query_params[name] = values
+        return True
+    except StreamlitAPIException:
+        if name in st.session_state:
+            st.session_state[name] = st.session_state[name]
+        return False
 
 
 def linked_text(where, kind: str, label: str, key: str, **kwargs) -> str:
@@ -182,8 +255,9 @@ def linked_text(where, kind: str, label: str, key: str, **kwargs) -> str:
     bind = _text_link(key)
     text = getattr(where, kind)(label, key=key, bind=bind, **kwargs)
     if bind is None:
-        where.caption(f":material/link_off: Too long for this page's link ({len(text):,} characters), so a link to "
-                      "this page opens with the default text here; its other settings are kept.")
+        where.caption(":material/link_off: " + t("Too long for this page's link ({n:,} characters), so a link to "
+                                                 "this page opens with the default text here; its other settings are "
+                                                 "kept.", n=len(text)))
     return text
 
 
@@ -207,16 +281,17 @@ def sequence_ui(key: str, default: str, presets: dict[str, str] | None = None, h
         def apply_preset():
             st.session_state[key] = presets[st.session_state[f"{key}_preset"]]
 
-        st.selectbox("Preset", list(presets), key=f"{key}_preset", on_change=apply_preset, index=None,
-                     placeholder="Pick an example sequence…")
+        st.selectbox(t("Preset"), list(presets), key=f"{key}_preset", on_change=apply_preset, index=None,
+                     placeholder=t("Pick an example sequence…"))
     st.session_state.setdefault(key, default)  # the key holds the value, so presets and callbacks may write it
-    text = linked_text(st, "text_area", "Sequence", key, height=height,
-                       help=help or "Any characters: letters, code, Chinese, emoji. Each one is a time step.")
+    text = linked_text(st, "text_area", t("Sequence"), key, height=height,
+                       help=help or t("Any characters: letters, code, Chinese, emoji. Each one is a time step."))
     if not text or not text.strip():
-        st.info("Type a sequence to run the model on.", icon=":material/keyboard:")
+        st.info(t("Type a sequence to run the model on."), icon=":material/keyboard:")
         return None
     if len(text) > MAX_STEPS:
-        st.warning(f"The sequence has {len(text):,} characters; only the first {MAX_STEPS:,} are used.")
+        st.warning(t("The sequence has {n:,} characters; only the first {limit:,} are used.", n=len(text),
+                     limit=MAX_STEPS))
         text = text[:MAX_STEPS]
     return text
 
@@ -265,25 +340,26 @@ def random_model_ui(key: str, cells=("rnn", "lstm", "gru"), hidden: int = 32, ma
                     show_layers: bool = True) -> tuple[str, ModelConfig, InitConfig, int]:
     """Controls for a random model: (cell, config without encoder fields, init, seed)."""
     c1, c2, c3, c4 = st.columns(4)
-    cell = c1.selectbox("Cell", cells, index=cells.index("lstm") if "lstm" in cells else 0, key=f"{key}_cell",
+    cell = c1.selectbox(t("Cell"), cells, index=cells.index("lstm") if "lstm" in cells else 0, key=f"{key}_cell",
                         bind=LINK)
-    size = c2.number_input("Hidden units", 1, max_hidden, hidden, key=f"{key}_hidden", bind=LINK)
-    layers = c3.number_input("Layers", 1, 4, 1, key=f"{key}_layers", bind=LINK) if show_layers else 1
-    seed = int(c4.number_input("Seed", 0, 2**31 - 1, 0, key=f"{key}_seed", bind=LINK))
-    bidirectional = st.checkbox("Bidirectional", key=f"{key}_bi", bind=LINK) if show_layers else False
-    with st.expander("Initialization"):
-        scheme = st.selectbox("Recurrent weights W_hh", SCHEMES, key=f"{key}_scheme", bind=LINK,
-                              help="default: PyTorch's uniform ±1/√H; orthogonal: every singular value equals the "
-                                   "gain; identity: W_hh = gain·I (IRNN).")
-        gain = st.slider("Gain", 0.1, 3.0, 1.0, 0.05, key=f"{key}_gain", disabled=scheme == "default", bind=LINK)
-        forget = st.slider("Forget-gate bias (GRU: update gate)", -2.0, 6.0, 0.0, 0.5, key=f"{key}_forget",
+    size = c2.number_input(t("Hidden units"), 1, max_hidden, hidden, key=f"{key}_hidden", bind=LINK)
+    layers = c3.number_input(t("Layers"), 1, 4, 1, key=f"{key}_layers", bind=LINK) if show_layers else 1
+    seed = int(c4.number_input(t("Seed"), 0, 2**31 - 1, 0, key=f"{key}_seed", bind=LINK))
+    bidirectional = st.checkbox(t("Bidirectional"), key=f"{key}_bi", bind=LINK) if show_layers else False
+    with st.expander(t("Initialization")):
+        scheme = st.selectbox(t("Recurrent weights W_hh"), SCHEMES, key=f"{key}_scheme", bind=LINK,
+                              format_func=scheme_label,
+                              help=t("default: PyTorch's uniform ±1/√H; orthogonal: every singular value equals the "
+                                     "gain; identity: W_hh = gain·I (IRNN)."))
+        gain = st.slider(t("Gain"), 0.1, 3.0, 1.0, 0.05, key=f"{key}_gain", disabled=scheme == "default", bind=LINK)
+        forget = st.slider(t("Forget-gate bias (GRU: update gate)"), -2.0, 6.0, 0.0, 0.5, key=f"{key}_forget",
                            disabled=cell == "rnn", bind=LINK,
-                           help="Large values start the gate near 1, so memory is kept. Set once, not doubled.")
-        chrono = st.number_input("Chrono init T_max (0 = off)", 0, 10_000, 0, key=f"{key}_chrono",
+                           help=t("Large values start the gate near 1, so memory is kept. Set once, not doubled."))
+        chrono = st.number_input(t("Chrono init T_max (0 = off)"), 0, 10_000, 0, key=f"{key}_chrono",
                                  disabled=cell == "rnn", bind=LINK, help="b_f ~ log U(1, T_max − 1), b_i = −b_f.")
     nonlin = "tanh"
     if cell == "rnn":
-        nonlin = st.radio("Nonlinearity", NONLINEARITIES, horizontal=True, key=f"{key}_nonlin", bind=LINK)
+        nonlin = st.radio(t("Nonlinearity"), NONLINEARITIES, horizontal=True, key=f"{key}_nonlin", bind=LINK)
     config = ModelConfig(cell=cell, hidden_size=int(size), num_layers=int(layers), bidirectional=bidirectional,
                          nonlinearity=nonlin)
     init = InitConfig(scheme, gain=float(gain) if scheme != "default" else 1.0,
@@ -296,7 +372,7 @@ def random_model_checks(key: str, cells=("rnn", "lstm", "gru"), max_hidden: int 
     """url_notice's checks for random_model_ui(key, cells, max_hidden=max_hidden)."""
     return {f"{key}_cell": one_of(cells), f"{key}_hidden": number(1, max_hidden, integer=True),
             f"{key}_layers": number(1, 4, integer=True), f"{key}_seed": number(0, 2**31 - 1, integer=True),
-            f"{key}_bi": flag(), f"{key}_scheme": one_of(SCHEMES), f"{key}_gain": number(0.1, 3.0),
+            f"{key}_bi": flag(), f"{key}_scheme": one_of(SCHEMES, scheme_label), f"{key}_gain": number(0.1, 3.0),
             f"{key}_forget": number(-2.0, 6.0), f"{key}_chrono": number(0, 10_000, integer=True),
             f"{key}_nonlin": one_of(NONLINEARITIES)}
 
@@ -315,56 +391,80 @@ def show_error(err: Exception) -> None:
     """A user-caused error as one sentence on the page; anything else is a bug and is re-raised. The sentence may
     quote what the user typed or uploaded, so it is shown literally, never as markdown."""
     if isinstance(err, RnnvizError):
-        st.error(markdown_literal(str(err)), icon=":material/error:")
+        st.error(markdown_literal(err.text(lang())), icon=":material/error:")
     else:
         raise err
 
 
-@st.cache_resource(max_entries=12, show_spinner="Loading the pretrained model…")
 def pretrained(name: str) -> tuple[Model, dict]:
     """A bundled model and its card. Shared by every session: read only."""
+    with st.spinner(t("Loading the pretrained model…")):  # shown only when loading takes a moment
+        return _pretrained(name)
+
+
+@st.cache_resource(max_entries=12, show_spinner=False)  # a cached spinner's words would be in one language
+def _pretrained(name: str) -> tuple[Model, dict]:
     return load_pretrained(name)
+
+
+# The words of a model card (rnnviz.checkpoint), shown in the reader's language; values stay as they are.
+CARD_WORDS = {"recall": N_("recall"), "letters": N_("letters"), "text": N_("text"), "adding": N_("adding"),
+              "temporal_order": N_("temporal order"), "stocks": N_("stocks"), "sine": N_("sine"),
+              "sentiment": N_("sentiment"), "lag": N_("lag"), "mode": N_("mode"), "filler": N_("filler"),
+              "source": N_("source"), "length": N_("length"), "accuracy": N_("accuracy"),
+              "bpc": N_("bpc"), "loss": N_("loss")}
 
 
 def card_caption(card: dict) -> str:
     """One line about a model card: cell, size, task and its validation metrics."""
     card = card if isinstance(card, dict) else {}
     task = card.get("task") or {}
+    word = named(CARD_WORDS)
     if isinstance(task, dict):
-        params = ", ".join(f"{k} {v}" for k, v in task.items() if k in ("lag", "mode", "filler", "source", "length"))
-        task = f"{task.get('name', '?')}" + (f" ({params})" if params else "")
+        params = ", ".join(f"{word(k)} {v}" for k, v in task.items()
+                           if k in ("lag", "mode", "filler", "source", "length"))
+        task = f"{word(task.get('name', '?'))}" + (f" ({params})" if params else "")
     metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
-    shown = [f"{k} {metrics[k]:.3g}" for k in ("accuracy", "bpc", "loss") if isinstance(metrics.get(k), int | float)]
+    shown = [f"{word(k)} {metrics[k]:.3g}" for k in ("accuracy", "bpc", "loss")
+             if isinstance(metrics.get(k), int | float)]
     layers = card.get("num_layers", 1)
     task = str(task)[:80]
-    parts = [str(card.get("cell", "?")).upper(), f"{card.get('hidden_size', '?')} units",
-             f"{layers} layers" if layers != 1 else "", "bidirectional" if card.get("bidirectional") else "",
-             f"task {task}", f"step {metrics['step']}" if "step" in metrics else "", ", ".join(shown)]
+    parts = [str(card.get("cell", "?")).upper(), t("{n} units", n=card.get("hidden_size", "?")),
+             t("{n} layers", n=layers) if layers != 1 else "", t("bidirectional") if card.get("bidirectional") else "",
+             t("task {task}", task=task), t("step {n}", n=metrics["step"]) if "step" in metrics else "",
+             ", ".join(shown)]
     return " · ".join(p for p in parts if p)
 
 
 def pretrained_ui(key: str, group: str) -> tuple[Model, str] | None:
     cards = list_pretrained(group)
     if not cards:
-        st.info("No pretrained models of this kind are bundled yet: run `python -m rnnviz.pretrain`, "
-                "or choose another source.", icon=":material/info:")
+        st.info(t("No pretrained models of this kind are bundled yet: run `python -m rnnviz.pretrain`, "
+                  "or choose another source."), icon=":material/info:")
         return None
     names = [c["name"] for c in cards]
     first = names.index(FIRST_PRETRAINED) if FIRST_PRETRAINED in names else 0
-    name = st.selectbox("Pretrained model", names, index=first, key=f"{key}_pretrained", bind=LINK,
-                        format_func=lambda n: cards[names.index(n)].get("title", n))
+    title = _titles(cards)
+    name = st.selectbox(t("Pretrained model"), names, index=first, key=f"{key}_pretrained", bind=LINK,
+                        format_func=title)
     model, card = pretrained(name)
     st.caption(card_caption(card))
-    return model, cards[names.index(name)].get("title", name)
+    return model, title(name)
+
+
+def _titles(cards: list[dict]) -> Callable[[str], str]:
+    """format_func of a bundled model's name: its card's title (rnnviz.assets.TITLES), translated."""
+    titles = {c["name"]: c.get("title", c["name"]) for c in cards}
+    return lambda name: t(titles.get(name, name))
 
 
 def trained_ui(key: str) -> tuple[Model, str] | None:
     models = trained_models()
     if not models:
-        st.info("No model has been trained in this session yet: train one on the Train live page.",
+        st.info(t("No model has been trained in this session yet: train one on the Train live page."),
                 icon=":material/info:")
         return None
-    name = st.selectbox("Model trained in this session", list(models), key=f"{key}_trained")
+    name = st.selectbox(t("Model trained in this session"), list(models), key=f"{key}_trained")
     st.caption(card_caption(models[name].get("card", {})))
     return models[name]["model"], name
 
@@ -446,15 +546,16 @@ def upload_ui(key: str) -> tuple[Model, str] | None:
             if tokens is not None:
                 model, card = _read_upload(store, file, tokens)
     except RnnvizError as err:
-        st.error(markdown_literal(f"{file.name}: {err}"), icon=":material/error:")
+        st.error(markdown_literal(f"{file.name}: {err.text(lang())}"), icon=":material/error:")
         return None
     return model, file.name
 
 
 def model_source_checks(key: str, group: str, sources=SOURCES) -> dict[str, Check]:
     """url_notice's checks for model_source_ui(key, group, …, sources): the source and the pretrained model."""
-    titles = [card.get("title", card["name"]) for card in list_pretrained(group)]
-    return {f"{key}_source": one_of(sources), f"{key}_pretrained": one_of(titles)}
+    cards = list_pretrained(group)
+    return {f"{key}_source": one_of(sources, label),
+            f"{key}_pretrained": one_of([c["name"] for c in cards], _titles(cards))}
 
 
 def model_source_ui(key: str, group: str, random_ui, sources=SOURCES,
@@ -463,10 +564,10 @@ def model_source_ui(key: str, group: str, random_ui, sources=SOURCES,
     "Random" choice (the page knows what input it needs) and returns (Model, name) or None. Returns the chosen
     (model, display name), or None with a message. Defaults are the widgets' own (index=), not set through
     st.session_state, because a link leaves out a value equal to the widget's default."""
-    source = st.radio("Model source", sources, index=sources.index(default) if default in sources else 0,
-                      horizontal=True, key=f"{key}_source", bind=LINK,
-                      help="Pretrained: bundled with rnnviz. Random: untrained, from the controls below. "
-                           "Trained here: from the Train live page in this session. Uploaded: your checkpoint.")
+    source = st.radio(t("Model source"), sources, index=sources.index(default) if default in sources else 0,
+                      horizontal=True, key=f"{key}_source", bind=LINK, format_func=label,
+                      help=t("Pretrained: bundled with rnnviz. Random: untrained, from the controls below. "
+                             "Trained here: from the Train live page in this session. Uploaded: your checkpoint."))
     if source == "Pretrained":
         return pretrained_ui(key, group)
     if source == "Trained here":

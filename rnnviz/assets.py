@@ -12,9 +12,15 @@ from pathlib import Path
 
 from .checkpoint import load
 from .errors import CheckpointError, shown
+from .i18n import N_
 from .model import Model
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# The bundled cards' titles, marked for the message catalog (pages show a title in the reader's language, and a
+# link holds it); tests/unit/test_i18n.py checks that every bundled title is listed here.
+TITLES = (N_("GRU, 128 units, Python source"), N_("LSTM, 128 units, Python source"),
+          N_("vanilla RNN, 128 units, Python source"), N_("GRU, recall at lag 100"), N_("LSTM, recall at lag 100"),
+          N_("vanilla RNN, recall at lag 100"))
 
 
 def list_pretrained(group: str | None = None) -> list[dict]:
@@ -36,6 +42,6 @@ def load_pretrained(name: str) -> tuple[Model, dict]:
     """(model in eval mode, card) of one bundled model."""
     path = ASSETS / f"{name}.safetensors"
     if not name.replace("_", "").replace("-", "").isalnum() or not path.exists():
-        raise CheckpointError(f"There is no bundled model named {shown(name)}.")
+        raise CheckpointError("There is no bundled model named {name}.", name=shown(name))
     model, card = load(path)
     return model.eval(), card

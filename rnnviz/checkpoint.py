@@ -29,6 +29,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from .errors import CheckpointError, RnnvizError, shown
+from .i18n import N_
 from .model import Model, ModelConfig
 from .vocab import MAX_VOCAB, UNK, Vocab
 
@@ -67,7 +68,7 @@ def _dtype_name(model: Model) -> str:
     for name, (_, dtype) in DTYPES.items():
         if model.dtype == dtype:
             return name
-    raise CheckpointError(f"Models stored as {model.dtype} cannot be saved; convert to float32 first.")
+    raise CheckpointError("Models stored as {dtype} cannot be saved; convert to float32 first.", dtype=str(model.dtype))
 
 
 def make_card(model: Model, card: dict | None = None) -> dict:
@@ -99,8 +100,8 @@ def save(model: Model, dest=None, card: dict | None = None) -> bytes:
                               "without biases), so it could not be loaded again; it was not saved.")
     data = save_tensors(state, metadata={CARD_KEY: json.dumps(full, ensure_ascii=False, allow_nan=False)})
     if len(data) > MAX_BYTES:
-        raise CheckpointError(f"The model needs {len(data) / 2**20:.1f} MB; checkpoints are limited to "
-                              f"{MAX_BYTES // 2**20} MB. Use fewer or smaller layers.")
+        raise CheckpointError("The model needs {mb:.1f} MB; checkpoints are limited to {limit} MB. Use fewer or "
+                              "smaller layers.", mb=len(data) / 2**20, limit=MAX_BYTES // 2**20)
     if isinstance(dest, str | os.PathLike):
         Path(dest).write_bytes(data)
     elif dest is not None:
@@ -109,18 +110,19 @@ def save(model: Model, dest=None, card: dict | None = None) -> bytes:
 
 
 def _read(source, max_bytes: int) -> bytes:
-    too_big = (f"The file is larger than {max_bytes / 2**20:g} MB, the limit for a checkpoint; "
-               "rnnviz models are far smaller.")
+    too_big = CheckpointError("The file is larger than {limit:g} MB, the limit for a checkpoint; rnnviz models are "
+                              "far smaller.", limit=max_bytes / 2**20)
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
     elif isinstance(source, str | os.PathLike):
         try:
             if os.path.getsize(source) > max_bytes:
-                raise CheckpointError(too_big)
+                raise too_big
             data = Path(source).read_bytes()
         except OSError as e:
             path = shown(os.fspath(source))
-            raise CheckpointError(f"The checkpoint {path} could not be read: {e.strerror}.") from None
+            raise CheckpointError("The checkpoint {path} could not be read: {reason}.", path=path,
+                                  reason=e.strerror) from None
     elif hasattr(source, "read"):
         data = source.read(max_bytes + 1)
         if isinstance(data, str):
@@ -128,7 +130,7 @@ def _read(source, max_bytes: int) -> bytes:
     else:
         raise CheckpointError("Give a checkpoint as bytes, a path or an open binary file.")
     if len(data) > max_bytes:
-        raise CheckpointError(too_big)
+        raise too_big
     return data
 
 
@@ -162,7 +164,7 @@ def _header(data: bytes) -> dict:
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)
                 and isinstance(shape, list) and len(shape) <= 8 and all(isinstance(s, int) for s in shape)
                 and isinstance(dtype, str) and len(dtype) <= 16):
-            raise CheckpointError(f"The checkpoint's entry for {shown(name)} is malformed.")
+            raise CheckpointError("The checkpoint's entry for {name} is malformed.", name=shown(name))
         if offsets[1] > body:
             raise CheckpointError("The checkpoint is truncated: some weights are missing from the end of the file. "
                                   "Download or save it again.")
@@ -181,18 +183,18 @@ def _card(header: dict) -> tuple[dict, ModelConfig, Vocab | None, torch.dtype]:
     if not isinstance(card, dict) or card.get("format") != FORMAT:
         raise CheckpointError("The checkpoint's model card is not an rnnviz card.")
     if card.get("version") != VERSION:
-        raise CheckpointError(f"The model card has version {shown(card.get('version'))}; this rnnviz reads version "
-                              f"{VERSION}.")
+        raise CheckpointError("The model card has version {version}; this rnnviz reads version {ours}.",
+                              version=shown(card.get("version")), ours=VERSION)
     missing = [k for k in CONFIG_FIELDS if k not in card and k not in LATER_FIELDS]
     if missing:
-        raise CheckpointError(f"The model card lacks {', '.join(missing)}.")
+        raise CheckpointError("The model card lacks {fields}.", fields=", ".join(missing))
     fields = {k: card.get(k, LATER_FIELDS.get(k)) for k in CONFIG_FIELDS}
     if not isinstance(fields["bidirectional"], bool):
         raise CheckpointError("The model card's 'bidirectional' must be true or false.")
     for key, hi in (("input_size", MAX_FEATURES), ("output_size", max(MAX_FEATURES, MAX_VOCAB))):
         value = fields[key]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
-            raise CheckpointError(f"The model card's {key} must be a whole number from 0 to {hi}.")
+            raise CheckpointError("The model card's {key} must be a whole number from 0 to {hi}.", key=key, hi=hi)
     if isinstance(fields["dropout"], bool) or not isinstance(fields["dropout"], int | float):
         raise CheckpointError("The model card's dropout must be a number.")
     vocab = None
@@ -202,29 +204,30 @@ def _card(header: dict) -> tuple[dict, ModelConfig, Vocab | None, torch.dtype]:
         unk = v.get("unk", True) if isinstance(v, dict) else True
         if not (isinstance(tokens, list) and tokens and all(isinstance(t, str) for t in tokens)
                 and isinstance(unk, bool) and (tokens[0] == UNK or not unk)):
-            raise CheckpointError(f"The model card's vocabulary must be a list of tokens starting with {UNK}.")
+            raise CheckpointError("The model card's vocabulary must be a list of tokens starting with {unk}.", unk=UNK)
         try:
             vocab = Vocab(tuple(tokens), v.get("level", "char"), unk)
         except RnnvizError as e:
-            raise CheckpointError(f"The model card's vocabulary is invalid: {e}") from None
+            raise CheckpointError("The model card's vocabulary is invalid: {reason}", reason=e) from None
     if card.get("dtype") not in DTYPES:
-        raise CheckpointError(f"The model card's dtype must be one of {', '.join(DTYPES)}.")
+        raise CheckpointError("The model card's dtype must be one of {dtypes}.", dtypes=", ".join(DTYPES))
     if fields["head"] == "auto":
         raise CheckpointError("The model card's head must be resolved (classify, regress or none).")
     try:
         config = ModelConfig(**fields)
         expected = _expected(config, vocab, DTYPES[card["dtype"]][1])
     except RnnvizError as e:
-        raise CheckpointError(f"The model card describes a model rnnviz cannot build: {e}") from None
+        raise CheckpointError("The model card describes a model rnnviz cannot build: {reason}", reason=e) from None
     except (TypeError, ValueError) as e:
-        raise CheckpointError(f"The model card describes a model rnnviz cannot build ({e}).") from None
+        raise CheckpointError("The model card describes a model rnnviz cannot build ({reason}).",
+                              reason=str(e)) from None
     card["_expected"] = expected
     return card, config, vocab, DTYPES[card["dtype"]][1]
 
 
 def _names(keys) -> str:
     keys = [k if len(k) <= 40 else k[:40] + "…" for k in sorted(keys)]
-    return ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+    return ", ".join(keys[:4]) + (f", … (+{len(keys) - 4})" if len(keys) > 4 else "")
 
 
 def load(source, max_bytes: int = MAX_BYTES) -> tuple[Model, dict]:
@@ -239,33 +242,32 @@ def load(source, max_bytes: int = MAX_BYTES) -> tuple[Model, dict]:
     expected = card.pop("_expected")
     found = {k: v for k, v in header.items() if k != "__metadata__"}
     if set(found) != set(expected):
-        parts = []
-        if set(expected) - set(found):
-            parts.append(f"missing {_names(set(expected) - set(found))}")
-        if set(found) - set(expected):
-            parts.append(f"unexpected {_names(set(found) - set(expected))}")
-        raise CheckpointError(f"The weights do not match the model card: {'; '.join(parts)}.")
+        missing, unexpected = set(expected) - set(found), set(found) - set(expected)
+        raise CheckpointError("The weights do not match the model card: missing {missing}; unexpected {unexpected}.",
+                              missing=_names(missing) if missing else N_("none"),
+                              unexpected=_names(unexpected) if unexpected else N_("none"))
     want_code = DTYPES[card["dtype"]][0]
     for name, info in sorted(found.items()):
         shape, _ = expected[name]
         if tuple(info.get("shape", ())) != shape:
-            raise CheckpointError(f"The weight {name} has shape {list(info.get('shape', ()))}; the model card "
-                                  f"implies {list(shape)}.")
+            raise CheckpointError("The weight {name} has shape {shape}; the model card implies {implied}.", name=name,
+                                  shape=list(info.get("shape", ())), implied=list(shape))
         if info.get("dtype") != want_code:
-            raise CheckpointError(f"The weight {name} is stored as {info.get('dtype')}; the model card says "
-                                  f"{card['dtype']}.")
+            raise CheckpointError("The weight {name} is stored as {dtype}; the model card says {card_dtype}.",
+                                  name=name, dtype=info.get("dtype"), card_dtype=card["dtype"])
     try:
         tensors = load_tensors(data)
     except (SafetensorError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"The safetensors data is damaged and cannot be read ({e}).") from None
+        raise CheckpointError("The safetensors data is damaged and cannot be read ({reason}).", reason=str(e)) from None
     for name, tensor in tensors.items():
         if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"The weight {name} holds NaN or infinite values; the model cannot be used.")
+            raise CheckpointError("The weight {name} holds NaN or infinite values; the model cannot be used.",
+                                  name=name)
     try:
         model = Model(config, vocab).to(dtype)
         model.load_state_dict(tensors, strict=True)
     except (RnnvizError, RuntimeError) as e:
-        raise CheckpointError(f"The weights could not be loaded into the model: {e}") from None
+        raise CheckpointError("The weights could not be loaded into the model: {reason}", reason=e) from None
     return model.eval(), card
 
 

@@ -435,13 +435,13 @@ def _seed(model: Model, tr: Trace, objective: str, target: int | None) -> tuple[
         seed[-1] = 1
         return seed, float(top[-1].sum())
     if objective != "next_token":
-        raise InputError(f"Unknown objective {shown(objective)}: use 'sum' or 'next_token'.")
+        raise InputError("Unknown objective {objective}: use 'sum' or 'next_token'.", objective=shown(objective))
     if model.head is None or model.config.head != "classify":
         raise InputError("The next-token objective needs a model with a classifier head.")
     p = tr.probs[-1].astype(np.float64)
     target = int(np.argmax(p)) if target is None else target
     if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not 0 <= target < len(p):
-        raise InputError(f"The target token id must be a whole number from 0 to {len(p) - 1}.")
+        raise InputError("The target token id must be a whole number from 0 to {last}.", last=len(p) - 1)
     target = int(target)
     dlogits = p.copy()
     dlogits[target] -= 1

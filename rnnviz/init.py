@@ -31,7 +31,8 @@ class InitConfig:
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
-            raise ConfigError(f"Unknown init scheme {shown(self.scheme)}: choose one of {', '.join(SCHEMES)}.")
+            raise ConfigError("Unknown init scheme {scheme}: choose one of {schemes}.", scheme=shown(self.scheme),
+                              schemes=", ".join(SCHEMES))
         if not math.isfinite(self.gain) or not 0 <= self.gain <= 10:
             raise ConfigError("The recurrent gain must be a number between 0 and 10.")
         if self.forget_bias is not None and (not math.isfinite(self.forget_bias) or abs(self.forget_bias) > 20):

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .errors import ConfigError, InputError, shown
+from .i18n import N_
 from .init import InitConfig, initialize
 from .leaky import LeakyRNN, reservoir_init
 from .vocab import Vocab
@@ -49,17 +50,19 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.cell not in CELLS:
-            raise ConfigError(f"Unknown cell {shown(self.cell)}: choose rnn, lstm, gru, leaky or esn.")
+            raise ConfigError("Unknown cell {cell}: choose rnn, lstm, gru, leaky or esn.", cell=shown(self.cell))
         if self.encoder not in ENCODERS:
-            raise ConfigError(f"Unknown encoder {shown(self.encoder)}: choose onehot, embedding or float.")
+            raise ConfigError("Unknown encoder {encoder}: choose onehot, embedding or float.",
+                              encoder=shown(self.encoder))
         if self.head not in HEADS:
-            raise ConfigError(f"Unknown head {shown(self.head)}: choose auto, classify, regress or none.")
+            raise ConfigError("Unknown head {head}: choose auto, classify, regress or none.", head=shown(self.head))
         if self.nonlinearity not in ("tanh", "relu"):
             raise ConfigError("The vanilla RNN's nonlinearity must be tanh or relu.")
-        for name, value, hi in (("hidden size", self.hidden_size, MAX_HIDDEN), ("layers", self.num_layers, MAX_LAYERS),
-                                ("embedding size", self.embed_dim, MAX_HIDDEN)):
+        for name, value, hi in ((N_("hidden size"), self.hidden_size, MAX_HIDDEN),
+                                (N_("number of layers"), self.num_layers, MAX_LAYERS),
+                                (N_("embedding size"), self.embed_dim, MAX_HIDDEN)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
-                raise ConfigError(f"The {name} must be a whole number from 1 to {hi}.")
+                raise ConfigError("The {name} must be a whole number from 1 to {hi}.", name=name, hi=hi)
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
             raise ConfigError("Dropout must be at least 0 and below 1.")
         self._check_leaky()
@@ -102,7 +105,7 @@ class Model(nn.Module):
                  rnn: nn.RNNBase | None = None):
         super().__init__()
         if config.encoder != "float" and vocab is None:
-            raise ConfigError(f"A {config.encoder} encoder needs a vocabulary.")
+            raise ConfigError("A {encoder} encoder needs a vocabulary.", encoder=config.encoder)
         if config.encoder == "float" and config.input_size < 1:
             raise ConfigError("A float encoder needs input_size of at least 1.")
         head = config.head
@@ -184,12 +187,13 @@ class Model(nn.Module):
             if not x.is_floating_point():
                 raise InputError("This model reads numbers: give a float tensor [time, features].")
             if x.shape[-1] != self.input_size:
-                raise InputError(f"This model reads {self.input_size} feature(s) per step, not {x.shape[-1]}.")
+                raise InputError("This model reads {n} feature(s) per step, not {given}.", n=self.input_size,
+                                 given=x.shape[-1])
             return x.to(self.dtype)
         if x.is_floating_point():
             raise InputError("This model reads tokens: give text or integer token ids.")
         if x.numel() and (x.min() < 0 or x.max() >= len(self.vocab)):
-            raise InputError(f"Token ids must lie in 0..{len(self.vocab) - 1}.")
+            raise InputError("Token ids must lie in 0..{last}.", last=len(self.vocab) - 1)
         x = x.long()  # int32 or bool ids (numpy on some platforms) would fail inside one_hot
         if enc == "onehot":
             return F.one_hot(x, len(self.vocab)).to(self.dtype)

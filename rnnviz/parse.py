@@ -34,22 +34,23 @@ def parse_numbers(text: str, max_abs: float = MAX_ABS) -> np.ndarray:
             entries.pop()
         for i, entry in enumerate(entries, start=1):
             if not entry:
-                raise InputError(f"Entry {i} is empty: remove the extra comma.")
+                raise InputError("Entry {i} is empty: remove the extra comma.", i=i)
             if len(entry.split()) > 1:
-                raise InputError(f"Entry {i}, {_show(entry)}, mixes spaces and commas: separate the numbers "
-                                 "with commas or with spaces, not both.")
+                raise InputError("Entry {i}, {entry}, mixes spaces and commas: separate the numbers "
+                                 "with commas or with spaces, not both.", i=i, entry=_show(entry))
     else:
         entries = text.split()
     values = []
     for i, entry in enumerate(entries, start=1):
         if _NOT_FINITE.fullmatch(entry):
-            raise InputError(f"Entry {i} is {entry}: NaN and infinity cannot be fed to a model; use a number.")
+            raise InputError("Entry {i} is {entry}: NaN and infinity cannot be fed to a model; use a number.", i=i,
+                             entry=entry)
         if not _NUMBER.fullmatch(entry):
-            raise InputError(f"Entry {i}, {_show(entry)}, is not a number: use digits, a dot for decimals and "
-                             "commas or spaces between numbers.")
+            raise InputError("Entry {i}, {entry}, is not a number: use digits, a dot for decimals and "
+                             "commas or spaces between numbers.", i=i, entry=_show(entry))
         value = float(entry)
         if not abs(value) <= max_abs:
-            raise InputError(f"Entry {i}, {_show(entry)}, is too large: keep every value between "
-                             f"-{max_abs:,.0f} and {max_abs:,.0f}.")
+            raise InputError("Entry {i}, {entry}, is too large: keep every value between "
+                             "-{limit:,.0f} and {limit:,.0f}.", i=i, entry=_show(entry), limit=max_abs)
         values.append(value)
     return np.asarray(values, dtype=np.float32)

@@ -23,6 +23,7 @@ import numpy as np
 
 from .checkpoint import make_card
 from .errors import ConfigError
+from .i18n import N_, tr
 from .init import InitConfig
 from .model import Model
 from .tasks import Task, make_task
@@ -83,21 +84,27 @@ class RunCurves:
     diverged_at: int | None = None  # the step whose loss or gradient was not finite
 
 
-def task_label(task: Task) -> str:
-    """A short name for a task and its main parameter: "recall lag 100", "text (stdlib)", "sine period 40"."""
+def task_label(task: Task, lang: str = "en") -> str:
+    """A short name for a task and its main parameter, in ``lang``: "recall lag 100", "text (stdlib)",
+    "sine period 40"."""
     p = task.params
     if task.name == "recall":
-        return f"recall lag {p['lag']}" + (", noise" if p.get("filler") == "noise" else "")
+        return tr(lang, "recall lag {lag}", lag=p["lag"]) + (tr(lang, ", noise") if p.get("filler") == "noise" else "")
     if task.name == "letters":
-        return f"letters ({p['mode']} in)"
+        return tr(lang, "letters (four in)") if p["mode"] == "four" else tr(lang, "letters (one in)")
     if task.name in ("text", "sentiment"):
-        return f"{task.name} ({'yours' if p.get('source') == 'user' else p.get('source', '')})"
-    if task.name in ("adding", "temporal_order"):
-        return f"{task.name.replace('_', ' ')} length {p['length']}"
+        source = N_("yours") if p.get("source") == "user" else p.get("source", "")
+        if task.name == "text":
+            return tr(lang, "text ({source})", source=source)
+        return tr(lang, "sentiment ({source})", source=source)
+    if task.name == "adding":
+        return tr(lang, "adding length {n}", n=p["length"])
+    if task.name == "temporal_order":
+        return tr(lang, "temporal order length {n}", n=p["length"])
     if task.name == "stocks":
-        return "stocks " + "+".join(p["symbols"])
+        return tr(lang, "stocks {symbols}", symbols="+".join(p["symbols"]))
     if task.name == "sine":
-        return f"sine period {p['period']:g}"
+        return tr(lang, "sine period {period:g}", period=p["period"])
     return task.name
 
 
@@ -105,16 +112,18 @@ def parse_number(name: str, text: str, lo: float, hi: float) -> float:
     """A typed number such as ``0.003`` or ``3e-3``; ConfigError with a sentence for anything else."""
     entry = str(text).strip().replace("−", "-")
     if not entry:
-        raise ConfigError(f"Type a {name}, for example 0.003 or 3e-3.")
+        raise ConfigError("Type a {name}, for example 0.003 or 3e-3.", name=name)
     if re.fullmatch(r"[+-]?(?:nan|inf|infinity)", entry, re.IGNORECASE):
-        raise ConfigError(f"The {name} must be a finite number, such as 0.003 or 3e-3; {entry} is not one.")
+        raise ConfigError("The {name} must be a finite number, such as 0.003 or 3e-3; {entry} is not one.", name=name,
+                          entry=entry)
     shown = entry if len(entry) <= 20 else entry[:20] + "…"
     if not re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", entry):
-        raise ConfigError(f"The {name} {shown!r} is not a number: type digits, a dot for decimals, "
-                          "and optionally an exponent, such as 0.003 or 3e-3.")
+        raise ConfigError("The {name} {entry} is not a number: type digits, a dot for decimals, "
+                          "and optionally an exponent, such as 0.003 or 3e-3.", name=name, entry=repr(shown))
     value = float(entry)
     if not (math.isfinite(value) and lo <= value <= hi):
-        raise ConfigError(f"The {name} must be between {lo:g} and {hi:g}; {shown} is outside.")
+        raise ConfigError("The {name} must be between {lo:g} and {hi:g}; {entry} is outside.", name=name, lo=lo, hi=hi,
+                          entry=shown)
     return value
 
 
@@ -148,10 +157,10 @@ class Race:
         train = sum(step_flops(t.model, steps, t.batch_size) for t in self.trainers.values())
         check = sum(step_flops(t.model, steps, x_val.shape[0]) for t in self.trainers.values()) / 3  # forward only
         if train > MAX_STEP_FLOPS or check > 4 * MAX_STEP_FLOPS:  # a validation pass runs every few dozen steps
-            raise ConfigError(f"These settings need about {max(train, check / 4) / 1e9:,.0f} billion operations per "
-                              f"training step, past the {MAX_STEP_FLOPS / 1e9:.0f} billion allowed here (a step "
-                              "would take many seconds). Lower the hidden size, the batch size, the sequence length "
-                              "or the number of cells.")
+            raise ConfigError("These settings need about {need:,.0f} billion operations per training step, past the "
+                              "{limit:.0f} billion allowed here (a step would take many seconds). Lower the hidden "
+                              "size, the batch size, the sequence length or the number of cells.",
+                              need=max(train, check / 4) / 1e9, limit=MAX_STEP_FLOPS / 1e9)
 
     # Training ------------------------------------------------------------------------------------------------
 
@@ -251,8 +260,8 @@ class Race:
     @property
     def loss_unit(self) -> str:
         if self.task.name == "text":
-            return "bits per character"
-        return "mean squared error" if self.task.loss_kind == "mse" else "cross-entropy (nats)"
+            return N_("bits per character")  # marked: the figures translate it
+        return N_("mean squared error") if self.task.loss_kind == "mse" else N_("cross-entropy (nats)")
 
     @property
     def has_accuracy(self) -> bool:
@@ -270,7 +279,7 @@ class Race:
     def baseline(self) -> tuple[float, str] | None:
         """A loss a model has to beat, where the task has one: the persistence forecast of a series."""
         if hasattr(self.task, "persistence_loss"):
-            return self.task.persistence_loss(), "persistence: next = last"
+            return self.task.persistence_loss(), N_("persistence: next = last")
         return None
 
     def curves(self) -> list[RunCurves]:
@@ -303,22 +312,25 @@ def _weak(method):
     return callback
 
 
-def describe_card(card: dict) -> str:
-    """One line about a model card: size, validation metrics and training settings, as far as the card says."""
+def describe_card(card: dict, lang: str = "en") -> str:
+    """One line about a model card, in ``lang``: size, validation metrics and training settings, as far as the card
+    says."""
     parts = []
     if isinstance(card.get("hidden_size"), int):
         layers = card.get("num_layers", 1)
-        parts.append(f"{card['hidden_size']} units" + (f" × {layers} layers" if isinstance(layers, int) and layers > 1
-                                                       else ""))
+        parts.append(tr(lang, "{n} units", n=card["hidden_size"])
+                     + (tr(lang, " × {n} layers", n=layers) if isinstance(layers, int) and layers > 1 else ""))
     metrics, training = (v if isinstance(v, dict) else {} for v in (card.get("metrics"), card.get("training")))
-    scores = [f"accuracy {metrics['accuracy']:.1%}" if isinstance(metrics.get("accuracy"), float) else "",
-              f"{metrics['bpc']:.3f} bits/char" if isinstance(metrics.get("bpc"), float) else "",
-              f"loss {metrics['loss']:.3g}" if isinstance(metrics.get("loss"), float) else ""]
+    scores = [tr(lang, "accuracy {value:.1%}", value=metrics["accuracy"])
+              if isinstance(metrics.get("accuracy"), float) else "",
+              tr(lang, "{value:.3f} bits/char", value=metrics["bpc"]) if isinstance(metrics.get("bpc"), float) else "",
+              tr(lang, "loss {value:.3g}", value=metrics["loss"]) if isinstance(metrics.get("loss"), float) else ""]
     if any(scores):
-        where = f" at step {metrics['step']:,}" if isinstance(metrics.get("step"), int) else ""
-        parts.append("validation " + ", ".join(p for p in scores if p) + where)
+        where = tr(lang, " at step {step:,}", step=metrics["step"]) if isinstance(metrics.get("step"), int) else ""
+        parts.append(tr(lang, "validation {scores}", scores=", ".join(p for p in scores if p)) + where)
     if isinstance(training.get("optimizer"), str) and isinstance(training.get("lr"), float | int):
-        parts.append(f"{training['optimizer']} lr {training['lr']:g}, batch {training.get('batch_size')}")
+        parts.append(tr(lang, "{optimizer} lr {lr:g}, batch {batch}", optimizer=training["optimizer"],
+                        lr=training["lr"], batch=training.get("batch_size")))
     return " · ".join(parts)
 
 

@@ -35,8 +35,8 @@ def check_generative(model: Model) -> None:
     if model.vocab is None:
         raise InputError("This model reads numbers, not text, so it cannot write text: pick a character model.")
     if model.config.head != "classify" or model.config.output_size != len(model.vocab):
-        raise InputError(f"This model answers with {model.config.output_size or 'no'} classes, not the next "
-                         "character, so it cannot write text: pick a character model (task text or letters).")
+        raise InputError("This model answers with {n} classes, not the next character, so it cannot write text: "
+                         "pick a character model (task text or letters).", n=model.config.output_size or 0)
     if model.config.bidirectional:
         raise InputError("This model is bidirectional: it reads the future too, so it cannot write text one "
                          "character at a time. Pick a one-directional model.")
@@ -104,10 +104,10 @@ class Generation:
 
 def _check_settings(length, temperature, seed) -> tuple[int, float, int]:
     if isinstance(length, bool) or not isinstance(length, int | np.integer) or not 1 <= length <= MAX_LENGTH:
-        raise InputError(f"The length must be a whole number from 1 to {MAX_LENGTH:,}.")
+        raise InputError("The length must be a whole number from 1 to {limit:,}.", limit=MAX_LENGTH)
     if not isinstance(temperature, int | float) or not math.isfinite(temperature) or \
             not T_MIN <= temperature <= T_MAX:
-        raise InputError(f"The temperature must be a number from {T_MIN} to {T_MAX}.")
+        raise InputError("The temperature must be a number from {lo} to {hi}.", lo=T_MIN, hi=T_MAX)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
         raise InputError("The seed must be a whole number, 0 or more.")
     return int(length), float(temperature), int(seed)
@@ -126,7 +126,7 @@ def generate(model: Model, prime: str, length: int = 200, temperature: float = 1
     if not typed:
         raise InputError("The prime has no tokens the model can read: type a word or a character.")
     if len(typed) > MAX_PRIME:
-        raise InputError(f"The prime has {len(typed):,} tokens; the limit is {MAX_PRIME:,}.")
+        raise InputError("The prime has {n:,} tokens; the limit is {limit:,}.", n=len(typed), limit=MAX_PRIME)
     model = model.eval()
     unknown = vocab.unknown(prime)
     ids = vocab.encode(prime)  # [P], unknown → 0

@@ -24,6 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from .errors import ConfigError, shown
+from .i18n import N_
 from .init import InitConfig
 from .model import Model, ModelConfig
 from .vocab import Vocab
@@ -54,19 +55,20 @@ def _real(value) -> bool:
 def whole(name: str, value, lo: int, hi: int) -> int:
     """``value`` as an int, or a ConfigError naming ``name`` and its range."""
     if not (_real(value) and value == int(value) and lo <= value <= hi):
-        raise ConfigError(f"The {name} must be a whole number from {lo:,} to {hi:,}.")
+        raise ConfigError("The {name} must be a whole number from {lo:,} to {hi:,}.", name=name, lo=lo, hi=hi)
     return int(value)
 
 
 def number(name: str, value, lo: float, hi: float) -> float:
     if not (_real(value) and lo <= value <= hi):
-        raise ConfigError(f"The {name} must be a number from {lo:g} to {hi:g}.")
+        raise ConfigError("The {name} must be a number from {lo:g} to {hi:g}.", name=name, lo=lo, hi=hi)
     return float(value)
 
 
 def choice(name: str, value, options) -> str:
     if value not in options:
-        raise ConfigError(f"Unknown {name} {shown(value)}: choose {', '.join(map(str, options))}.")
+        raise ConfigError("Unknown {name} {value}: choose {options}.", name=name, value=shown(value),
+                          options=", ".join(map(str, options)))
     return value
 
 
@@ -86,7 +88,7 @@ class Task:
     defaults = Defaults()
 
     def __init__(self, seed: int = 0):
-        self.seed = whole("seed", seed, 0, 2**31 - 1)
+        self.seed = whole(N_("seed"), seed, 0, 2**31 - 1)
         self.generator = torch.Generator().manual_seed(self.seed)
         self.params: dict = {}
         self._validation = None
@@ -96,7 +98,7 @@ class Task:
 
     def batch(self, batch_size: int, generator: torch.Generator | None = None):
         """A fresh training batch drawn from ``generator`` (the task's own when None)."""
-        n = whole("batch size", batch_size, 1, MAX_BATCH)
+        n = whole(N_("batch size"), batch_size, 1, MAX_BATCH)
         return self.sample(n, self.generator if generator is None else generator)
 
     def validation(self):
@@ -125,8 +127,8 @@ class Task:
         reservoir is drawn with ``seed`` too)."""
         config = self.model_config(cell, hidden_size, **overrides)
         if config.cell == "esn":
-            config = replace(config, seed=whole("seed", seed, 0, 2**31 - 1))
-        generator = torch.Generator().manual_seed(whole("seed", seed, 0, 2**31 - 1))
+            config = replace(config, seed=whole(N_("seed"), seed, 0, 2**31 - 1))
+        generator = torch.Generator().manual_seed(whole(N_("seed"), seed, 0, 2**31 - 1))
         init = init if init is not None else self.defaults.init
         model = Model(config, self.vocab, init, generator)
         return model
@@ -193,9 +195,9 @@ class Letters(Task):
 
     def __init__(self, mode: str = "one", encoder: str = "onehot", embed_dim: int = 2, seed: int = 0):
         super().__init__(seed)
-        self.mode = choice("letters mode", mode, ("one", "four"))
-        self.encoder = choice("encoder", encoder, ("onehot", "embedding"))
-        self.embed_dim = whole("embedding size", embed_dim, 1, 64)
+        self.mode = choice(N_("letters mode"), mode, ("one", "four"))
+        self.encoder = choice(N_("encoder"), encoder, ("onehot", "embedding"))
+        self.embed_dim = whole(N_("embedding size"), embed_dim, 1, 64)
         self.vocab = Vocab(tuple(self.LETTERS), unk=False)  # five one-hot columns, as in the textbook
         self.classes = self.vocab.tokens
         self.params = {"mode": mode, "encoder": encoder, "embed_dim": embed_dim}
@@ -247,9 +249,9 @@ class Recall(Task):
 
     def __init__(self, lag: int = 100, num_symbols: int = 8, filler: str = "blank", seed: int = 0):
         super().__init__(seed)
-        self.lag = whole("lag", lag, 1, 500)
-        self.num_symbols = whole("number of symbols", num_symbols, 2, 26)
-        self.filler = choice("filler", filler, ("blank", "noise"))
+        self.lag = whole(N_("lag"), lag, 1, 500)
+        self.num_symbols = whole(N_("number of symbols"), num_symbols, 2, 26)
+        self.filler = choice(N_("filler"), filler, ("blank", "noise"))
         self.classes = tuple(self.SYMBOLS[: self.num_symbols])
         self.vocab = Vocab((*self.classes, self.BLANK, *self.NOISE))
         self.defaults = replace(self.defaults, init=InitConfig(chrono_tmax=max(3, 2 * self.lag)))
@@ -289,7 +291,7 @@ class Adding(Task):
 
     def __init__(self, length: int = 50, seed: int = 0):
         super().__init__(seed)
-        self.length = whole("sequence length", length, 2, 1000)
+        self.length = whole(N_("sequence length"), length, 2, 1000)
         self.params = {"length": self.length}
 
     def sample(self, n, generator):
@@ -324,7 +326,7 @@ class TemporalOrder(Task):
 
     def __init__(self, length: int = 100, seed: int = 0):
         super().__init__(seed)
-        self.length = whole("sequence length", length, 10, 1000)
+        self.length = whole(N_("sequence length"), length, 10, 1000)
         self.vocab = Vocab(tuple(self.DISTRACTORS + self.RELEVANT))
         self.classes = ("XX", "XY", "YX", "YY")
         self.params = {"length": self.length}
@@ -351,11 +353,12 @@ def make_task(name: str, **params) -> Task:
     """The task called ``name``, built with ``params`` (each task's docstring lists them)."""
     cls = TASKS.get(name)
     if cls is None:
-        raise ConfigError(f"Unknown task {shown(name)}: choose one of {', '.join(TASKS)}.")
+        raise ConfigError("Unknown task {name}: choose one of {tasks}.", name=shown(name), tasks=", ".join(TASKS))
     try:
         return cls(**params)
     except TypeError as e:
         import inspect
 
         known = ", ".join(p for p in inspect.signature(cls).parameters)
-        raise ConfigError(f"The {name} task takes these parameters: {known} ({e}).") from None
+        raise ConfigError("The {name} task takes these parameters: {known} ({reason}).", name=name, known=known,
+                          reason=str(e)) from None

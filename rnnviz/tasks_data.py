@@ -13,6 +13,7 @@ from functools import lru_cache
 import torch
 
 from .errors import ConfigError, InputError
+from .i18n import N_
 from .init import InitConfig
 from .tasks import Defaults, Task, choice, number, whole
 from .vocab import Vocab, split
@@ -38,7 +39,8 @@ def stdlib_source(max_chars: int = STDLIB_CHARS) -> str:
         parts.append(source)
         size += len(source)
     if not parts:
-        raise InputError(f"No Python standard-library source was found under {root}; type a text instead.")
+        raise InputError("No Python standard-library source was found under {root}; type a text instead.",
+                         root=str(root))
     return "".join(parts)
 
 
@@ -63,19 +65,19 @@ class Text(Task):
     def __init__(self, text: str | None = None, seq_len: int = 64, val_fraction: float = 0.1,
                  encoder: str = "onehot", embed_dim: int = 16, max_chars: int = STDLIB_CHARS, seed: int = 0):
         super().__init__(seed)
-        self.seq_len = whole("sequence length", seq_len, 2, 1000)
-        self.val_fraction = number("validation fraction", val_fraction, 0.01, 0.5)
-        self.encoder = choice("encoder", encoder, ("onehot", "embedding"))
-        self.embed_dim = whole("embedding size", embed_dim, 1, 1024)
+        self.seq_len = whole(N_("sequence length"), seq_len, 2, 1000)
+        self.val_fraction = number(N_("validation fraction"), val_fraction, 0.01, 0.5)
+        self.encoder = choice(N_("encoder"), encoder, ("onehot", "embedding"))
+        self.embed_dim = whole(N_("embedding size"), embed_dim, 1, 1024)
         source = "stdlib" if text is None else "user"
         if text is None:
-            text = stdlib_source(whole("corpus size", max_chars, 1000, MAX_TEXT))
+            text = stdlib_source(whole(N_("corpus size"), max_chars, 1000, MAX_TEXT))
         if not isinstance(text, str) or not text.strip():
             raise InputError("The text is empty: type or paste some text to learn from.")
         if len(text) < 50:
-            raise InputError(f"The text has {len(text)} characters; type at least 50 to train on.")
+            raise InputError("The text has {n} characters; type at least 50 to train on.", n=len(text))
         if len(text) > MAX_TEXT:
-            raise InputError(f"The text has {len(text):,} characters; the limit is {MAX_TEXT:,}.")
+            raise InputError("The text has {n:,} characters; the limit is {limit:,}.", n=len(text), limit=MAX_TEXT)
         self.vocab = Vocab.from_text(text)
         self.classes = self.vocab.tokens
         ids = self.vocab.encode(text)
@@ -130,10 +132,10 @@ class Series(Task):
         if not torch.isfinite(values).all():
             raise InputError("The series has missing or infinite values.")
         N = values.shape[0]
-        self.test_fraction = number("test fraction", test_fraction, 0.05, 0.5)
+        self.test_fraction = number(N_("test fraction"), test_fraction, 0.05, 0.5)
         split = N - max(int(N * self.test_fraction), 1)
         self.many_to_one = not many_to_many
-        self.window = whole("window", window, 2, max(2, split - 2))
+        self.window = whole(N_("window"), window, 2, max(2, split - 2))
         lo, hi = values[:split].amin(0), values[:split].amax(0)
         self.scale = (lo, (hi - lo).clamp_min(1e-12))
         self.values = (values - lo) / self.scale[1]  # [time, features]
@@ -143,8 +145,8 @@ class Series(Task):
         self.train_starts = torch.arange(0, split - W)  # targets before the split
         first_test = split - W if self.many_to_one else split - 1
         if N - W <= first_test:
-            raise ConfigError(f"The window of {W} steps leaves no test windows; use a window of at most "
-                              f"{N - split} steps or a larger test fraction.")
+            raise ConfigError("The window of {window} steps leaves no test windows; use a window of at most "
+                              "{most} steps or a larger test fraction.", window=W, most=N - split)
         self.test_starts = torch.arange(first_test, N - W)
 
     def _windows(self, starts):
@@ -195,7 +197,7 @@ class Stocks(Series):
         super().__init__(seed)
         symbols = (symbols,) if isinstance(symbols, str) else tuple(symbols)
         if not symbols or any(s not in self.SYMBOLS for s in symbols):
-            raise ConfigError(f"Pick stocks among {', '.join(self.SYMBOLS)}.")
+            raise ConfigError("Pick stocks among {symbols}.", symbols=", ".join(self.SYMBOLS))
         from plotly.express import data  # imported here: plotly is slow to import and only this task needs it
 
         frame = data.stocks()
@@ -222,9 +224,9 @@ class Sine(Series):
     def __init__(self, length: int = 1000, period: float = 40.0, noise: float = 0.1, window: int = 40,
                  many_to_many: bool = False, test_fraction: float = 0.2, seed: int = 0):
         super().__init__(seed)
-        length = whole("series length", length, 50, 100_000)
-        period = number("period", period, 2, 10_000)
-        noise = number("noise level", noise, 0, 10)
+        length = whole(N_("series length"), length, 50, 100_000)
+        period = number(N_("period"), period, 2, 10_000)
+        noise = number(N_("noise level"), noise, 0, 10)
         t = torch.arange(length, dtype=torch.float64)
         g = torch.Generator().manual_seed(self.seed + 7)
         wave = torch.sin(2 * math.pi * t / period) + noise * torch.randn(length, generator=g, dtype=torch.float64)
@@ -279,7 +281,8 @@ def parse_labelled(text: str) -> list[tuple[str, int]]:
         if line[0] in "+-" and head not in marks:
             head, rest = line[0], line[1:]
         if head.lower() not in marks or not rest.strip():
-            raise InputError(f"Line {number_} needs a label first (+ or -, pos or neg, 1 or 0), then the text.")
+            raise InputError("Line {line} needs a label first (+ or -, pos or neg, 1 or 0), then the text.",
+                             line=number_)
         pairs.append((rest.strip(), marks[head.lower()]))
     return pairs
 
@@ -305,10 +308,10 @@ class Sentiment(Task):
     def __init__(self, texts=None, size: int = 2000, val_fraction: float = 0.2, embed_dim: int = 16,
                  seed: int = 0):
         super().__init__(seed)
-        self.embed_dim = whole("embedding size", embed_dim, 1, 1024)
-        val_fraction = number("validation fraction", val_fraction, 0.05, 0.5)
+        self.embed_dim = whole(N_("embedding size"), embed_dim, 1, 1024)
+        val_fraction = number(N_("validation fraction"), val_fraction, 0.05, 0.5)
         if texts is None:
-            size = whole("corpus size", size, 20, 100_000)
+            size = whole(N_("corpus size"), size, 20, 100_000)
             pairs = synthetic_reviews(size, torch.Generator().manual_seed(self.seed + 11))
         elif isinstance(texts, str):
             pairs = parse_labelled(texts)
@@ -329,7 +332,8 @@ class Sentiment(Task):
             raise InputError("One of the texts has no words.")
         self.max_len = max(map(len, words))
         if self.max_len > MAX_WORDS:
-            raise InputError(f"A text has {self.max_len:,} words; each text may have at most {MAX_WORDS}.")
+            raise InputError("A text has {n:,} words; each text may have at most {limit}.", n=self.max_len,
+                             limit=MAX_WORDS)
         n_val = max(1, int(len(pairs) * val_fraction))
         train_words = words[:-n_val]
         self.vocab = Vocab((PAD, *dict.fromkeys(w for ws in train_words for w in ws)), "word")

@@ -87,7 +87,7 @@ def as_input(model: Model, x) -> tuple[torch.Tensor, list[str], list[bool]]:
             if x.dim() == 1 and model.input_size == 1:
                 x = x[:, None]
             if x.dim() != 2 or x.shape[1] == 0:
-                raise InputError(f"A numeric sequence must be shaped [time, {model.input_size}].")
+                raise InputError("A numeric sequence must be shaped [time, {n}].", n=model.input_size)
             if not torch.isfinite(x).all():
                 raise InputError("The sequence holds NaN or infinite values: replace them with numbers.")
             tokens = [f"{v:.3g}" for v in x[:, 0].tolist()]
@@ -100,7 +100,7 @@ def as_input(model: Model, x) -> tuple[torch.Tensor, list[str], list[bool]]:
     if len(tokens) == 0:
         raise InputError("The sequence is empty: type at least one token.")
     if len(tokens) > MAX_STEPS:
-        raise InputError(f"The sequence has {len(tokens):,} steps; the limit is {MAX_STEPS:,}.")
+        raise InputError("The sequence has {n:,} steps; the limit is {limit:,}.", n=len(tokens), limit=MAX_STEPS)
     return x[None], tokens, unknown
 
 

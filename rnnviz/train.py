@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, RnnvizError, shown
+from .i18n import N_
 from .init import InitConfig
 from .model import Model
 from .tasks import TASKS, Task, make_task, number, whole
@@ -77,19 +78,20 @@ class Trainer:
         self.model, self.task = model, task
         self.optimizer_name = optimizer or d.optimizer
         if self.optimizer_name not in OPTIMIZERS:
-            raise ConfigError(f"Unknown optimizer {shown(self.optimizer_name)}: choose adam, sgd or rmsprop.")
-        self.lr = number("learning rate", d.lr if lr is None else lr, 1e-7, 10)
-        self.batch_size = whole("batch size", batch_size or d.batch_size, 1, 4096)
+            raise ConfigError("Unknown optimizer {name}: choose adam, sgd or rmsprop.",
+                              name=shown(self.optimizer_name))
+        self.lr = number(N_("learning rate"), d.lr if lr is None else lr, 1e-7, 10)
+        self.batch_size = whole(N_("batch size"), batch_size or d.batch_size, 1, 4096)
         clip = d.clip if clip == TASK_DEFAULT else clip
-        self.clip = None if clip is None or clip == 0 else number("clipping threshold", clip, 1e-6, 1e6)
+        self.clip = None if clip is None or clip == 0 else number(N_("clipping threshold"), clip, 1e-6, 1e6)
         every = d.eval_every if eval_every == TASK_DEFAULT else eval_every
-        self.eval_every = None if not every else whole("evaluation interval", every, 1, 10**9)
-        self.flow_steps = {whole("gradient-flow step", s, 0, 10**9) for s in flow_steps}
-        self.flow_every = None if not flow_every else whole("gradient-flow interval", flow_every, 1, 10**9)
-        self.seed = whole("seed", seed, 0, 2**31 - 1)
+        self.eval_every = None if not every else whole(N_("evaluation interval"), every, 1, 10**9)
+        self.flow_steps = {whole(N_("gradient-flow step"), s, 0, 10**9) for s in flow_steps}
+        self.flow_every = None if not flow_every else whole(N_("gradient-flow interval"), flow_every, 1, 10**9)
+        self.seed = whole(N_("seed"), seed, 0, 2**31 - 1)
         self.generator = torch.Generator().manual_seed(self.seed)
         self.params = [p for p in model.parameters() if p.requires_grad]
-        wd = number("weight decay", weight_decay, 0, 1)
+        wd = number(N_("weight decay"), weight_decay, 0, 1)
         self.optimizer = OPTIMIZERS[self.optimizer_name](self.params, lr=self.lr, weight_decay=wd)
         self.callbacks = list(callbacks)
         self.history = History()
@@ -106,7 +108,7 @@ class Trainer:
 
     def step(self, n: int = 1) -> dict | None:
         """Run up to ``n`` optimizer steps; returns the last step's record (None if none ran)."""
-        n = whole("number of steps", n, 0, 10**7)
+        n = whole(N_("number of steps"), n, 0, 10**7)
         start = time.perf_counter()
         self.stop = False
         record = None
@@ -318,7 +320,7 @@ def main(argv=None) -> int:
         task = make_task(args.task, seed=args.seed, **params)
         init = _init_config(args, task)
         model = task.build_model(args.cell, args.hidden, init=init, seed=args.seed, num_layers=args.layers)
-        steps = whole("number of steps", args.steps or task.defaults.steps, 1, 10**7)
+        steps = whole(N_("number of steps"), args.steps or task.defaults.steps, 1, 10**7)
         clip = TASK_DEFAULT if args.clip is None else (args.clip or None)
         eval_every = TASK_DEFAULT if args.eval_every is None else args.eval_every
 

@@ -39,9 +39,9 @@ class Vocab:
         if len(set(tokens)) != len(tokens):
             raise InputError("The vocabulary lists a token twice.")
         if len(tokens) > MAX_VOCAB:
-            raise InputError(f"The vocabulary has {len(tokens):,} tokens; the limit is {MAX_VOCAB:,}.")
+            raise InputError("The vocabulary has {n:,} tokens; the limit is {limit:,}.", n=len(tokens), limit=MAX_VOCAB)
         if self.level not in ("char", "word"):
-            raise InputError(f"Unknown vocabulary level {shown(self.level)}: use 'char' or 'word'.")
+            raise InputError("Unknown vocabulary level {level}: use 'char' or 'word'.", level=shown(self.level))
         object.__setattr__(self, "tokens", tokens)
         object.__setattr__(self, "_index", {t: i for i, t in enumerate(tokens)})
 
@@ -65,8 +65,8 @@ class Vocab:
         if not self.unk:
             strangers = [t for t in dict.fromkeys(pieces) if t not in self._index]
             if strangers:
-                raise InputError(f"{', '.join(map(shown, strangers[:5]))} not in this model's vocabulary: use only "
-                                 f"{' '.join(self.tokens[:40])}.")
+                raise InputError("{tokens} not in this model's vocabulary: use only {known}.",
+                                 tokens=", ".join(map(shown, strangers[:5])), known=" ".join(self.tokens[:40]))
         return torch.tensor([self._index.get(t, 0) for t in pieces], dtype=torch.long)
 
     def decode(self, ids) -> str:
@@ -79,7 +79,7 @@ class Vocab:
 
     def index(self, token: str) -> int:
         if token not in self._index and not self.unk:
-            raise InputError(f"{shown(token)} is not in this model's vocabulary.")
+            raise InputError("{token} is not in this model's vocabulary.", token=shown(token))
         return self._index.get(token, 0)
 
 
@@ -93,7 +93,7 @@ def split(text: str, level: str = "char") -> list[str]:
         return list(text)
     if level == "word":
         return _WORD.findall(text)
-    raise InputError(f"Unknown vocabulary level {shown(level)}: use 'char' or 'word'.")
+    raise InputError("Unknown vocabulary level {level}: use 'char' or 'word'.", level=shown(level))
 
 
 _NAMES = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍", "\u200d": "ZWJ", "\ufe0f": "VS16", "\x00": "NUL"}

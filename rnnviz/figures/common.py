@@ -12,13 +12,15 @@ import plotly.colors as pcolors
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from ..i18n import N_, tr
+
 GATE_SCALE = "Viridis"  # sequential, for sigmoid gates in [0, 1]
 DIVERGING_SCALE = "RdBu_r"  # red positive, blue negative, white at 0
 GATES = {"i", "f", "o", "r", "z"}
-NAMES = {
-    "h": "hidden state h_t", "c": "cell state c_t", "i": "input gate i_t", "f": "forget gate f_t",
-    "g": "candidate g_t", "o": "output gate o_t", "r": "reset gate r_t", "z": "update gate z_t",
-    "n": "candidate n_t",
+NAMES = {  # marked with N_: translate with tr(lang, NAMES[key])
+    "h": N_("hidden state h_t"), "c": N_("cell state c_t"), "i": N_("input gate i_t"), "f": N_("forget gate f_t"),
+    "g": N_("candidate g_t"), "o": N_("output gate o_t"), "r": N_("reset gate r_t"), "z": N_("update gate z_t"),
+    "n": N_("candidate n_t"),
 }
 HOVER_TOKENS_MAX_CELLS = 60_000  # above this, hover names the step only (token labels stay on the axis)
 
@@ -126,7 +128,13 @@ def value_range(key: str, a: np.ndarray) -> tuple[float, float, str]:
     return -m, m, DIVERGING_SCALE
 
 
+def quantity_name(key: str, lang: str = "en") -> str:
+    """A traced quantity's name with its symbol ("forget gate f_t"), in ``lang``."""
+    return tr(lang, NAMES[key]) if key in NAMES else key
+
+
 def empty_figure(message: str) -> go.Figure:
+    """A figure that only says ``message`` (already in the reader's language)."""
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_layout(xaxis_visible=False, yaxis_visible=False, height=200)

@@ -7,6 +7,8 @@
 - :func:`unit_heatmaps`: |dL/dh_t| per unit over time, one panel per model, on one shared log colour scale (images
   painted here, the values kept for the hover).
 - :func:`saliency_html`: ‖dL/dx_t‖ painted behind each token, one row per model.
+
+Words (titles, legends, hovers) are in ``lang``, each builder's last parameter.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..flows import HORIZON_FLOOR, Band, Flow
+from ..i18n import tr
 from .common import color_image
 from .states import plotly_label
 
@@ -139,7 +142,7 @@ def _check_same_length(flows: list[Flow], name: str) -> int:
     return steps.pop()
 
 
-def flow_figure(flows: list[Flow], threshold: float | None = None, height: int = 470) -> go.Figure:
+def flow_figure(flows: list[Flow], threshold: float | None = None, height: int = 470, lang: str = "en") -> go.Figure:
     """Normalized gradient norm against lag (log y); :func:`jacobian_figure` draws the per-step factors below it.
 
     Per flow: the median over seeds as a line, min–max as a band (when there are several seeds); the LSTM's
@@ -149,8 +152,9 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
     """
     T = _check_same_length(flows, "flow_figure")
     x = np.arange(T)
-    hover = "%{fullData.name}<br>lag %{x} · token %{customdata}<br>%{y:.3e}<extra></extra>"
-    plain = "%{fullData.name}<br>lag %{x}<br>%{y:.3e}<extra></extra>"
+    hover = "%{fullData.name}<br>" + tr(lang, "lag {lag} · token {token}", lag="%{x}", token="%{customdata}") \
+        + "<br>%{y:.3e}<extra></extra>"
+    plain = "%{fullData.name}<br>" + tr(lang, "lag {lag}", lag="%{x}") + "<br>%{y:.3e}<extra></extra>"
     data, shapes, notes = [], [], []
     overflow: list[tuple[int, str, str]] = []  # (lag, text, colour)
     ranges = []
@@ -158,7 +162,7 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
         name, group = _safe(f.label), f.label
         tokens = np.asarray([html.escape(t) for t in f.labels[::-1]], dtype=object)  # the token at each lag
         common = dict(legendgroup=group, customdata=tokens, hovertemplate=hover)
-        seeds = f" (median of {f.seeds} seeds)" if f.seeds > 1 else ""
+        seeds = tr(lang, " (median of {n} seeds)", n=f.seeds) if f.seeds > 1 else ""
         hidden = _until(f.hidden, f.floor_lag("h"))
         data += _band(x, hidden, color, group)
         data.append(_line(x, hidden.median, f"{name} ‖dL/dh‖{seeds}", color, width=2.5, **common))
@@ -166,28 +170,31 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
         if f.cell_state is not None:
             cell_state = _until(f.cell_state, f.floor_lag("c"))
             data += _band(x, cell_state, color, group)
-            data.append(_line(x, cell_state.median, f"{name} ‖dL/dc‖ (cell state)", color, "dash", **common))
+            data.append(_line(x, cell_state.median, tr(lang, "{name} ‖dL/dc‖ (cell state)", name=name), color, "dash",
+                              **common))
             ranges += [cell_state.median]
         if f.bound is not None:
             sigma = float(np.median(f.sigma_max()))
-            data.append(_line(x, f.bound.median, f"{name} bound (γσ_max)^k, σ_max = {sigma:.3g}", color, "dot",
-                              1.5, legendgroup=group, hovertemplate=plain))
+            data.append(_line(x, f.bound.median, tr(lang, "{name} bound (γσ_max)^k, σ_max = {sigma:.3g}", name=name,
+                                                    sigma=sigma), color, "dot", 1.5, legendgroup=group,
+                              hovertemplate=plain))
         under = f.underflow_lag
         if under is not None and under > 0:
             data.append(dict(type="scatter", mode="markers", x=[under - 1], y=[f.hidden.median[under - 1]], name=name,
                              marker=dict(symbol="triangle-down", size=11, color=color), legendgroup=group,
                              showlegend=False, xaxis="x", yaxis="y",
-                             hovertemplate=f"%{{fullData.name}}: from lag {under} on, ‖dL/dh‖ is below the "
-                                           "smallest normal float32 (1.2e-38): rounding noise, then 0, not drawn"
-                                           "<extra></extra>"))
+                             hovertemplate="%{fullData.name}: " + tr(
+                                 lang, "from lag {lag} on, ‖dL/dh‖ is below the smallest normal float32 (1.2e-38): "
+                                 "rounding noise, then 0, not drawn", lag=under) + "<extra></extra>"))
         if f.forward_overflow_lag is not None:
             k = f.forward_overflow_lag
             shapes.append(dict(type="rect", xref="x", x0=-0.5, x1=k + 0.5, yref="y domain", y0=0, y1=1,
                                fillcolor=_rgba(color, 0.10), line=dict(width=0), layer="below"))
-            overflow.append((k, f"{name}: h = inf at lags 0–{k} (the forward pass overflowed), so no gradient "
-                                "is defined", color))
+            overflow.append((k, tr(lang, "{name}: h = inf at lags 0–{lag} (the forward pass overflowed), so no "
+                                   "gradient is defined", name=name, lag=k), color))
         elif f.overflow_lag is not None:
-            overflow.append((f.overflow_lag, f"{name}: ‖dL/dh‖ overflows (inf or NaN) at lag {f.overflow_lag}", color))
+            overflow.append((f.overflow_lag, tr(lang, "{name}: ‖dL/dh‖ overflows (inf or NaN) at lag {lag}", name=name,
+                                                lag=f.overflow_lag), color))
     for i, (lag, text, color) in enumerate(sorted(overflow)):
         shapes.append(dict(type="line", xref="x", x0=lag, x1=lag, yref="y domain", y0=0, y1=1,
                            line=dict(color=color, width=2, dash="dashdot")))
@@ -203,14 +210,15 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
         height=height, hovermode="closest", margin=dict(**FLOW_MARGIN, t=64), shapes=shapes,  # t: 2 legend rows
         annotations=notes,
         legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, font=dict(size=12), traceorder="grouped"),
-        xaxis=_lag_axis(T, "lag k = T − t: steps back from the last step, where the objective reads the output"),
+        xaxis=_lag_axis(T, tr(lang, "lag k = T − t: steps back from the last step, where the objective reads the "
+                                  "output")),
         yaxis=dict(type="log", range=_log_range(ranges, tuple(thresholds)), exponentformat="power", automargin=False,
                    title=dict(text="‖dL/dh_t‖ / ‖dL/dh_T‖")),
     )
     return go.Figure(data=data, layout=layout)
 
 
-def jacobian_figure(flows: list[Flow], height: int = 260) -> go.Figure:
+def jacobian_figure(flows: list[Flow], height: int = 260, lang: str = "en") -> go.Figure:
     """Each step's ‖∂h_t/∂h_{t−1}‖₂ against the lag (log y), the same lag axis as :func:`flow_figure`.
 
     Per flow: the median over seeds as a line (min–max as a band for several seeds) and, for the LSTM,
@@ -219,7 +227,7 @@ def jacobian_figure(flows: list[Flow], height: int = 260) -> go.Figure:
     """
     T = _check_same_length(flows, "jacobian_figure")
     x = np.arange(T)
-    plain = "%{fullData.name}<br>lag %{x}<br>%{y:.3e}<extra></extra>"
+    plain = "%{fullData.name}<br>" + tr(lang, "lag {lag}", lag="%{x}") + "<br>%{y:.3e}<extra></extra>"
     data = []
     for f, color in zip(flows, colors(flows), strict=True):
         name, group = _safe(f.label), f.label
@@ -227,19 +235,21 @@ def jacobian_figure(flows: list[Flow], height: int = 260) -> go.Figure:
         data.append(_line(x, f.jacobian.median, f"{name} ‖∂h_t/∂h_t−1‖", color, width=1.5, legendgroup=group,
                           hovertemplate=plain))
         if f.forget is not None:
-            data.append(_line(x, f.forget.median, f"{name} max forget gate f_t", color, "dash", 1.5,
+            data.append(_line(x, f.forget.median, tr(lang, "{name} max forget gate f_t", name=name), color, "dash", 1.5,
                               legendgroup=group, hovertemplate=plain))
     jac = [f.jacobian.median for f in flows] + [f.forget.median for f in flows if f.forget is not None]
     jac_range = _log_range(jac, (1.0,))
     layout = dict(
         height=height, hovermode="closest", margin=dict(**FLOW_MARGIN, t=34), showlegend=False,
         shapes=[_hline(1.0, "")[0]],
-        annotations=[dict(text="How much each step stretches or shrinks the gradient: ‖∂h_t/∂h_{t−1}‖₂ (colours as "
-                               "above" + ("; dashed: LSTM max f_t" if any(f.forget is not None for f in flows) else "")
-                               + "; grey: 1)", xref="paper", x=0, xanchor="left", yref="paper", y=1.0,
-                          yanchor="bottom", yshift=8, showarrow=False, font=dict(size=13))],
-        xaxis=_lag_axis(T, "lag k"),
-        yaxis=dict(type="log", range=jac_range, title=dict(text="per step"), automargin=False,
+        annotations=[dict(text=tr(lang, "How much each step stretches or shrinks the gradient: ‖∂h_t/∂h_{{t−1}}‖₂ "
+                                        "(colours as above{lstm}; grey: 1)",
+                                  lstm=tr(lang, "; dashed: LSTM max f_t")
+                                  if any(f.forget is not None for f in flows) else ""),
+                          xref="paper", x=0, xanchor="left", yref="paper", y=1.0, yanchor="bottom", yshift=8,
+                          showarrow=False, font=dict(size=13))],
+        xaxis=_lag_axis(T, tr(lang, "lag k")),
+        yaxis=dict(type="log", range=jac_range, title=dict(text=tr(lang, "per step")), automargin=False,
                    **_log_ticks(*jac_range)),
     )
     return go.Figure(data=data, layout=layout)
@@ -258,7 +268,7 @@ def _bin_columns(z: np.ndarray, factor: int) -> np.ndarray:
 
 
 def unit_heatmaps(flows: list[Flow], max_columns: int = HEATMAP_COLUMNS, decades: float = 12.0,
-                  panel_height: int = 190) -> go.Figure:
+                  panel_height: int = 190, lang: str = "en") -> go.Figure:
     """|dL/dh_t| per unit over time, relative to ‖dL/dh_T‖, as log₁₀ on one colour scale for every panel.
 
     The colour scale spans ``decades`` orders of magnitude below the largest value (at most 10^HEATMAP_CAP; larger
@@ -286,13 +296,15 @@ def unit_heatmaps(flows: list[Flow], max_columns: int = HEATMAP_COLUMNS, decades
     gap = 34 / height if n > 1 else 0.0  # room for each panel's title, in paper units
     size = (1 - gap * (n - 1)) / n
     xs = np.arange(zs[0].shape[1]) * factor + (factor - 1) / 2  # bin centres, in steps
-    step = "step %{x:.0f}" if factor == 1 else f"steps ≈%{{x:.0f}} ± {factor // 2} (max of {factor})"
+    step = tr(lang, "step {step}", step="%{x:.0f}") if factor == 1 else \
+        tr(lang, "steps ≈{step} ± {half} (max of {n})", step="%{x:.0f}", half=factor // 2, n=factor)
     labels = flows[0].labels
     every = max(1, int(np.ceil(T / HEATMAP_TOKEN_TICKS)))
     ticks = list(range(0, T, every))
-    title = "time step (the objective reads the last step, at the right edge)"
+    title = tr(lang, "time step (the objective reads the last step, at the right edge)")
     if factor > 1:
-        title += f"; {T:,} steps drawn as {zs[0].shape[1]} columns, each the largest value of {factor} steps"
+        title += tr(lang, "; {T:,} steps drawn as {columns} columns, each the largest value of {n} steps", T=T,
+                    columns=zs[0].shape[1], n=factor)
     data, layout = [], {"annotations": []}
     for row, (f, z) in enumerate(zip(flows, zs, strict=True), start=1):
         s = "" if row == 1 else str(row)
@@ -303,8 +315,8 @@ def unit_heatmaps(flows: list[Flow], max_columns: int = HEATMAP_COLUMNS, decades
         # every draw); the values ride along for the hover
         data.append(dict(type="image", source=color_image(shown, zmin, zmax, HEATMAP_SCALE), x0=float(xs[0]),
                          dx=factor, y0=0, dy=1, xaxis=f"x{s}", yaxis=f"y{s}", customdata=shown, name=_safe(f.label),
-                         hovertemplate=f"%{{fullData.name}} · {step} · unit %{{y}}<br>"
-                                       "log₁₀ |dL/dh| / ‖dL/dh_T‖ = %{customdata:.2f}<extra></extra>"))
+                         hovertemplate=f"%{{fullData.name}} · {step} · " + tr(lang, "unit {unit}", unit="%{y}")
+                                       + "<br>log₁₀ |dL/dh| / ‖dL/dh_T‖ = %{customdata:.2f}<extra></extra>"))
         tokens = dict(tickmode="array", tickvals=ticks, ticktext=[plotly_label(labels[t]) for t in ticks]) \
             if bottom else {}  # the panels above hide their labels: Plotly need not lay out (and measure) them
         layout[f"xaxis{s}"] = dict(anchor=f"y{s}", range=[-0.5, T - 0.5], showticklabels=bottom,
@@ -312,12 +324,12 @@ def unit_heatmaps(flows: list[Flow], max_columns: int = HEATMAP_COLUMNS, decades
                                    **({"matches": "x"} if row > 1 else {}),
                                    **({"title": dict(text=title)} if bottom else {}))
         layout[f"yaxis{s}"] = dict(domain=[max(0.0, top - size), top], anchor=f"x{s}", autorange="reversed",
-                                   title=dict(text="unit", standoff=4), automargin=False)
-        name = _safe(f.label) + ": |dL/dh_t| per unit"
+                                   title=dict(text=tr(lang, "unit"), standoff=4), automargin=False)
+        name = tr(lang, "{name}: |dL/dh_t| per unit", name=_safe(f.label))
         if f.seeds > 1:
-            name += " (first seed)"
+            name += tr(lang, " (first seed)")
         if f.layers > 1:
-            name += f", layer {f.layer + 1} of {f.layers}"
+            name += tr(lang, ", layer {layer} of {layers}", layer=f.layer + 1, layers=f.layers)
         layout["annotations"].append(dict(text=name, x=0.5, xref="paper", xanchor="center", y=top, yref="paper",
                                           yanchor="bottom", showarrow=False, font=dict(size=13)))
     # the colour bar: an image trace has none, so an empty scatter on the same colour axis carries it
@@ -336,7 +348,7 @@ def unit_heatmaps(flows: list[Flow], max_columns: int = HEATMAP_COLUMNS, decades
     return go.Figure(data=data, layout=layout)
 
 
-def saliency_html(flows: list[Flow], decades: float = 6.0, levels: int = 20) -> str:
+def saliency_html(flows: list[Flow], decades: float = 6.0, levels: int = 20, lang: str = "en") -> str:
     """‖dL/dx_t‖ behind each token: one column per token, one row per flow, shaded on a log scale relative to
     that flow's largest value (the median over seeds).
 
@@ -366,14 +378,16 @@ def saliency_html(flows: list[Flow], decades: float = 6.0, levels: int = 20) -> 
             # colour: a flat fill paints in half the time of a layered gradient, and a long sequence has thousands
             css.append(f".rnnviz-saliency .m{m}s{k} {{ background: {_over(color, 0.85 * k / levels, '#f3f4f6')}; }}")
     cols = []
+    step, undefined = html.escape(tr(lang, "step")), html.escape(tr(lang, "undefined"))
     for t, tok in enumerate(labels):
-        cells = [f'<span class="m{m}s{level[t]}" title="step {t}: {s[t]:.2e}">{tok}</span>' if ok[t] else
-                 f'<span class="undefined" title="step {t}: undefined">{tok}</span>'
+        cells = [f'<span class="m{m}s{level[t]}" title="{step} {t}: {s[t]:.2e}">{tok}</span>' if ok[t] else
+                 f'<span class="undefined" title="{step} {t}: {undefined}">{tok}</span>'
                  for m, (s, ok, level) in enumerate(rows)]
         cols.append(f"<span>{''.join(cells)}</span>")
     legend = " ".join(f'<span style="border-left:10px solid {c};padding-left:4px;margin-right:12px">'
                       f"{html.escape(f.label)}</span>" for f, c in zip(flows, palette, strict=True))
-    return (f'<style>{"".join(css)}</style><div class="rnnviz-saliency"><div class="legend">Rows, top to bottom: '
+    rows_are = html.escape(tr(lang, "Rows, top to bottom:"))
+    return (f'<style>{"".join(css)}</style><div class="rnnviz-saliency"><div class="legend">{rows_are} '
             f'{legend}</div><div class="scroll"><div class="tokens">{"".join(cols)}</div></div></div>')
 
 

@@ -14,7 +14,8 @@ import unicodedata
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import NAMES, check, finite32, value_range
+from ..i18n import tr
+from .common import check, finite32, quantity_name, value_range
 
 MAX_TICKS = 80
 TOKEN_FONT = dict(size=12, color="#374151")  # tokens are the point of the axis: darker than the theme's grey
@@ -101,7 +102,8 @@ def stacked_time_layout(labels: list[str], rows: int = 1, titles=None, spacing: 
 
 def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units=None,
                    panel_height: int = 170, unit_names: dict[int, str] | None = None,
-                   steps: tuple[int, int] | None = None, groups: list[str] | None = None) -> go.Figure:
+                   steps: tuple[int, int] | None = None, groups: list[str] | None = None,
+                   lang: str = "en") -> go.Figure:
     """Stacked heatmaps (units × time) of ``trace[key][layer, direction]`` for each key.
 
     ``units`` picks and orders the rows, first at the top (default: all, in index order); past 32 rows the unit
@@ -111,7 +113,7 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
     row of ``units``, e.g. the feature it tracks; consecutive rows share a group) names each group at its first row
     and rules a line between groups, so an ordering by feature shows on the axis. Gates use a
     sequential scale fixed to [0, 1]; h, g and n a diverging scale fixed to [−1, 1]; c a diverging scale
-    symmetric about 0 up to its 99th percentile of |c|. Hover: token, step, unit and value.
+    symmetric about 0 up to its 99th percentile of |c|. Hover: token, step, unit and value. Words in ``lang``.
     """
     keys = [k for k in keys if k in trace.keys()]
     if not keys:
@@ -128,7 +130,7 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
     n = len(keys)
     height = panel_height * n + 70
     spacing = 45 / height if n > 1 else 0.0  # room for the next panel's title, in pixels
-    layout, extra = stacked_time_layout(trace.labels[start:stop], n, [NAMES.get(k, k) for k in keys], spacing,
+    layout, extra = stacked_time_layout(trace.labels[start:stop], n, [quantity_name(k, lang) for k in keys], spacing,
                                         first_step=start)
     step = "%{pointNumber[1]}" if start == 0 else f"{start} + %{{pointNumber[1]}}"  # hover cannot add
     unit_names = unit_names or {}
@@ -148,8 +150,8 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
         data.append(dict(
             type="heatmap", z=finite32(z), x=np.arange(start, stop), y=names, zmin=zmin, zmax=zmax, colorscale=scale,
             name=key, xaxis=f"x{s}", yaxis=f"y{s}",
-            hovertemplate=f"token %{{x}} · step {step}<br>unit %{{y}}<br>{key} = %{{z:.3f}}"
-                          "<extra></extra>",
+            hovertemplate=tr(lang, "token {x} · step {step}<br>unit {unit}<br>{key} = {value}", x="%{x}",
+                             step=step, unit="%{y}", key=key, value="%{z:.3f}") + "<extra></extra>",
             colorbar=dict(len=hi - lo, lenmode="fraction", y=(lo + hi) / 2, yanchor="middle", thickness=12,
                           x=1.005, xpad=6, tickfont=dict(size=10)),
         ))
@@ -162,8 +164,9 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
                 dict(type="line", xref=f"x{s} domain", x0=0, x1=1, yref=f"y{s}", y0=i - 0.5, y1=i - 0.5,
                      line=dict(color="#111827", width=1)) for i in firsts[1:])
         layout[f"yaxis{s}"].update(type="category", autorange="reversed", ticks="", showgrid=False,
-                                   tickfont=dict(size=9), title=dict(text="" if labelled or groups else "unit",
-                                                                     standoff=4), **ticks)
+                                   tickfont=dict(size=9),
+                                   title=dict(text="" if labelled or groups else tr(lang, "unit"), standoff=4),
+                                   **ticks)
     left = 60 if groups is None or labelled else 20 + 6 * max(len(g) for g in groups)
     layout.update(height=height, margin=dict(l=left, r=30, t=30, b=40))
     return go.Figure(data=data + extra, layout=layout)

@@ -28,7 +28,8 @@ ALERT = '[data-testid="stAlert"]'
 
 
 def query(page) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(page.url).query, keep_blank_values=True)
+    """The page's settings in its URL (app.py's ?lang=, kept on every page, is tested in test_i18n.py)."""
+    return {k: v for k, v in parse_qs(urlsplit(page.url).query, keep_blank_values=True).items() if k != "lang"}
 
 
 def path_and_query(url: str) -> str:

@@ -607,7 +607,7 @@ CASES = [
 # Raise sites no user can reach, matched by a piece of their source text: file → (piece, why).
 EXEMPT = {
     "rnnviz/checkpoint.py": [
-        ("cannot build ({e})", "a safety net for torch's own errors on a card that passed every check above"),
+        ("cannot build ({reason})", "a safety net for torch's own errors on a card that passed every check above"),
         ("could not be loaded into the model", "names, shapes and dtypes are all checked before load_state_dict"),
     ],
 }
@@ -696,7 +696,7 @@ def raise_sites(modules, names) -> list[tuple[str, ast.Raise]]:
 
 
 def helper_calls(modules, names) -> list[tuple[str, ast.Call, str, ast.FunctionDef]]:
-    """Calls such as ``whole("lag", lag, 1, 500)``: a module-level function whose parameter ``name`` is used only in
+    """Calls such as ``whole(N_("lag"), lag, 1, 500)``: a module-level function whose parameter ``name`` is used only in
     the messages it raises (or handed on to another call), called with a literal name. One line of the helper
     raises for every caller, so each caller's own message needs its own case."""
     helpers = {}
@@ -727,6 +727,8 @@ def helper_calls(modules, names) -> list[tuple[str, ast.Call, str, ast.FunctionD
             if where != path and node.func.id not in imported:
                 continue
             arg = node.args[index] if len(node.args) > index else None
+            if isinstance(arg, ast.Call) and getattr(arg.func, "id", None) == "N_" and arg.args:
+                arg = arg.args[0]  # a name marked for translation: N_("lag")
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 calls.append((path, node, where, fn))
     return calls

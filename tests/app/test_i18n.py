@@ -1,0 +1,143 @@
+"""Every converted page in Chinese (?lang=zh): it runs without an exception, and what it shows holds no untranslated
+English sentence (a run of 3 or more English words outside code, math, HTML tags and numbers).
+
+The visible text is every string of every element the page sends (labels, help, options, captions, markdown, metrics,
+expanders, alerts) and of its Plotly figures (titles, axis titles, legend names, annotations, hover templates), minus
+what the user typed (text boxes' values). Phase 2 of the Chinese interface adds /cell and /step to PAGES.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from google.protobuf.json_format import MessageToDict
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import TIMEOUT_S, ok
+from tests.app.test_app import APP
+
+PAGES = ["pages/home.py", "pages/generate.py", "pages/gradients.py", "pages/train.py"]  # phase 2: cell, step
+# Pieces still in English on a converted page, with the file that must convert them (phase 2 of the issue).
+PENDING = {"pages/generate.py": ("html",)}  # rnnviz/figures/text.py: the probability legend and text's hovers
+SKIPPED_KEYS = {"id", "key", "formId", "queryParamKey", "icon", "value", "default", "rawValue", "spec", "data",
+                "type", "format", "anchor", "url", "pageScriptHash", "urlPath", "persistState", "fragmentId"}
+PLOTLY_TEXT = {"text", "name", "hovertemplate", "title"}
+ALLOWED = re.compile(r"\bet al\.|Hochreiter & Schmidhuber|Tallec & Ollivier")
+WORD = re.compile(r"^\(?[A-Za-z][a-z'’]*[,.;:!?)]*$")  # "a" and "I" count; LSTM, h_t, 0.5 and 中文 break a run
+RUN = 3
+
+
+def strip_code(text: str) -> str:
+    """``text`` without what is not a sentence: math, code, HTML tags, Plotly template fields, names allowed."""
+    for pattern in (r"\$\$.*?\$\$", r"\$[^$]*\$", r"`[^`]*`", r"<[^>]*>", r"%\{[^}]*\}", r":material/\w+:"):
+        text = re.sub(pattern, " ", text, flags=re.S)
+    return ALLOWED.sub(" ", text)
+
+
+def english_runs(text: str, tokens: bool = False) -> list[str]:
+    """Runs of RUN or more English words in a row (whitespace between them) in ``text``. ``tokens``: the text
+    paints a sequence's characters (HTML views), so one-letter words are tokens, not words."""
+    runs, current = [], []
+    text = re.sub(r"<style>.*?</style>", " ", text, flags=re.S)
+    for token in strip_code(text).split() + [""]:
+        if WORD.match(token) and not (tokens and len(token.strip("(),.;:!?")) == 1):
+            current.append(token)
+            continue
+        if len(current) >= RUN:
+            runs.append(" ".join(current))
+        current = []
+    return runs
+
+
+def _strings(node, skipped=SKIPPED_KEYS) -> list[str]:
+    if isinstance(node, dict):
+        return [s for k, v in node.items() if k not in skipped for s in _strings(v, skipped)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v, skipped)]
+    return [node] if isinstance(node, str) else []
+
+
+def _figure_strings(node) -> list[str]:
+    if isinstance(node, dict):
+        out = []
+        for k, v in node.items():
+            if k in PLOTLY_TEXT and isinstance(v, str):
+                out.append(v)
+            elif k not in ("customdata", "ticktext", "x", "y", "z", "source", "text") or isinstance(v, dict):
+                out += _figure_strings(v)
+            elif k == "text" and isinstance(v, dict | list):
+                out += _figure_strings(v)
+        return out
+    if isinstance(node, list):
+        return [s for v in node for s in _figure_strings(v)]
+    return []
+
+
+def visible_text(at: AppTest, page: str) -> list[str]:
+    """Every string the page shows, as (element kind: text)."""
+    out, stack = [], [at._tree]
+    while stack:
+        node = stack.pop()
+        children = getattr(node, "children", None) or {}
+        stack.extend(children.values() if isinstance(children, dict) else children)
+        proto = getattr(node, "proto", None)
+        kind = getattr(node, "type", "")
+        if proto is None or kind in PENDING.get(page, ()):
+            continue
+        if kind == "plotly_chart":
+            out += [f"{kind}: {s}" for s in _figure_strings(json.loads(proto.spec))]
+            continue
+        try:
+            fields = MessageToDict(proto)
+        except TypeError:
+            continue
+        out += [f"{kind}: {s}" for s in _strings(fields)]
+    return out
+
+
+def open_in_chinese(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.query_params["lang"] = "zh"
+    ok(at.run())
+    if page != "pages/home.py":
+        at.switch_page(page)
+        ok(at.run())
+    return at
+
+
+def test_the_detector_finds_english_and_spares_code_math_and_names():
+    assert english_runs("Type a sequence to run the model on.") == ["Type a sequence to run the model on."]
+    assert english_runs("在 `python -m rnnviz.pretrain` 之后，$h_t = o_t \\odot \\tanh(c_t)$，见 Pascanu et al. 2013") \
+        == []
+    assert english_runs("用 PyTorch 的均匀分布 ±1/√H；RNN、LSTM 和 GRU") == []
+    assert english_runs("<b>hidden state</b> h_t of the cell") == ["of the cell"]
+    assert english_runs("隐藏状态 h_t · RNN LSTM GRU · 0.5 1e-3 · 间隔 k") == []
+    assert english_runs("<style>.a { b: c d e }</style><span>a b c d</span>", tokens=True) == []
+    assert english_runs("<span>a b c d</span>") == ["a b c d"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_in_chinese_runs_and_shows_no_english_sentence(page):
+    at = open_in_chinese(page)
+    assert at.session_state["rnnviz_lang"] == "zh"
+    found = [f"{text[:120]}  ← {run!r}" for text in visible_text(at, page)
+             for run in english_runs(text, tokens=text.startswith("html:"))]
+    assert not found, "Untranslated English on " + page + ":\n" + "\n".join(found)
+    assert any(re.search(r"[\u4e00-\u9fff]", text) for text in visible_text(at, page))  # and Chinese is there
+
+
+@pytest.mark.parametrize("lang, linked, shown",
+                         [("zh", "Adding problem", "加法问题"), ("en", "加法问题", "Adding problem")])
+def test_a_link_s_option_labels_work_in_either_language(lang, linked, shown):
+    """A link holds an option's label in the language it was copied in; opened in the other, it sets the same
+    option (and says nothing about unusable settings)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.query_params.update({"lang": lang, "train_task": linked})
+    ok(at.run())
+    at.switch_page("pages/train.py")
+    ok(at.run())
+    assert at.session_state["train_task"] == "adding"
+    assert shown in at.selectbox(key="train_task").options  # the page's labels are in its language
+    assert not [w for w in at.warning if w.icon == ":material/link_off:"]
