@@ -19,7 +19,7 @@ from rnnviz.vocab import token_label
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 TIMEOUT_S = 60  # the first run imports torch and plotly
-NOT_PAGES = {"pages/shared.py"}  # helper modules that live beside the pages
+NOT_PAGES = {"pages/shared.py", "pages/i18n.py", "pages/train_jobs.py"}  # helper modules that live beside the pages
 PAGE_TITLES = {  # every page file and the title it shows
     "pages/home.py": "rnnviz",
     "pages/cell.py": "Inside the cell",
