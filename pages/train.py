@@ -435,6 +435,7 @@ def live_ui(target: int) -> None:
         job = jobs.current()
         if tick is not None and job is not None:
             if job.stopped:  # paused, at the step count, or every model diverged
+                settle(race)
                 st.rerun()  # the whole page: the player shows Pause, the models are settled, the timer stops
             job.touch()
         if job is not None and job.error is not None:
