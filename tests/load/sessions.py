@@ -13,6 +13,12 @@ Streamlit session) per user, all driven at once through Playwright's async API. 
    its marker again, and searches its page (text, inputs, the URL, Plotly's data) for every other session's marker,
    marker characters and model names. None may be there; its own must be (else the search proves nothing).
 
+With ``--play-s S`` each session plays S seconds and pauses, and the summary gives, per session, the steps it played,
+the time from its Pause click to the step counter stopping and the steps the counter gained after the click, the
+time Home took to open and /cell to draw the typed marker; per wave, the server's CPU (cores busy on average and in
+the busiest second) and fairness (min/max of the steps played). ``--url`` drives a server it did not start, such as
+nginx in front of replicas (deploy/replicas.sh), reading CPU and memory from ``--pids``; memory is not checked then.
+
 Sessions wait for one another between these steps, so every session's data is on the server when each one looks.
 No page may show an exception (``stException``) or an error box, nor a JavaScript error. A second wave (``--waves``)
 of new sessions, with markers of their own, follows once the first has closed: it must not see the first's data
