@@ -357,6 +357,8 @@ def player_ui(race: Race, target: int) -> None:
     can_play = race.step < target and bool(race.live)
     if playing() and not jobs.active():
         st.session_state[PLAY] = "pause"  # reached the step count, every model diverged, or paused while idle
+    elif not playing() and jobs.training():
+        st.session_state[PLAY] = "play"  # it trained on while the user was on another page
     size = int(st.session_state.get(k("step_size", 10)))
     c1, c2, c3, c4, _ = st.columns([1, 1.8, 1, 1.4, 2.8], vertical_alignment="bottom")
     c1.button("Reset", key=f"{KEY}_reset", on_click=reset, icon=":material/replay:", width="stretch",

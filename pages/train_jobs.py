@@ -14,7 +14,7 @@ import streamlit as st
 
 from pages.i18n import t
 from rnnviz.race import MAX_RACE_STEPS, Race
-from rnnviz.scheduler import PAUSING, WAITING, Job, default_scheduler, redraw_tick_s
+from rnnviz.scheduler import PAUSING, PLAYING, WAITING, Job, default_scheduler, redraw_tick_s
 
 JOB = "train_job"  # session_state: the rnnviz.scheduler.Job training this session's race, or None
 SLICE_S = 0.25  # training per turn: a Pause waits at most this (or one step, if longer)
@@ -30,6 +30,12 @@ def active() -> bool:
     """A job trains (or waits in the queue, or is pausing) for this session."""
     job = current()
     return job is not None and not job.stopped
+
+
+def training() -> bool:
+    """The job trains or waits for its turn, and nobody asked it to pause."""
+    job = current()
+    return job is not None and job.state in (PLAYING, WAITING)
 
 
 def start(race: Race, until: int) -> Job:
