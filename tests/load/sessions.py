@@ -662,8 +662,10 @@ def summary(report: Report) -> str:
               f"session state left {report.state_left_mb:+.2f} MiB (bound 1)",
               f"wall time {report.wall_s:.0f} s; server log {report.log}"]
     failures = report.failures
+    memory = ("memory not checked (--url: a server this script did not start)." if report.remote else
+              "memory came back within the bounds.")
     lines += ["", "FAILED:" if failures else "PASSED: every session saw only its own text and models, no errors, "
-              "memory came back within the bounds.", *(f"  - {f}" for f in failures)]
+              + memory, *(f"  - {f}" for f in failures)]
     return "\n".join(lines)
 
 
