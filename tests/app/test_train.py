@@ -259,3 +259,22 @@ def test_pause_stops_the_scheduler_s_job_at_a_slice_boundary():
     assert job.slices == slices and race(at).step == step > 0
     text = at.get("progress")[0].proto.text
     assert "playing" not in text and "pausing" not in text and f"Step {step:,} of 5,000" in text
+
+
+def test_past_the_server_s_trainings_play_waits_in_the_queue_and_says_where(monkeypatch):
+    from rnnviz import scheduler
+
+    monkeypatch.setattr(scheduler, "_default", scheduler.Scheduler(workers=1, max_active=1))
+    first, second = open_page(), open_page()
+    for at in (first, second):
+        ok(at.number_input(key="train_target").set_value(5000).run())
+        ok(at.segmented_control(key="train_play").set_value("play").run())
+    assert first.session_state["train_job"].state == "playing"
+    queued = second.session_state["train_job"]
+    assert queued.state == "waiting" and queued.position == 1
+    assert "waiting for a free trainer: number 1 in the queue" in second.get("progress")[0].proto.text
+    assert race(second).step == 0
+    ok(first.segmented_control(key="train_play").set_value("pause").run())
+    assert first.session_state["train_job"].wait(60) and queued.state == "playing"  # the first in line moves up
+    ok(second.segmented_control(key="train_play").set_value("pause").run())
+    assert queued.wait(60)
