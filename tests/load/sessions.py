@@ -319,8 +319,9 @@ async def check_page(s: Session, where: str) -> None:
             s.problems.append(f"{where}: {what}: " + " | ".join(await boxes.all_inner_texts())[:300])
 
 
-async def train(s: Session, steps: int, play_s: float, target: int) -> None:
-    """Step ``steps`` times, play for ``play_s`` seconds, pause; remember what /train lists as trained."""
+async def train(s: Session, steps: int, play_s: float, target: int, together: asyncio.Barrier | None = None) -> None:
+    """Step ``steps`` times, play for ``play_s`` seconds, pause; remember what /train lists as trained. With
+    ``together``, every session presses Play at the same moment, so that their steps played compare."""
     page = s.page
     await set_number(s, "Lag (steps of filler)", s.lag)
     if play_s > 0:
@@ -329,6 +330,8 @@ async def train(s: Session, steps: int, play_s: float, target: int) -> None:
         await rerun(s, page.get_by_role("button", name="Step", exact=True).click(), "pressing Step")
     if play_s > 0:
         before = step_of(await progress(s))
+        if together is not None:
+            await asyncio.wait_for(together.wait(), s.timeout_s)
         await rerun(s, page.get_by_role("radio", name="Play").click(), "pressing Play")
         await asyncio.sleep(play_s)
         deadline, last, clicked, at_click = time.monotonic() + s.timeout_s, 0.0, math.nan, 0
@@ -396,7 +399,7 @@ async def run_session(s: Session, browser, url: str, everyone: list[Session], ba
         await look_for_leaks(s, everyone, "Home")
         await done("type", "train")
         await go_to(s, "Train live")
-        await train(s, args.steps, args.play_s, args.target)
+        await train(s, args.steps, args.play_s, args.target, barrier)
         await done("train", "check")
         await go_to(s, "Inside the cell")
         await open_trained(s)
