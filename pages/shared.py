@@ -16,11 +16,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from urllib.parse import quote_plus
 
 import streamlit as st
 import torch
 from streamlit.errors import StreamlitAPIException
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from pages.i18n import lang, speaking, t
 from rnnviz import (
@@ -42,22 +45,28 @@ from rnnviz.uploads import UPLOAD_TYPES, kind_of, read_model
 from rnnviz.vocab import read_tokens
 
 
-def _leave_legacy_pages_mode() -> None:
-    """Send a deep link that reached a fresh server through app.py's navigation.
+def leave_legacy_pages_mode() -> None:
+    """Send a run that Streamlit's legacy pages/ mode started through app.py's navigation instead.
 
-    A folder named pages/ beside app.py makes a fresh Streamlit server start in its legacy multipage mode,
-    where a first request for /gradients runs pages/gradients.py alone (no set_page_config, file names as
-    navigation) until app.py has run once. Every page imports this module first, so here the flag is
-    cleared and the run restarted; the rerun goes through app.py's st.navigation to the same URL.
+    Each new session's PagesManager sets the class-wide flag ``PagesManager.uses_pages_directory`` to whether a
+    folder named pages/ sits beside app.py, unless it is already set; only st.navigation clears it. So on a fresh
+    server every session whose first run starts before some run has reached app.py's st.navigation runs in the legacy
+    mode: a deep link such as /train executes pages/train.py alone, with file names as navigation and no
+    set_page_config. Several sessions opening one shared link at once all start that way. The test is therefore
+    per run, not the flag: the legacy mode lists every file of pages/, this module among them, as a page, and
+    app.py's navigation never does. Such a run clears the flag and reruns, which goes through app.py to the same
+    URL. Called first by url_notice, which every page calls before its widgets. (It used to run when this module
+    was imported, so it fired in one session only: the others stayed in the legacy mode, and those importing the
+    module meanwhile found it half-initialized: "cannot import name 'LINK' from 'pages.shared'".)
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    here = Path(__file__).resolve()
+    if any(Path(info.get("script_path") or ".").resolve() == here for info in ctx.pages_manager.get_pages().values()):
         PagesManager.uses_pages_directory = False
         st.rerun()
 
-
-_leave_legacy_pages_mode()
 
 MAX_STEPS = 2000  # longest sequence a page runs; longer input is cut with a visible message
 TRAINED_KEY = "rnnviz_trained"  # session_state: {name: {"model": Model, "card": dict}}, written by /train
@@ -195,6 +204,7 @@ def url_notice(prefix: str, checks: dict[str, Check]) -> None:
     The browser's Back button can bring such a link back to a widget that is already bound: that widget keeps its
     value, set again by code, which wins over the URL on a run that is not a history navigation (hence the rerun).
     """
+    leave_legacy_pages_mode()
     problems, removed, relinked = [], False, False
     for name in list(st.query_params):
         relabel = getattr(checks.get(name), "relabel", None)

@@ -2,9 +2,9 @@
 
 Sections: the settings in the sidebar (task and its parameters, cells, sizes, optimizer, init, each starting
 at the task's defaults); the player (Reset, Play/Pause, Step) in the manner of TensorFlow Playground; a live
-fragment that, while playing, trains in slices of about BUDGET_S seconds on each timer tick and redraws the
-progress, the metrics and four charts; why the LSTM wins on recall; the session's models (listed for the other
-pages, downloadable as safetensors, uploadable again).
+fragment that, while playing, redraws the progress, the metrics and four charts on a timer while the server's
+scheduler trains the race in slices, taking turns with every other session (pages/train_jobs.py); why the LSTM
+wins on recall; the session's models (listed for the other pages, downloadable as safetensors, uploadable again).
 
 Everything trained lives in st.session_state (the race, its trainers, its snapshots): nothing trained is ever
 cached for everyone, and a race keeps its state when the user visits another page and comes back.
@@ -18,6 +18,7 @@ import time
 
 import streamlit as st
 
+from pages import train_jobs as jobs
 from pages.i18n import lang, t
 from pages.shared import (
     LINK,
@@ -51,8 +52,6 @@ from rnnviz.tasks_data import Stocks
 
 KEY = "train"
 RACE, PLAY, APPLIED, NOTE = f"{KEY}_race", f"{KEY}_play", f"{KEY}_applied", f"{KEY}_note"
-TICK_S = 1.0  # the live fragment's timer while playing: each tick redraws four charts, which costs the browser
-BUDGET_S = 0.7  # training time per tick; clicks are answered between slices
 STEP_BUDGET_S = 15.0  # the most one press of Step trains
 MAX_PUBLISHED = 12  # models kept under "Trained here" for the other pages; the oldest go first
 MAX_HIDDEN, MAX_BATCH = 256, 512
@@ -329,6 +328,7 @@ def new_race(config: RaceConfig) -> Race | None:
         show_error(err)
         st.session_state[RACE] = None
         return None
+    jobs.stop()  # a race waiting in the queue at step 0 is replaced: its job goes with it
     st.session_state[RACE] = race
     st.session_state[PLAY] = "pause"
     return race
@@ -340,12 +340,24 @@ def trained_store() -> dict:
 
 def settle(race: Race) -> None:
     """Gradient flow and model snapshots at the current step, and the snapshots listed for the other pages."""
-    race.snapshot_flows()
-    race.snapshot_now()
-    race.publish(trained_store(), MAX_PUBLISHED)
+    with jobs.lock():
+        race.snapshot_flows()
+        race.snapshot_now()
+        race.publish(trained_store(), MAX_PUBLISHED)
+
+
+def play_changed(target: int) -> None:
+    """Play/Pause's callback. Play hands the race to the server's scheduler; Pause sets the job's flag and returns
+    at once, and the job stops at the end of the slice it is training, so a click is never lost behind one."""
+    race = st.session_state.get(RACE)
+    if playing() and race is not None:
+        jobs.start(race, target)
+    else:
+        jobs.stop()
 
 
 def reset() -> None:
+    jobs.stop()  # a slice under way finishes on the old race, which nothing shows any more
     st.session_state[RACE] = None  # the script builds a fresh race from the settings
     st.session_state[PLAY] = "pause"
 
@@ -357,8 +369,13 @@ def step_to(until: int) -> None:
     if race is None:
         return
     t0, start = time.perf_counter(), race.step
-    race.advance(until - race.step, budget_s=STEP_BUDGET_S)
-    if race.step < min(until, MAX_RACE_STEPS) and race.live:
+    job = jobs.run_steps(race, until, STEP_BUDGET_S)  # through the scheduler, like Play: it shares the cores
+    if job.error is not None:
+        raise job.error
+    if race.step == start and race.live and until > start:
+        st.session_state[NOTE] = t("The server is busy: every trainer was taken for {s:.0f} s. Press Step again "
+                                   "in a moment.", s=time.perf_counter() - t0)
+    elif race.step < min(until, MAX_RACE_STEPS) and race.live:
         elapsed = time.perf_counter() - t0
         per_step = elapsed / max(1, race.step - start)
         st.session_state[NOTE] = (N_("Step stopped at step {step:,} after {seconds:.0f} s: with these settings one "
@@ -371,13 +388,16 @@ def player_ui(race: Race, target: int) -> None:
     """Reset, Play/Pause and Step. Play/Pause is a two-state control, not a button: a button's click can be
     replayed into a rerun that the live fragment's timer queued, which would toggle it back."""
     can_play = race.step < target and bool(race.live)
-    if playing() and not can_play:
-        st.session_state[PLAY] = "pause"  # reached the step count, or every model diverged
+    if playing() and not jobs.active():
+        st.session_state[PLAY] = "pause"  # reached the step count, every model diverged, or paused while idle
+    elif not playing() and jobs.training():
+        st.session_state[PLAY] = "play"  # it trained on while the user was on another page
     size = int(st.session_state.get(k("step_size", 10)))
     c1, c2, c3, c4, _ = st.columns([1, 1.8, 1, 1.4, 2.8], vertical_alignment="bottom")
     c1.button(t("Reset"), key=f"{KEY}_reset", on_click=reset, icon=":material/replay:", width="stretch",
               help=t("Start over at step 0 with the settings in the sidebar."))
     c2.segmented_control(t("Play or pause"), ("play", "pause"), key=k("play", "pause"), required=True,
+                         on_change=play_changed, args=(target,),
                          label_visibility="collapsed", width="stretch", disabled=not (can_play or playing()),
                          format_func={"play": ":material/play_arrow: " + t("Play"),
                                       "pause": ":material/pause: " + t("Pause")}.get,
@@ -427,8 +447,7 @@ def diverged_ui(race: Race) -> None:
                    who=", ".join(cells), step=step, advice=advice), icon=":material/warning:")
 
 
-def charts_ui(race: Race, target: int) -> None:
-    runs = race.curves()
+def charts_ui(race: Race, target: int, runs: list) -> None:
     chance = race.task.chance
     left, right = st.columns(2)
     code = lang()
@@ -443,24 +462,36 @@ def charts_ui(race: Race, target: int) -> None:
 
 
 def live_ui(target: int) -> None:
-    @st.fragment(run_every=TICK_S if playing() else None)
+    """The live view. The server's scheduler trains the race; this fragment only redraws, on a timer that stretches
+    with the number of sessions training (train_jobs.tick_s), and says so."""
+    tick = jobs.tick_s()
+
+    @st.fragment(run_every=tick)
     def live():
         race = st.session_state.get(RACE)
         if race is None:
             return
-        if playing():
-            race.advance(target - race.step, budget_s=BUDGET_S)
-            race.snapshot_flows()
-            race.publish(trained_store(), MAX_PUBLISHED)
-            if race.step >= target or not race.live:
+        job = jobs.current()
+        if tick is not None and job is not None:
+            if job.stopped:  # paused, at the step count, or every model diverged
                 settle(race)
-                st.rerun()  # the whole page: the player switches to Pause and the timer stops
+                st.rerun()  # the whole page: the player shows Pause, the models are settled, the timer stops
+            job.touch()
+        if job is not None and job.error is not None:
+            show_error(job.error)
+        with jobs.lock(job):  # between the job's slices: its history is read whole
+            if tick is not None:
+                race.snapshot_flows()
+                race.publish(trained_store(), MAX_PUBLISHED)
+            runs = race.curves()
         st.progress(min(1.0, race.step / target),
                     text=t("Step {step:,} of {target:,} · {seconds:.1f} s of training", step=race.step,
-                           target=target, seconds=race.seconds) + (t(" · playing") if playing() else ""))
+                           target=target, seconds=race.seconds) + jobs.status())
+        if note := jobs.tick_note(tick):
+            st.caption(note)
         metrics_ui(race)
         diverged_ui(race)
-        charts_ui(race, target)
+        charts_ui(race, target, runs)
 
     live()
 
@@ -519,7 +550,7 @@ def plain(text: str) -> str:
 def models_ui(race: Race) -> None:
     st.subheader(t("Models from this session"))
     store = trained_store()
-    busy = playing()
+    busy = jobs.active()
     if not busy and race.step > 0:
         settle(race)
     listed, uploaded = st.columns([3, 2], gap="large")

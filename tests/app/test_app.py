@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 TIMEOUT_S = 60  # the first run imports torch and plotly
 NOT_PAGES = {  # helper modules that live beside the pages
-    "pages/shared.py", "pages/i18n.py", "pages/cell_units.py", "pages/step_backward.py",
+    "pages/shared.py", "pages/i18n.py", "pages/cell_units.py", "pages/step_backward.py", "pages/train_jobs.py",
 }
 PAGE_TITLES = {  # every page file and the title it shows
     "pages/home.py": "rnnviz",

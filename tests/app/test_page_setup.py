@@ -1,5 +1,6 @@
-"""Every page routed by app.py imports pages.shared first: that import is what sends a deep link on a fresh
-server through app.py's navigation (see pages/shared.py, _leave_legacy_pages_mode)."""
+"""Every page routed by app.py calls pages.shared.url_notice, which first sends a run that Streamlit's legacy pages/
+mode started (a deep link on a fresh server) through app.py's navigation (pages/shared.py, leave_legacy_pages_mode;
+tests/e2e/test_cold_start.py opens one link in several sessions at once)."""
 
 import ast
 import re
@@ -17,12 +18,21 @@ def test_app_routes_every_page_file():
     assert len(pages) == 7 and all(p.exists() for p in pages)
 
 
-def test_every_page_imports_shared_before_anything_of_its_own():
+def test_every_page_calls_url_notice():
     for path in routed_pages():
-        tree = ast.parse(path.read_text())
-        imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-        names = [(n.module if isinstance(n, ast.ImportFrom) else n.names[0].name) for n in imports]
-        assert "pages.shared" in names, f"{path.name} must import pages.shared"
-        first_statement = next(n for n in tree.body if not isinstance(n, ast.Import | ast.ImportFrom | ast.Expr))
-        shared = imports[names.index("pages.shared")]
-        assert shared.lineno < first_statement.lineno, f"{path.name}: import pages.shared before running anything"
+        calls = [n.func.id for n in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+        assert "url_notice" in calls, f"{path.name} must call url_notice before its widgets"
+
+
+def test_url_notice_leaves_the_legacy_mode_first():
+    tree = ast.parse((ROOT / "pages" / "shared.py").read_text())
+    notice = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "url_notice")
+    first = notice.body[1]  # after the docstring
+    assert isinstance(first, ast.Expr) and ast.unparse(first) == "leave_legacy_pages_mode()"
+
+
+def test_importing_shared_runs_nothing():
+    """A page module raising (st.rerun) while it is imported is what left other sessions a half-imported module."""
+    tree = ast.parse((ROOT / "pages" / "shared.py").read_text())
+    assert not [ast.unparse(n) for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]

@@ -104,10 +104,8 @@ def test_play_trains_to_the_step_count_then_pauses():
     at = open_page()
     ok(at.number_input(key="train_target").set_value(12).run())
     ok(at.segmented_control(key="train_play").set_value("play").run())
-    for _ in range(20):  # each run trains for a time slice; a slow machine may need a few
-        if race(at).step >= 12:
-            break
-        ok(at.run())
+    assert at.session_state["train_job"].wait(60)  # the server's scheduler trains it in the background
+    ok(at.run())
     assert race(at).step == 12
     assert at.segmented_control(key="train_play").value == "pause"
     assert at.segmented_control(key="train_play").disabled  # nothing left to play until "Train for" grows
@@ -242,3 +240,41 @@ def test_a_hostile_card_and_file_name_show_as_text():
     assert name in at.session_state[TRAINED_KEY]
     shown = [m.value for m in at.markdown if "img src" in m.value]
     assert shown and all(r"\*\*bold\*\*" in v and r"\$x\$" in v and r"\<img" in v for v in shown)
+
+
+def test_pause_stops_the_scheduler_s_job_at_a_slice_boundary():
+    at = open_page()
+    ok(at.number_input(key="train_target").set_value(5000).run())
+    ok(at.segmented_control(key="train_play").set_value("play").run())
+    job = at.session_state["train_job"]
+    for _ in range(1200):  # until it has trained two slices (bounded: a minute at most)
+        if job.slices >= 2:
+            break
+        job.wait(0.05)
+    assert job.slices >= 2 and not job.stopped
+    ok(at.segmented_control(key="train_play").set_value("pause").run())
+    assert job.wait(60) and job.state == "paused"
+    slices, step = job.slices, race(at).step
+    ok(at.run())
+    assert job.slices == slices and race(at).step == step > 0
+    text = at.get("progress")[0].proto.text
+    assert "playing" not in text and "pausing" not in text and f"Step {step:,} of 5,000" in text
+
+
+def test_past_the_server_s_trainings_play_waits_in_the_queue_and_says_where(monkeypatch):
+    from rnnviz import scheduler
+
+    monkeypatch.setattr(scheduler, "_default", scheduler.Scheduler(workers=1, max_active=1))
+    first, second = open_page(), open_page()
+    for at in (first, second):
+        ok(at.number_input(key="train_target").set_value(5000).run())
+        ok(at.segmented_control(key="train_play").set_value("play").run())
+    assert first.session_state["train_job"].state == "playing"
+    queued = second.session_state["train_job"]
+    assert queued.state == "waiting" and queued.position == 1
+    assert "waiting for a free trainer: number 1 in the queue" in second.get("progress")[0].proto.text
+    assert race(second).step == 0
+    ok(first.segmented_control(key="train_play").set_value("pause").run())
+    assert first.session_state["train_job"].wait(60) and queued.state == "playing"  # the first in line moves up
+    ok(second.segmented_control(key="train_play").set_value("pause").run())
+    assert queued.wait(60)

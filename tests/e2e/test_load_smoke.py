@@ -25,6 +25,18 @@ def test_the_leak_search_finds_another_session_s_marker_and_model_names():
     assert c.lag == 8 and sessions.foreign_data("recall lag 18 ·", a, [a, c]) == []
 
 
+def test_the_summary_gives_pause_times_and_fairness():
+    wave = sessions.Wave([sessions.Session(i, 1) for i in (1, 2, 3, 4)])
+    for s, played, pause_s, past in zip(wave.sessions, (40, 80, 60, 50), (0.5, 3.0, 1.0, 1.5), (2, 9, 4, 3),
+                                        strict=True):
+        s.played, s.pause_s, s.past_pause, s.seconds["open"] = played, pause_s, past, pause_s * 2
+    [line] = sessions.play_figures(sessions.Report(sessions.Session(0, 1), waves=[wave]))
+    assert f"fairness min/max {40 / 80:.2f}" in line and "steps played 40 to 80" in line
+    assert "1.5 s (median)" in line and "3.0 s at most" in line and "within 2 s for 3 of 4" in line
+    assert "at most 9 steps shown after the click" in line and "page opened in at most 6.0 s" in line
+    assert sessions.step_of("Step 1,234 of 5,000 · 12.0 s of training · pausing…") == 1234
+
+
 def test_two_sessions_at_once_see_only_their_own_text_and_models():
     if _chromium() is None:
         if os.environ.get("CI") == "true":

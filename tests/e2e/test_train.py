@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import PLOTLY_CHART, assert_no_exception, expect_rerun, open_page, save_screenshot
+from tests.e2e.helpers import PLOTLY_CHART, assert_no_exception, expect_rerun, open_page, save_screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -40,9 +40,12 @@ def curve_lengths(page: Page, title: str) -> dict[str, int]:
         expect(chart).to_have_count(1, timeout=TIMEOUT_S * 1000)
         try:
             return dict(chart.evaluate(read))
-        except PlaywrightError as err:  # a rerun drew a second copy between the count and the read: count again
-            if "strict mode violation" not in str(err) or time.monotonic() > deadline:
+        except PlaywrightError as err:
+            # a rerun drew a second copy, or the chart is mounting and Plotly has not drawn it yet: read again
+            if not any(m in str(err) for m in ("strict mode violation", "Cannot read properties")) or \
+                    time.monotonic() > deadline:
                 raise
+            page.wait_for_timeout(100)
 
 
 def wait_for_step(page: Page, at_least: int, timeout_s: float = TIMEOUT_S) -> int:
@@ -73,7 +76,9 @@ def test_step_then_play_moves_the_curves(page):
     expect(page.get_by_text(re.compile(r"· playing$"))).to_be_visible(timeout=TIMEOUT_S * 1000)
     reached = wait_for_step(page, 30)  # the fragment's timer keeps training without any click
     page.get_by_role("radio", name="Pause").click(force=True)  # force: the charts redraw under the pointer
-    expect(page.get_by_text(re.compile(r"· playing$"))).to_have_count(0, timeout=TIMEOUT_S * 1000)
+    # "pausing…" until the scheduler's slice under way has ended, then neither
+    expect(page.get_by_text(re.compile(r"· (playing|pausing…)$"))).to_have_count(0, timeout=TIMEOUT_S * 1000)
+    wait_idle(page)  # paused: the page's last full run (the models settled at the paused step) has ended
     paused = progress_step(page)
     assert 1000 > paused >= reached > 10  # paused by the click, not by reaching the step count
     assert curve_lengths(page, "Loss")["LSTM train"] > after_step["LSTM train"]  # the curve grew

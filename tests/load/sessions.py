@@ -13,6 +13,12 @@ Streamlit session) per user, all driven at once through Playwright's async API. 
    its marker again, and searches its page (text, inputs, the URL, Plotly's data) for every other session's marker,
    marker characters and model names. None may be there; its own must be (else the search proves nothing).
 
+With ``--play-s S`` each session plays S seconds and pauses, and the summary gives, per session, the steps it played,
+the time from its Pause click to the step counter stopping and the steps the counter gained after the click, the
+time Home took to open and /cell to draw the typed marker; per wave, the server's CPU (cores busy on average and in
+the busiest second) and fairness (min/max of the steps played). ``--url`` drives a server it did not start, such as
+nginx in front of replicas (deploy/replicas.sh), reading CPU and memory from ``--pids``; memory is not checked then.
+
 Sessions wait for one another between these steps, so every session's data is on the server when each one looks.
 No page may show an exception (``stException``) or an error box, nor a JavaScript error. A second wave (``--waves``)
 of new sessions, with markers of their own, follows once the first has closed: it must not see the first's data
@@ -50,11 +56,13 @@ import tempfile
 import time
 import tomllib
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from rnnviz.scheduler import server_cores
 from tests.e2e.conftest import CHROMIUM_ARGS, _chromium
 from tests.e2e.helpers import _FINISHED, EXCEPTION, IDLE, STALE, VIEWPORT
 from tests.e2e.server import ROOT, app_process
@@ -105,6 +113,9 @@ class Session:
     trained: list[str] = field(default_factory=list)  # what /train listed as this session's models
     listed: list[str] = field(default_factory=list)  # what /cell's "Trained here" offered
     steps: int = 0
+    played: int = 0  # steps trained between the Play click and the counter stopping
+    pause_s: float = math.nan  # from the first Pause click to the step counter stopping
+    past_pause: int = 0  # steps the counter gained after the Pause click (as the page showed them: an upper bound)
     pause_clicks: int = 0
     problems: list[str] = field(default_factory=list)
     context: object = None  # playwright.async_api.BrowserContext
@@ -165,14 +176,33 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of the server and its child processes, MiB."""
-    return sum(_status(p, "VmRSS") for p in [pid, *_descendants(pid)]) / 1024
+def _tree(pids: int | tuple[int, ...]) -> list[int]:
+    """The server processes (one, or the replicas behind nginx) and their children."""
+    pids = (pids,) if isinstance(pids, int) else pids
+    return [q for p in pids for q in (p, *_descendants(p))]
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The server process's high-water mark of resident memory since it started, MiB."""
-    return _status(pid, "VmHWM") / 1024
+def rss_mb(pids: int | tuple[int, ...]) -> float:
+    """Resident memory of the server(s) and their child processes, MiB."""
+    return sum(_status(p, "VmRSS") for p in _tree(pids)) / 1024
+
+
+def peak_rss_mb(pids: int | tuple[int, ...]) -> float:
+    """The server processes' high-water marks of resident memory since they started, summed, MiB."""
+    pids = (pids,) if isinstance(pids, int) else pids
+    return sum(_status(p, "VmHWM") for p in pids) / 1024
+
+
+def cpu_s(pids: int | tuple[int, ...]) -> float:
+    """CPU seconds (user + system) the server(s) and their children have used, from /proc/PID/stat."""
+    total = 0
+    for p in _tree(pids):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def active_sessions(url: str) -> int:
@@ -269,6 +299,15 @@ async def set_number(s: Session, label: str, value: int) -> None:
         await rerun(s, box.press("Enter"), f"setting {label}")
 
 
+TRAINING = ("· playing", "· pausing…", "in the queue")  # how /train's progress line ends while a job is under way
+
+
+def step_of(text: str) -> int:
+    """The step in /train's progress line ("Step 1,234 of 5,000 · …"), -1 if there is none."""
+    match = re.search(r"Step ([\d,]+) of", text)
+    return int(match.group(1).replace(",", "")) if match else -1
+
+
 async def progress(s: Session) -> str:
     return await s.page.locator('[data-testid="stProgress"]').inner_text()
 
@@ -280,8 +319,9 @@ async def check_page(s: Session, where: str) -> None:
             s.problems.append(f"{where}: {what}: " + " | ".join(await boxes.all_inner_texts())[:300])
 
 
-async def train(s: Session, steps: int, play_s: float, target: int) -> None:
-    """Step ``steps`` times, play for ``play_s`` seconds, pause; remember what /train lists as trained."""
+async def train(s: Session, steps: int, play_s: float, target: int, together: asyncio.Barrier | None = None) -> None:
+    """Step ``steps`` times, play for ``play_s`` seconds, pause; remember what /train lists as trained. With
+    ``together``, every session presses Play at the same moment, so that their steps played compare."""
     page = s.page
     await set_number(s, "Lag (steps of filler)", s.lag)
     if play_s > 0:
@@ -289,20 +329,28 @@ async def train(s: Session, steps: int, play_s: float, target: int) -> None:
     for _ in range(steps):
         await rerun(s, page.get_by_role("button", name="Step", exact=True).click(), "pressing Step")
     if play_s > 0:
+        before = step_of(await progress(s))
+        if together is not None:
+            await asyncio.wait_for(together.wait(), s.timeout_s)
         await rerun(s, page.get_by_role("radio", name="Play").click(), "pressing Play")
         await asyncio.sleep(play_s)
-        deadline, last = time.monotonic() + s.timeout_s, 0.0
-        while (await progress(s)).endswith("· playing"):  # Play also stops by itself at `target`
+        deadline, last, clicked, at_click = time.monotonic() + s.timeout_s, 0.0, math.nan, 0
+        while (text := await progress(s)).endswith(TRAINING):  # Play also stops by itself at `target`
             if time.monotonic() > deadline:
                 raise TimeoutError(f"still playing {s.timeout_s:.0f} s after the first Pause")
             if time.monotonic() > last + 10:  # a Pause lost under load (issue 3) is clicked again
+                if math.isnan(clicked):
+                    at_click = step_of(text)
                 await page.get_by_role("radio", name="Pause").click(force=True)  # force: charts redraw under it
                 s.pause_clicks, last = s.pause_clicks + 1, time.monotonic()
-            await asyncio.sleep(0.25)
+                clicked = last if math.isnan(clicked) else clicked
+            await asyncio.sleep(0.1)
+        stopped = time.monotonic()
+        if not math.isnan(clicked):
+            s.pause_s, s.past_pause = stopped - clicked, step_of(text) - at_click
+        s.played = step_of(text) - before
     await wait_idle(s)
-    text = await progress(s)
-    match = re.search(r"Step ([\d,]+) of", text)
-    s.steps = int(match.group(1).replace(",", "")) if match else -1
+    s.steps = step_of(await progress(s))
     s.trained = sorted(t for t in await page.locator("strong").all_inner_texts() if MODEL_NAME.match(t))
     if not s.trained or not all(f"recall lag {s.lag} ·" in t for t in s.trained):
         s.problems.append(f"/train lists {s.trained} after {text!r}, not this session's recall lag {s.lag} models")
@@ -351,11 +399,13 @@ async def run_session(s: Session, browser, url: str, everyone: list[Session], ba
         await look_for_leaks(s, everyone, "Home")
         await done("type", "train")
         await go_to(s, "Train live")
-        await train(s, args.steps, args.play_s, args.target)
+        await train(s, args.steps, args.play_s, args.target, barrier)
         await done("train", "check")
         await go_to(s, "Inside the cell")
         await open_trained(s)
+        typed = time.monotonic()
         await type_sequence(s, s.marker)
+        s.seconds["cell"] = time.monotonic() - typed  # from typing to /cell's charts labelled with the marker
         await look_for_leaks(s, everyone, "Inside the cell")
         await done("check", "closing")
     except asyncio.CancelledError:
@@ -377,6 +427,8 @@ class Wave:
 
     sessions: list[Session]
     peak_mb: float = 0.0  # sampled every 0.25 s while the sessions ran
+    cpu_cores: float = math.nan  # the server's CPU time over the wave's wall time: cores busy on average
+    peak_cores: float = 0.0  # the same over the busiest second
     loaded_mb: float = math.nan  # every session open, all done
     held_mb: float = math.nan  # every context closed, the sessions still kept for reconnecting
     after_mb: float = math.nan  # after the server let them go
@@ -398,6 +450,7 @@ class Report:
     max_growth_mb: float = MAX_GROWTH_MB
     max_wave_growth_mb: float = MAX_WAVE_GROWTH_MB
     log: Path | None = None
+    remote: bool = False  # --url: a server this script did not start; no memory checks
 
     @property
     def sessions(self) -> list[Session]:
@@ -434,6 +487,8 @@ class Report:
     @property
     def failures(self) -> list[str]:
         out = [f"session {s.index}: {p}" for s in [self.warmup, *self.sessions] for p in s.problems]
+        if self.remote:
+            return out
         if not self.growth_mb <= self.max_growth_mb:
             out.append(f"memory after close is {self.growth_mb:+.0f} MiB from the baseline, more than "
                        f"{self.max_growth_mb:.0f} MiB")
@@ -446,10 +501,16 @@ class Report:
         return out
 
 
-async def _sample_peak(pid: int, wave: Wave, stop: asyncio.Event) -> None:
+async def _sample_peak(pid, wave: Wave, stop: asyncio.Event) -> None:
+    t0, c0 = time.monotonic(), cpu_s(pid)
+    last = (t0, c0)
     while not stop.is_set():
         wave.peak_mb = max(wave.peak_mb, rss_mb(pid))
+        now, used = time.monotonic(), cpu_s(pid)
+        if now - last[0] >= 1.0:
+            wave.peak_cores, last = max(wave.peak_cores, (used - last[1]) / (now - last[0])), (now, used)
         await asyncio.sleep(0.25)
+    wave.cpu_cores = (cpu_s(pid) - c0) / max(1e-9, time.monotonic() - t0)
 
 
 async def _release(url: str, browser, ttl_s: int, pid: int, settle_s: float, say) -> tuple[float, float, float]:
@@ -467,6 +528,19 @@ async def _release(url: str, browser, ttl_s: int, pid: int, settle_s: float, say
         await asyncio.sleep(0.2)
     await asyncio.sleep(settle_s)
     return rss_mb(pid), *await asyncio.to_thread(held_mb, url)
+
+
+@contextmanager
+def _given(url: str):
+    """A server (nginx in front of replicas, deploy/replicas.sh) that this script did not start."""
+    yield url.rstrip("/"), None
+
+
+async def _settle(url: str, browser, ttl_s: int, pid, settle_s: float, say) -> tuple[float, float, float]:
+    """:func:`_release` for a server given by --url: its /_stcore/metrics would answer for one replica only, so
+    this waits ``settle_s`` and reads the given processes' memory; session state and caches are not known."""
+    await asyncio.sleep(settle_s)
+    return rss_mb(pid), math.nan, math.nan
 
 
 async def _wave(wave: Wave, everyone: list[Session], browser, url: str, pid: int, args, say) -> None:
@@ -499,8 +573,10 @@ async def run(args: argparse.Namespace, say=print) -> Report:
     options = [] if args.session_ttl is None else ["--server.disconnectedSessionTTL", str(args.session_ttl)]
     report.log = Path(tempfile.mkdtemp(prefix="rnnviz-load-")) / "streamlit.log"
     start = time.monotonic()
-    with app_process(report.log, options) as (url, proc):
-        pid = proc.pid
+    report.remote = bool(args.url)
+    release = _release if not report.remote else _settle
+    with (app_process(report.log, options) if not report.remote else _given(args.url)) as (url, proc):
+        pid = proc.pid if proc is not None else tuple(args.pids)
         say(f"server {url}, pid {pid}, log {report.log}; RSS at start {rss_mb(pid):.0f} MiB")
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
@@ -510,7 +586,7 @@ async def run(args: argparse.Namespace, say=print) -> Report:
                 await warm.context.close()
                 if warm.problems:
                     return report
-            report.baseline_mb, report.baseline_state_mb, report.baseline_cache_mb = await _release(
+            report.baseline_mb, report.baseline_state_mb, report.baseline_cache_mb = await release(
                 url, browser, report.ttl_s, pid, args.settle_s, say)
             for w in range(args.waves):
                 wave = Wave([Session(w * n + i, args.timeout) for i in range(1, n + 1)])
@@ -518,7 +594,7 @@ async def run(args: argparse.Namespace, say=print) -> Report:
                 everyone += wave.sessions  # later sessions must not see earlier ones' data either
                 say(f"wave {w + 1} of {args.waves}: {n} sessions at once (baseline {report.baseline_mb:.0f} MiB)")
                 await _wave(wave, everyone, browser, url, pid, args, say)
-                wave.after_mb, wave.state_mb, wave.cache_mb = await _release(
+                wave.after_mb, wave.state_mb, wave.cache_mb = await release(
                     url, browser, report.ttl_s, pid, args.settle_s, say)
                 say(f"wave {w + 1}: peak {wave.peak_mb:.0f} MiB, after close {wave.after_mb:.0f} MiB")
             report.hwm_mb = peak_rss_mb(pid)
@@ -530,30 +606,57 @@ async def run(args: argparse.Namespace, say=print) -> Report:
 # Summary ---------------------------------------------------------------------------------------------------------
 
 
+def play_figures(report: Report) -> list[str]:
+    """Pause times, steps past Pause and fairness (min/max steps played) for each wave that played."""
+    out = []
+    for i, w in enumerate(report.waves, 1):
+        played = [s for s in w.sessions if not math.isnan(s.pause_s)]
+        if not played:
+            continue
+        pauses = sorted(s.pause_s for s in played)
+        p95 = pauses[min(len(pauses) - 1, math.ceil(0.95 * len(pauses)) - 1)]
+        steps = [s.played for s in played]
+        fair = min(steps) / max(steps) if max(steps) > 0 else math.nan
+        within = sum(p <= 2.0 for p in pauses)
+        out.append(f"wave {i}: Pause took effect in {pauses[len(pauses) // 2]:.1f} s (median), {p95:.1f} s (95th "
+                   f"percentile), {pauses[-1]:.1f} s at most; within 2 s for {within} of {len(pauses)}; at most "
+                   f"{max(s.past_pause for s in played)} steps shown after the click; steps played {min(steps)} to "
+                   f"{max(steps)}: fairness min/max {fair:.2f}; page opened in at most "
+                   f"{max(s.seconds.get('open', math.nan) for s in w.sessions):.1f} s")
+    return out
+
+
 def summary(report: Report) -> str:
-    lines = [f"{'#':>3} {'marker':<13} {'lag':>3} {'steps':>5} {'open':>6} {'type':>6} {'train':>6} {'check':>6} "
-             f"{'pauses':>6}  {'trained here (as /cell lists it)':<32}  result"]
+    lines = [f"{'#':>3} {'marker':<13} {'lag':>3} {'steps':>5} {'played':>6} {'open':>6} {'type':>6} {'train':>6} "
+             f"{'check':>6} {'cell':>6} {'pause':>6} {'past':>5} {'clicks':>6}  "
+             f"{'trained here (as /cell lists it)':<32}  result"]
     for s in [report.warmup] * bool(report.warmup.seconds) + report.sessions:
-        t = [f"{s.seconds[k]:6.1f}" if k in s.seconds else f"{'-':>6}" for k in ("open", "type", "train", "check")]
+        t = [f"{s.seconds[k]:6.1f}" if k in s.seconds else f"{'-':>6}"
+             for k in ("open", "type", "train", "check", "cell")]
         listed = ", ".join(f"{name.split(' · ')[0]} @{name.split(' step ')[-1]}" for name in s.listed) or "-"
         result = "ok" if not s.problems else f"FAIL ({len(s.problems)})"
-        lines.append(f"{s.index if s.index else 'w':>3} {s.marker:<12} {s.lag:>3} {s.steps:>5} {' '.join(t)} "
-                     f"{s.pause_clicks:>6}  {listed:<32}  {result}")
+        lines.append(f"{s.index if s.index else 'w':>3} {s.marker:<12} {s.lag:>3} {s.steps:>5} {s.played:>6} "
+                     f"{' '.join(t)} {s.pause_s:6.1f} {s.past_pause:>5} {s.pause_clicks:>6}  {listed:<32}  {result}")
     b, n = report.baseline_mb, len(report.waves[0].sessions) if report.waves else 0
-    lines += ["", "seconds per phase of each session; w = the warm-up (not in the figures below); pauses = Pause "
-              "clicks (more than 1: a click was lost, issue 3)",
+    lines += ["", "seconds per phase of each session (open: Home's first run; cell: typing on Inside the cell to its "
+              "charts showing the text); w = the warm-up (not in the figures below); played: steps from the Play click "
+              "to the counter stopping; pause: seconds from the Pause click to the counter stopping; past: steps the "
+              "counter gained after that click, as the page showed them (its redraws lag the server: an upper bound); "
+              "clicks: Pause clicks (more than 1: one was not answered within 10 s)", *play_figures(report),
               f"server RSS (MiB) with {n} sessions at once, server.disconnectedSessionTTL {report.ttl_s} s:",
               f"  {'baseline (no session held, after the warm-up)':<48} {b:8.1f}   session state "
               f"{report.baseline_state_mb:.2f}, caches {report.baseline_cache_mb:.1f}"]
     for i, w in enumerate(report.waves, 1):
         growth = w.after_mb - b
         lines += [f"  wave {i} ({w.seconds:.0f} s)",
+                  f"    {'server CPU, cores busy on average / busiest second':<46} {w.cpu_cores:8.2f}   "
+                  f"{w.peak_cores:.2f} of {server_cores()}",
                   f"    {'peak while the sessions ran':<46} {w.peak_mb:8.1f}   +{w.peak_mb - b:.0f}, "
                   f"{(w.peak_mb - b) / max(n, 1):.1f} per session",
                   f"    {'every session open, all done':<46} {w.loaded_mb:8.1f}",
                   f"    {'contexts closed, sessions kept for reconnect':<46} {w.held_mb:8.1f}",
                   f"    {'after close (sessions released)':<46} {w.after_mb:8.1f}   growth {growth:+.1f} MiB "
-                  f"({100 * growth / b:+.1f}%)",
+                  f"({100 * growth / b if b else math.nan:+.1f}%)",
                   f"    {'  of which the bounded caches':<46} {w.cache_mb - report.baseline_cache_mb:+8.1f}   "
                   f"session state left {w.state_mb:.2f}"]
     lines += [f"  {'server high-water mark (VmHWM)':<48} {report.hwm_mb:8.1f}",
@@ -562,8 +665,10 @@ def summary(report: Report) -> str:
               f"session state left {report.state_left_mb:+.2f} MiB (bound 1)",
               f"wall time {report.wall_s:.0f} s; server log {report.log}"]
     failures = report.failures
+    memory = ("memory not checked (--url: a server this script did not start)." if report.remote else
+              "memory came back within the bounds.")
     lines += ["", "FAILED:" if failures else "PASSED: every session saw only its own text and models, no errors, "
-              "memory came back within the bounds.", *(f"  - {f}" for f in failures)]
+              + memory, *(f"  - {f}" for f in failures)]
     return "\n".join(lines)
 
 
@@ -571,6 +676,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.load.sessions", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=20, help="browser sessions at once")
+    parser.add_argument("--url", help="drive this server (e.g. nginx from deploy/replicas.sh) instead of starting one; "
+                                      "memory is then read from --pids only, and not checked")
+    parser.add_argument("--pids", type=int, nargs="*", default=[],
+                        help="with --url: the server processes whose CPU and memory to read")
     parser.add_argument("--waves", type=int, default=2, help="waves of sessions, one after another")
     parser.add_argument("--steps", type=int, default=2, help="presses of Step on /train (10 steps each)")
     parser.add_argument("--play-s", type=float, default=3.0, help="seconds of Play before Pause (0: no Play)")

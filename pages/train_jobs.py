@@ -1,0 +1,105 @@
+"""/train's side of the server's training scheduler (rnnviz.scheduler): a session's race trains as one job.
+
+Play submits a job that trains the race in slices of SLICE_S seconds, taking turns with every other session's; the
+live fragment only draws. Pause and Reset call :func:`stop`, which sets the job's flag and returns at once: the
+worker stops at the end of the slice it is running, and until then the page says "pausing…". The job is kept in
+st.session_state, the scheduler is one per server process.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import streamlit as st
+
+from pages.i18n import t
+from rnnviz.race import MAX_RACE_STEPS, Race
+from rnnviz.scheduler import PAUSING, PLAYING, WAITING, Job, default_scheduler, redraw_tick_s
+
+JOB = "train_job"  # session_state: the rnnviz.scheduler.Job training this session's race, or None
+SLICE_S = 0.25  # training per turn: a Pause waits at most this (or one step, if longer)
+PAUSING_TICK_S = 0.5  # the live view's timer while a pause is under way
+BASE_TICK_S = 1.0  # the live view's timer while few sessions train; each tick redraws four charts
+
+
+def current() -> Job | None:
+    return st.session_state.get(JOB)
+
+
+def active() -> bool:
+    """A job trains (or waits in the queue, or is pausing) for this session."""
+    job = current()
+    return job is not None and not job.stopped
+
+
+def training() -> bool:
+    """The job trains or waits for its turn, and nobody asked it to pause."""
+    job = current()
+    return job is not None and job.state in (PLAYING, WAITING)
+
+
+def start(race: Race, until: int) -> Job:
+    """Hand ``race`` to the scheduler until it reaches step ``until``, every model diverged, or :func:`stop`."""
+    stop(wait=True)  # one job per race: never two workers on one race
+
+    def work() -> bool:
+        race.advance(until - race.step, budget_s=SLICE_S)
+        return race.step < min(until, MAX_RACE_STEPS) and bool(race.live)
+
+    job = st.session_state[JOB] = default_scheduler().submit(work, name=race.token)
+    return job
+
+
+def stop(wait: bool = False) -> None:
+    """Ask this session's job to stop at its next slice boundary; with ``wait``, until it has (one slice at most)."""
+    job = current()
+    if job is not None:
+        job.pause()
+        if wait:
+            job.wait()
+
+
+def lock(job: Job | None = None):
+    """Hold while reading or changing the race: the worker trains it only between the reader's turns."""
+    job = job or current()
+    return job.lock if job is not None else nullcontext()
+
+
+def tick_s() -> float | None:
+    """The live view's timer: None when no job runs; longer as more sessions of the server train."""
+    job = current()
+    if job is None or job.stopped:
+        return None
+    if job.state == PAUSING:
+        return PAUSING_TICK_S
+    sched = default_scheduler()
+    return redraw_tick_s(sched.playing, sched.workers, base_s=BASE_TICK_S)
+
+
+def status() -> str:
+    """What the progress line adds: playing, pausing…, or the place in the queue."""
+    job = current()
+    if job is None or job.stopped:
+        return ""
+    if job.state == WAITING:
+        return t(" · waiting for a free trainer: number {n} in the queue", n=job.position or 1)
+    if job.state == PAUSING:
+        return t(" · pausing…")
+    return t(" · playing")
+
+
+def tick_note(tick: float | None) -> str | None:
+    """A caption when the redraws are spaced out because many sessions train."""
+    if tick is None or tick <= BASE_TICK_S or (job := current()) is None or job.state == PAUSING:
+        return None
+    return t("Redrawing every {s:g} s rather than every second: {n} sessions are training on this server, and the "
+             "cores are shared between them.", s=tick, n=default_scheduler().playing)
+
+
+def run_steps(race: Race, until: int, budget_s: float) -> Job:
+    """Step's training: a job like Play's, waited for up to ``budget_s`` seconds, then stopped at a slice boundary."""
+    job = start(race, until)
+    if not job.wait(budget_s):
+        job.pause()
+        job.wait()
+    return job

@@ -1,0 +1,233 @@
+"""One scheduler per server shares the cores fairly among the sessions that train: round-robin slices.
+
+    scheduler = default_scheduler()           # workers: cores − 1; up to 24 trainings at once, the rest queue
+    job = scheduler.submit(lambda: race.advance(1000, budget_s=0.25) > 0 and race.step < 1000)
+    job.state, job.position                   # "waiting" (position 1, 2, … in the queue), "playing", …
+    with job.lock: race.curves()              # read what the job trains only between its slices
+    job.pause()                               # a click: the job stops at its next slice boundary
+    job.wait(2.0)                             # True once it has stopped
+
+A job is a function ``work()`` that trains one slice (a fraction of a second) and returns whether there is more to
+do. Worker threads, never more than ``workers``, take the active jobs in turn: a job that has run a slice goes to
+the back of the line, so with n jobs and w workers each job trains about w/n of the time, and its share shrinks as
+more sessions play. Past ``max_active`` jobs, a new one waits in a first-come queue until an active one stops.
+
+Pause acts at a slice boundary: ``pause()`` only sets a flag (a click's callback returns at once, so no click is
+lost behind a training slice); the worker reads it when the slice ends, and a job that is not running stops at
+once. So a paused job has trained at most the one slice that was running when it was asked. A job that nobody has
+looked at (``touch()``) for ``idle_s`` seconds is paused as well: a closed tab does not train on forever.
+
+No UI and no Streamlit here; the threads are daemons started with the first job.
+
+States: waiting → playing → (pausing →) paused | done | failed; a waiting job asked to pause is paused at once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+WAITING, PLAYING, PAUSING, PAUSED, DONE, FAILED = "waiting", "playing", "pausing", "paused", "done", "failed"
+STOPPED = (PAUSED, DONE, FAILED)
+MAX_ACTIVE = 24  # trainings at once before Play queues: 20 sessions of a class share the cores, the 25th waits
+IDLE_S = 60.0  # a job not looked at for this long is paused (its tab was closed or lost its connection)
+
+
+def server_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_workers() -> int:
+    """Training threads: one core is left to page loads, clicks and drawing (at least one thread)."""
+    return max(1, server_cores() - 1)
+
+
+def redraw_tick_s(playing: int, workers: int, base_s: float = 1.0, per_core_s: float = 4.0,
+                  longest_s: float = 10.0) -> float:
+    """Seconds between redraws of a live view: ``base_s`` while the server can afford every playing session's
+    redraw, longer as more play. A redraw of /train (four charts) costs the server about 0.1-0.25 s of a core, so
+    ``per_core_s`` redraws a second fit on each core that does not train; at most ``longest_s``."""
+    free = max(1, server_cores() - workers)
+    return float(min(longest_s, max(base_s, math.ceil(2 * playing / (per_core_s * free)) / 2)))
+
+
+class Job:
+    """One session's training, as the scheduler runs it. Read ``state``, ``position``, ``slices``, ``error``."""
+
+    def __init__(self, scheduler: Scheduler, work: Callable[[], bool], name: str = ""):
+        self.scheduler, self.work, self.name = scheduler, work, name
+        self.lock = threading.Lock()  # held while a slice runs: the page reads the trained objects under it
+        self.state = WAITING
+        self.slices = 0  # slices run so far
+        self.error: BaseException | None = None  # what work() raised (state "failed")
+        self.seen = scheduler.clock()  # last touch()
+        self.idle = False  # paused because nobody looked at it for idle_s seconds
+        self._pause = False
+        self._running = False
+
+    @property
+    def position(self) -> int | None:
+        """1 for the first job in the queue, 2 for the next…; None when not waiting."""
+        return self.scheduler.position(self)
+
+    @property
+    def stopped(self) -> bool:
+        return self.state in STOPPED
+
+    def touch(self) -> None:
+        """Someone is watching: keeps the job from being paused as idle."""
+        self.seen = self.scheduler.clock()
+
+    def pause(self) -> None:
+        """Stop at the next slice boundary (at once when no slice is running). Returns without waiting."""
+        self.scheduler.pause(self)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the job has stopped; True if it has."""
+        return self.scheduler.wait(self, timeout)
+
+
+class Scheduler:
+    """Round-robin training slices on at most ``workers`` threads, at most ``max_active`` jobs at once.
+
+    ``threads=False`` starts no threads: a caller (a test) runs the slices with :meth:`run_next`."""
+
+    def __init__(self, workers: int | None = None, max_active: int = MAX_ACTIVE, idle_s: float = IDLE_S,
+                 threads: bool = True, clock: Callable[[], float] = time.monotonic):
+        self.workers = max(1, int(workers or default_workers()))
+        self.max_active = max(1, int(max_active))
+        self.idle_s, self.clock, self.threads = idle_s, clock, threads
+        self._cond = threading.Condition()
+        self._ready: deque[Job] = deque()  # active jobs between slices, in turn order
+        self._active: set[Job] = set()  # ready or running
+        self._queue: deque[Job] = deque()  # waiting for a place among the active
+        self._started = 0
+
+    # Sessions' side -------------------------------------------------------------------------------------------
+
+    def submit(self, work: Callable[[], bool], name: str = "") -> Job:
+        """A new job: active at once if fewer than ``max_active`` are, else last in the queue."""
+        job = Job(self, work, name)
+        with self._cond:
+            self._queue.append(job)
+            self._promote()
+            self._cond.notify_all()
+        self._start_threads()
+        return job
+
+    @property
+    def playing(self) -> int:
+        """Jobs active or queued: the sessions that pressed Play and have not stopped."""
+        with self._cond:
+            return len(self._active) + len(self._queue)
+
+    @property
+    def queued(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def position(self, job: Job) -> int | None:
+        with self._cond:
+            return self._queue.index(job) + 1 if job in self._queue else None
+
+    def pause(self, job: Job) -> None:
+        with self._cond:
+            if job.stopped:
+                return
+            if job._running:
+                job._pause, job.state = True, PAUSING
+                return
+            self._remove(job)
+            job.state = PAUSED
+            self._promote()
+            self._cond.notify_all()
+
+    def wait(self, job: Job, timeout: float | None = None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: job.stopped, timeout)
+
+    # Workers' side --------------------------------------------------------------------------------------------
+
+    def run_next(self, timeout: float | None = 0.0) -> Job | None:
+        """Run one slice of the job whose turn it is; returns it (None if no job was ready within ``timeout``)."""
+        with self._cond:
+            self._pause_idle()
+            if not self._cond.wait_for(lambda: self._ready, timeout):
+                return None
+            job = self._ready.popleft()
+            job._running = True
+        more, error = False, None
+        with job.lock:
+            try:
+                more = bool(job.work())
+            except Exception as err:  # noqa: BLE001 - the session shows it; the worker goes on with the others
+                error = err
+        with self._cond:
+            job._running = False
+            job.slices += 1
+            if error is not None or not more or job._pause:
+                self._active.discard(job)
+                job.error = error
+                job.state = FAILED if error is not None else PAUSED if more else DONE
+                self._promote()
+            else:
+                self._ready.append(job)  # the back of the line: every other job runs a slice first
+            self._cond.notify_all()
+        return job
+
+    def _worker(self) -> None:
+        while True:
+            self.run_next(timeout=1.0)
+
+    def _start_threads(self) -> None:
+        if not self.threads:
+            return
+        with self._cond:
+            start, self._started = self.workers - self._started, self.workers
+        for i in range(start):
+            threading.Thread(target=self._worker, name=f"rnnviz-trainer-{i}", daemon=True).start()
+
+    # Bookkeeping (the caller holds self._cond) --------------------------------------------------------------------
+
+    def _promote(self) -> None:
+        while self._queue and len(self._active) < self.max_active:
+            job = self._queue.popleft()
+            job.state = PLAYING
+            self._active.add(job)
+            self._ready.append(job)
+
+    def _remove(self, job: Job) -> None:
+        for line in (self._ready, self._queue):
+            if job in line:
+                line.remove(job)
+        self._active.discard(job)
+
+    def _pause_idle(self) -> None:
+        now = self.clock()
+        for job in [j for j in (*self._ready, *self._queue) if now - j.seen > self.idle_s]:
+            self._remove(job)
+            job.state, job.idle = PAUSED, True
+        self._promote()
+
+
+_default: Scheduler | None = None
+_default_lock = threading.Lock()
+
+
+def default_scheduler() -> Scheduler:
+    """The server's scheduler, made on first use. ``RNNVIZ_TRAIN_WORKERS`` (default: cores − 1, at least 1) and
+    ``RNNVIZ_MAX_TRAININGS`` (default MAX_ACTIVE) in the environment override its sizes."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Scheduler(workers=int(os.environ.get("RNNVIZ_TRAIN_WORKERS") or default_workers()),
+                                 max_active=int(os.environ.get("RNNVIZ_MAX_TRAININGS") or MAX_ACTIVE))
+        return _default

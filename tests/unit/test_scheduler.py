@@ -1,0 +1,164 @@
+"""rnnviz.scheduler: round-robin slices, a share that shrinks as more jobs play, Pause at the slice boundary, the
+queue past max_active. Slices are counted; nothing here asserts how long anything takes."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from rnnviz import scheduler as S
+from rnnviz.scheduler import DONE, FAILED, PAUSED, PAUSING, PLAYING, WAITING, Scheduler
+
+
+class Counter:
+    """A job's work: counts its slices, appends its name to a shared log, stops after ``limit`` slices."""
+
+    def __init__(self, name: str, log: list[str], limit: int = 10**9):
+        self.name, self.log, self.limit, self.slices = name, log, limit, 0
+        self.during = None  # called inside the next slice (a click that arrives while the slice trains)
+
+    def __call__(self) -> bool:
+        self.slices += 1
+        self.log.append(self.name)
+        if self.during is not None:
+            self.during()
+            self.during = None
+        return self.slices < self.limit
+
+
+def jobs(sched: Scheduler, names: str, log: list[str], limit: int = 10**9):
+    works = [Counter(n, log, limit) for n in names]
+    return works, [sched.submit(w, name=w.name) for w in works]
+
+
+def test_slices_go_round_robin_and_each_job_gets_an_equal_share():
+    sched, log = Scheduler(threads=False), []
+    works, _ = jobs(sched, "abc", log)
+    for _ in range(30):
+        sched.run_next()
+    assert log == list("abc") * 10
+    assert [w.slices for w in works] == [10, 10, 10]
+
+
+def test_the_share_shrinks_as_more_jobs_play():
+    sched, log = Scheduler(threads=False), []
+    jobs(sched, "ab", log)
+    for _ in range(10):
+        sched.run_next()
+    assert log.count("a") == log.count("b") == 5  # half each
+    log.clear()
+    jobs(sched, "cd", log)
+    for _ in range(20):
+        sched.run_next()
+    assert {n: log.count(n) for n in "abcd"} == {"a": 5, "b": 5, "c": 5, "d": 5}  # a quarter each
+
+
+def test_a_pause_clicked_during_a_slice_takes_effect_at_its_end():
+    sched, log = Scheduler(threads=False), []
+    works, (a, b) = jobs(sched, "ab", log)
+    for _ in range(4):
+        sched.run_next()
+    states = []
+    works[0].during = lambda: (a.pause(), states.append(a.state))  # the click's callback, mid-slice
+    assert sched.run_next() is a
+    assert states == [PAUSING]  # "pausing…" while the slice finishes
+    assert a.state == PAUSED and works[0].slices == 3  # the slice that was running, and not one more
+    for _ in range(5):
+        assert sched.run_next() is b
+    assert works[0].slices == 3 and a.slices == 3
+
+
+def test_a_pause_between_slices_stops_at_once():
+    sched, log = Scheduler(threads=False), []
+    works, (a, b) = jobs(sched, "ab", log)
+    sched.run_next()
+    a.pause()  # a is waiting for its turn: no slice is running
+    assert a.state == PAUSED and a.wait(0)
+    for _ in range(3):
+        sched.run_next()
+    assert log == ["a", "b", "b", "b"]
+
+
+def test_past_max_active_play_waits_in_a_queue_with_its_position():
+    sched, log = Scheduler(max_active=2, threads=False), []
+    works, (a, b, c, d) = jobs(sched, "abcd", log)
+    assert [j.state for j in (a, b, c, d)] == [PLAYING, PLAYING, WAITING, WAITING]
+    assert (a.position, c.position, d.position) == (None, 1, 2)
+    assert sched.playing == 4 and sched.queued == 2
+    for _ in range(6):
+        sched.run_next()
+    assert set(log) == {"a", "b"}  # the queued jobs train nothing
+    a.pause()
+    assert c.state == PLAYING and d.position == 1
+    log.clear()
+    for _ in range(4):
+        sched.run_next()
+    assert log == ["b", "c", "b", "c"]
+
+
+def test_a_waiting_job_can_be_paused_and_leaves_the_queue():
+    sched, log = Scheduler(max_active=1, threads=False), []
+    _, (a, b, c) = jobs(sched, "abc", log)
+    b.pause()
+    assert b.state == PAUSED and c.position == 1 and sched.playing == 2
+
+
+def test_done_and_failed_jobs_leave_and_let_the_next_one_in():
+    sched, log = Scheduler(max_active=1, threads=False), []
+    _, (a, b) = jobs(sched, "ab", log, limit=2)
+
+    def broken() -> bool:
+        raise ValueError("no")
+
+    c = sched.submit(broken)
+    sched.run_next(), sched.run_next()
+    assert a.state == DONE and a.slices == 2 and b.state == PLAYING
+    sched.run_next(), sched.run_next()
+    assert b.state == DONE and c.state == PLAYING
+    assert sched.run_next() is c
+    assert c.state == FAILED and isinstance(c.error, ValueError) and sched.playing == 0
+    assert sched.run_next() is None
+
+
+def test_a_job_nobody_looks_at_is_paused_as_idle():
+    now = [0.0]
+    sched, log = Scheduler(idle_s=60, threads=False, clock=lambda: now[0]), []
+    _, (a, b) = jobs(sched, "ab", log)
+    now[0] = 50.0
+    b.touch()
+    sched.run_next()
+    now[0] = 70.0  # a was last touched 70 s ago, b 20 s ago
+    sched.run_next()
+    assert a.state == PAUSED and a.idle and b.state == PLAYING and not b.idle
+    assert log == ["a", "b"]
+
+
+def test_worker_threads_never_run_more_slices_at_once_than_workers():
+    sched = Scheduler(workers=2, threads=True)
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def work(counter: list[int]) -> bool:  # each job: 5 slices
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        threading.Event().wait(0.002)  # lets another worker start a slice meanwhile, if it may
+        with lock:
+            running[0] -= 1
+        counter[0] += 1
+        return counter[0] < 5
+
+    started = [sched.submit(lambda c=[0]: work(c)) for _ in range(6)]
+    assert all(job.wait(60) for job in started)
+    assert [job.state for job in started] == [DONE] * 6 and [job.slices for job in started] == [5] * 6
+    assert 1 <= most[0] <= 2
+
+
+@pytest.mark.parametrize("cores", [2, 4, 16])
+def test_the_redraw_tick_stretches_with_the_sessions_playing(monkeypatch, cores):
+    monkeypatch.setattr(S, "server_cores", lambda: cores)
+    workers = S.default_workers()
+    ticks = [S.redraw_tick_s(n, workers) for n in range(0, 200)]
+    assert ticks[0] == ticks[1] == 1.0 and ticks[-1] == 10.0
+    assert all(a <= b for a, b in zip(ticks, ticks[1:], strict=False))
+    assert workers == max(1, cores - 1)
