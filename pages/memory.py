@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from pages.i18n import lang, t
-from pages.shared import model_source_ui, plotly_chart, random_model, show_error
+from pages.shared import model_source_ui, plotly_chart, random_model, show_error, url_notice
 from rnnviz import InitConfig, ModelConfig, RnnvizError, memory_capacity
 from rnnviz.assets import ASSETS
 from rnnviz.figures import capacity_figure, capacity_scan_figure, lag_sweep_figure
@@ -285,6 +285,7 @@ def scan_ui(model: Model, K: int) -> None:
                if math.isfinite(rho[best]) else "")
 
 
+url_notice(KEY, {})  # before the widgets: leaves Streamlit's legacy pages/ mode on a cold start
 explain_ui()
 lag_sweep_ui()
 capacity_ui()
