@@ -3,16 +3,18 @@
 - ``char_rnn``, ``char_lstm``, ``char_gru``: character models on Python's standard-library source found on this
   machine (``rnnviz.corpus.stdlib_corpus``: tests left out, validation held out by whole files); the /cell and
   /generate pages open on them. Each card records the files, the characters, the device, the steps, the
-  seconds, and two scores in bits per character: ``val_bpc`` on the held-out standard-library files and
+  seconds, and two scores in bits per character: ``bpc`` on the held-out standard-library files and
   ``heldout_bpc`` on third-party source (numpy's and plotly's own files, ``rnnviz.corpus.heldout_source``).
-- ``recall_rnn``, ``recall_lstm``, ``recall_gru``: first-symbol recall at lag 100 (``--only recall``).
+- ``recall_rnn``, ``recall_lstm``, ``recall_gru``: first-symbol recall at lag 100, where the LSTM succeeds and the
+  vanilla RNN stays near chance; the /gradients page opens on them. ``--only char`` or ``--only recall`` makes one
+  group (a minute for recall).
 
 Training shows a progress line on stderr, saves a checkpoint (weights, Adam state, step, seconds, batch
 generator) to ``--work`` every ``--save-every`` seconds and resumes from it unless ``--no-resume``. It stops
 at ``--steps`` or after ``--minutes`` of training, whichever comes first; the learning rate stays at ``--lr``
 for the first half of that and falls along a half cosine to ``--lr-floor`` × ``--lr`` by the end.
 
-    python -m rnnviz.pretrain --cells lstm --minutes 50 --device cpu
+    python -m rnnviz.pretrain --only char --cells lstm --minutes 72 --device cpu
 """
 
 from __future__ import annotations
@@ -230,7 +232,7 @@ def recall_models(steps: int, out: Path, lag: int = 100, cells=CELLS, log=print)
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m rnnviz.pretrain", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", choices=("char", "recall"), default="char")
+    p.add_argument("--only", choices=("char", "recall"), default=None, help="default: both groups")
     p.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
     p.add_argument("--minutes", type=float, default=50.0, help="training time per model (evaluation not counted)")
@@ -258,8 +260,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.only == "recall":
+    if args.only in (None, "recall"):
         recall_models(args.recall_steps, args.out)
+    if args.only == "recall":
         return
     corpus = stdlib_corpus()
     task = CorpusText(corpus, args.seq_len, args.embed, args.min_count, args.device)
