@@ -13,7 +13,7 @@ from pages.cell import NUMBER_PRESETS, PRESETS, SNIPPET
 from pages.shared import MAX_STEPS, TRAINED_KEY
 from rnnviz import Model, ModelConfig, Vocab, trace
 from rnnviz import units as U
-from rnnviz.assets import list_pretrained
+from rnnviz.assets import list_pretrained, load_pretrained
 from rnnviz.vocab import token_label
 from tests.app.helpers import ok, open_app_page
 
@@ -71,7 +71,7 @@ def show(at: AppTest, tab: str) -> AppTest:
 
 
 def test_default_view_is_every_lstm_heatmap_of_the_python_snippet(at):
-    """The bundled character LSTM when there is one, else a random LSTM: 128 units either way."""
+    """The bundled character LSTM when there is one (all its units), else a random LSTM of 128 units."""
     assert "Inside the cell" in [t.value for t in at.title]
     assert at.segmented_control(key="cell_mode").value == "Text"
     source = at.radio(key="cell_source").value
@@ -81,7 +81,8 @@ def test_default_view_is_every_lstm_heatmap_of_the_python_snippet(at):
     (fig,) = figures(at)
     assert [t["name"] for t in heatmaps(at)] == list("ifgoch")
     assert ticktext(fig) == [token_label(c) for c in SNIPPET]  # every step's token, for hover
-    assert len(heatmaps(at)[0]["y"]) == 128
+    units = load_pretrained("char_lstm")[1]["hidden_size"] if source == "Pretrained" else 128
+    assert len(heatmaps(at)[0]["y"]) == units
     assert not at.error and not at.warning
     use_random(at)
     assert at.number_input(key="cell_text_hidden").value == 128
