@@ -14,7 +14,7 @@ from pages.shared import MAX_STEPS, TRAINED_KEY
 from rnnviz import Model, ModelConfig, Vocab, trace
 from rnnviz import probes as P
 from rnnviz import units as U
-from rnnviz.assets import list_pretrained
+from rnnviz.assets import list_pretrained, load_pretrained
 from rnnviz.vocab import token_label
 from tests.app.helpers import ok, open_app_page
 
@@ -78,8 +78,8 @@ def show(at: AppTest, tab: str) -> AppTest:
 
 
 def test_default_view_is_every_lstm_heatmap_of_the_python_snippet():
-    """The bundled character LSTM when there is one, else a random LSTM: 128 units either way. The page opens on
-    what the units learned; the heatmaps are one tab away, in a window of steps whose tokens can be read."""
+    """The bundled character LSTM when there is one (all its units), else a random LSTM of 128 units. The page
+    opens on what the units learned; the heatmaps are one tab away, in a window of steps whose tokens can be read."""
     at = open_app_page("pages/cell.py")
     assert "Inside the cell" in [t.value for t in at.title]
     assert at.session_state["cell_view"] == UNITS_TAB and at.pills(key="cell_feature").value is not None
@@ -93,7 +93,8 @@ def test_default_view_is_every_lstm_heatmap_of_the_python_snippet():
     assert [t["name"] for t in heatmaps(at)] == list("ifgoch")
     assert len(SNIPPET) > HEATMAP_WINDOW  # so the window shows
     assert ticktext(fig) == [token_label(c) for c in SNIPPET[:HEATMAP_WINDOW]]  # every step's token, for hover
-    assert len(heatmaps(at)[0]["y"]) == 128
+    units = load_pretrained("char_lstm")[1]["hidden_size"] if source == "Pretrained" else 128
+    assert len(heatmaps(at)[0]["y"]) == units
     assert not at.error and not at.warning
     use_random(at)
     assert at.number_input(key="cell_text_hidden").value == 128
