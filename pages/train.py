@@ -18,6 +18,7 @@ import time
 
 import streamlit as st
 
+from pages.i18n import t
 from pages.shared import LINK, TRAINED_KEY, flag, number, one_of, plotly_chart, show_error, some_of, url_notice
 from rnnviz import InitConfig, RnnvizError
 from rnnviz.checkpoint import load as load_checkpoint
@@ -394,6 +395,11 @@ def diverged_ui(race: Race) -> None:
 def charts_ui(race: Race, target: int) -> None:
     runs = race.curves()
     chance = race.task.chance
+    for cell, fit in race.fits.items():  # the ESN: trained once, by a ridge fit, when the race was set up
+        st.info(t("{cell} is trained in one ridge regression of its readout on the fixed reservoir's states "
+                  "({samples:,} sequences, λ = {ridge:g}), with no backpropagation: it finished when the race "
+                  "started. It takes no steps, so its validation result is drawn flat across the race.",
+                  cell=cell.upper(), samples=fit["samples"], ridge=fit["ridge"]), icon=":material/bolt:")
     left, right = st.columns(2)
     plotly_chart(left, loss_figure(runs, race.loss_unit, race.baseline, x_max=target), width="stretch",
                  key=f"{KEY}_loss")
