@@ -143,6 +143,8 @@ def input_ui() -> tuple[str, str | np.ndarray | None]:
 def random_ui(mode: str, data) -> tuple[Model, str] | None:
     """The "Random" model source: a seeded untrained model; for text its vocabulary is the typed characters."""
     cell, config, init, seed = random_model_ui(f"{KEY}_{mode.lower()}", CELLS, hidden=HIDDEN)
+    if cell == "esn":  # the seed draws the reservoir too
+        config = replace(config, seed=seed)
     if data is None:
         return None
     try:

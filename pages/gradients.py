@@ -187,7 +187,8 @@ def model_groups(source: str, spec: RandomSpec | None, text: str) -> list[tuple[
                                  nonlinearity=spec.nonlinearity if cell == "rnn" else "tanh")
             init = replace(spec.init, forget_bias=None, chrono_tmax=None) if cell in ("rnn", *HIDDEN_CELLS) \
                 else spec.init
-            groups.append((cell.upper(), [random_model(config, init, vocab, s) for s in spec.seeds]))
+            groups.append((cell.upper(), [random_model(replace(config, seed=s) if cell == "esn" else config, init,
+                                                       vocab, s) for s in spec.seeds]))  # an ESN draws its reservoir
         return groups
     if source == "Pretrained":
         cards = sorted(list_pretrained("recall"), key=lambda c: (CELLS.index(c.get("cell", "rnn"))
