@@ -48,6 +48,7 @@ from rnnviz.figures import (
 )
 from rnnviz.figures.cell import CELL_KEYS
 from rnnviz.figures.common import NAMES
+from rnnviz.model import LEAKY
 from rnnviz.parse import parse_numbers
 
 KEY = "cell"
@@ -88,6 +89,7 @@ NUMBER_PRESETS = {
     "A step: 0 then 1 then 0": " ".join(["0"] * 15 + ["1"] * 15 + ["0"] * 15),
     "A spike and a long wait": ", ".join(["1"] + ["0"] * 80),
 }
+CELLS = ("rnn", "leaky", "esn", "lstm", "gru")  # the random model's cells; leaky and ESN: rnnviz.leaky/reservoir
 WINDOW = 60  # prediction steps that fit their tokens in the cells
 MAX_CELLS = 2000 * 128  # per heatmap panel: past it the browser slows; the page shows fewer units, and says so
 UNITS_TAB = "What the units learned"
@@ -140,7 +142,9 @@ def input_ui() -> tuple[str, str | np.ndarray | None]:
 
 def random_ui(mode: str, data) -> tuple[Model, str] | None:
     """The "Random" model source: a seeded untrained model; for text its vocabulary is the typed characters."""
-    cell, config, init, seed = random_model_ui(f"{KEY}_{mode.lower()}", hidden=HIDDEN)
+    cell, config, init, seed = random_model_ui(f"{KEY}_{mode.lower()}", CELLS, hidden=HIDDEN)
+    if cell == "esn":  # the seed draws the reservoir too
+        config = replace(config, seed=seed)
     if data is None:
         return None
     try:
@@ -353,6 +357,10 @@ def saturation_view(tr: Trace) -> None:
     if tr.cell == "rnn":
         st.info("A vanilla RNN has no gates: pick an LSTM or a GRU.", icon=":material/info:")
         return
+    if tr.cell in LEAKY:
+        st.info(t("A leaky unit or echo state network has no gates: its leak rate α is a fixed (or learned) number "
+                  "per unit, not a gate that depends on the input. Pick an LSTM or a GRU."), icon=":material/info:")
+        return
     sat = U.gate_saturation(tr)
     chart, notes = st.columns([3, 2], gap="large")
     plotly_chart(chart, saturation_figure(sat), width="stretch", key=f"{KEY}_saturation")
@@ -384,6 +392,13 @@ def memory_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels
     state = "c_t" if tr.cell == "lstm" else "h_t"
     st.caption(f"{state} is the sum of what is kept from the previous step and what is written now.")
     plotly_chart(st, memory_figure(k_line, w_line, tr.labels, tr.cell, unit), width="stretch", key=f"{KEY}_memory")
+    if tr.cell in LEAKY:  # the keep factor is 1 − α, the same at every step
+        alpha = U.leak_rate(tr, layer, direction)
+        horizon = U.memory_horizon(np.broadcast_to(1 - alpha, (len(tr.labels), len(alpha))))
+        st.caption(t("Memory horizon τ = −1 / ln(1 − α): without the input, the state fades by a factor e every τ "
+                     "steps. Median over the units shown: {steps} steps.", steps=f"{np.median(horizon[units]):.3g}"))
+        plotly_chart(st, horizon_figure(horizon, units, "1 − α"), width="stretch", key=f"{KEY}_horizon")
+        return
     gate = U.KEEP_GATE[tr.cell]
     horizon = U.memory_horizon(tr[gate][layer, direction])
     st.caption(f"Memory horizon τ = −1 / ln(mean {gate}): with a steady gate, memory fades by a factor e every τ "
@@ -429,7 +444,7 @@ def link_checks() -> dict:
     """What the page keeps in its link: the input, the model source and its settings."""
     return {f"{KEY}_mode": one_of(MODES), f"{KEY}_sequence": short_text(), f"{KEY}_numbers": short_text(),
             **model_source_checks(KEY, "char"), f"{KEY}_num_source": one_of(NUMBER_SOURCES),
-            **random_model_checks(f"{KEY}_text"), **random_model_checks(f"{KEY}_numbers")}
+            **random_model_checks(f"{KEY}_text", CELLS), **random_model_checks(f"{KEY}_numbers", CELLS)}
 
 
 def main() -> None:

@@ -48,7 +48,8 @@ from rnnviz.flows import GENERATORS, HORIZON_FLOOR, Flow, generated_text
 from rnnviz.i18n import N_
 
 KEY = "grad"
-CELLS = ("rnn", "lstm", "gru")
+CELLS = ("rnn", "lstm", "gru", "leaky", "esn")
+HIDDEN_CELLS = ("leaky", "esn")  # extra lines on the chart that start hidden (click the legend to show them)
 DEFAULT_LENGTH = 200
 SOURCE_NAMES = {"Pretrained": N_("Pretrained on the long-lag task"), "Random": N_("Random (untrained)"),
                 "Trained here": N_("Trained in this session"), "Uploaded": N_("Uploaded checkpoint")}
@@ -188,8 +189,10 @@ def model_groups(source: str, spec: RandomSpec | None, text: str) -> list[tuple[
         for cell in CELLS:
             config = ModelConfig(cell=cell, hidden_size=spec.hidden, num_layers=spec.layers,
                                  nonlinearity=spec.nonlinearity if cell == "rnn" else "tanh")
-            init = replace(spec.init, forget_bias=None, chrono_tmax=None) if cell == "rnn" else spec.init
-            groups.append((cell.upper(), [random_model(config, init, vocab, s) for s in spec.seeds]))
+            init = replace(spec.init, forget_bias=None, chrono_tmax=None) if cell in ("rnn", *HIDDEN_CELLS) \
+                else spec.init
+            groups.append((cell.upper(), [random_model(replace(config, seed=s) if cell == "esn" else config, init,
+                                                       vocab, s) for s in spec.seeds]))  # an ESN draws its reservoir
         return groups
     if source == "Pretrained":
         cards = sorted(list_pretrained("recall"), key=lambda c: (CELLS.index(c.get("cell", "rnn"))
@@ -321,6 +324,11 @@ def chart_captions(flows: list[Flow]) -> None:
                        "Jacobian holds c_{t−1} fixed, so the gradient can fall more slowly than it says: the cell "
                        "state carries the rest, with the per-step factor max f_t (dashed, lower chart)."))
     for f in flows:
+        if f.bound is not None and f.cell in HIDDEN_CELLS:
+            parts.append(t("{label} (starts hidden: click its name in the legend): dotted, its bound "
+                           "((1 − α) + α γ σ_max)^k with α the leak rate, σ_max(W_hh) = {sigma}.", label=f.label,
+                           sigma=f"{float(np.median(f.sigma_max())):.3g}"))
+            continue
         if f.bound is not None:
             sig, rho = float(np.median(f.sigma_max())), float(np.median(f.spectral_radius()))
             med = f.hidden.median[1:]
@@ -514,7 +522,8 @@ if text is not None:
             flows = [f for f, _ in computed]
             unknown_note(flows)
             cards_ui(flows, threshold)
-            plotly_chart(st, flow_figure(flows, threshold, lang=lang()), width="stretch", key=f"{KEY}_flow")
+            plotly_chart(st, flow_figure(flows, threshold, start_hidden=HIDDEN_CELLS, lang=lang()), width="stretch",
+                         key=f"{KEY}_flow")
             jacobian_slot = st.empty()  # filled last: its numbers cost the most, and the rest can draw meanwhile
             with jacobian_slot.container(height=JACOBIAN_HEIGHT, border=False):
                 st.caption(t("Computing each step's Jacobian norm…"))

@@ -449,6 +449,11 @@ def diverged_ui(race: Race) -> None:
 
 def charts_ui(race: Race, target: int, runs: list) -> None:
     chance = race.task.chance
+    for cell, fit in race.fits.items():  # the ESN: trained once, by a ridge fit, when the race was set up
+        st.info(t("{cell} is trained in one ridge regression of its readout on the fixed reservoir's states "
+                  "({samples:,} sequences, λ = {ridge:g}), with no backpropagation: it finished when the race "
+                  "started. It takes no steps, so its validation result is drawn flat across the race.",
+                  cell=cell.upper(), samples=fit["samples"], ridge=fit["ridge"]), icon=":material/bolt:")
     left, right = st.columns(2)
     code = lang()
     plotly_chart(left, loss_figure(runs, race.loss_unit, race.baseline, x_max=target, lang=code), width="stretch",

@@ -18,6 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from .gradients import GradFlow
+from .model import LEAKY
 from .tasks import Recall
 
 HORIZON_FLOOR = 1e-3  # the fixed threshold of the memory horizon; the page adds one the user picks
@@ -119,8 +120,9 @@ class Flow:
 
     @cached_property
     def bound(self) -> Band | None:
-        """Vanilla RNN, top layer: Pascanu's (γ σ_max)^k, the ceiling on ``hidden``; None otherwise."""
-        if self.cell != "rnn" or not self.is_top:
+        """Vanilla RNN, top layer: Pascanu's (γ σ_max)^k, the ceiling on ``hidden``; leaky and ESN cells
+        ((1 − α) + α γ σ_max)^k with α per unit (GradFlow.bound); None otherwise."""
+        if self.cell not in ("rnn", *LEAKY) or not self.is_top:
             return None
         return self._band(lambda gf: gf.bound(self.layer, self.direction))
 
@@ -206,7 +208,8 @@ class Flow:
         finite = jac[np.isfinite(jac) & (jac > 0)]
         row["typical_step"] = float(np.exp(np.log(finite).mean())) if finite.size else None
         row["sigma_max"] = float(np.median(self.sigma_max()))
-        row["spectral_radius"] = float(np.median(self.spectral_radius())) if self.cell == "rnn" else None
+        row["spectral_radius"] = (float(np.median(self.spectral_radius())) if self.cell in ("rnn", *LEAKY)
+                                  else None)
         row["overflow_lag"] = self.overflow_lag
         row["forward_overflow_lag"] = self.forward_overflow_lag
         return row

@@ -26,15 +26,17 @@ from .errors import ConfigError
 from .i18n import N_, tr
 from .init import InitConfig
 from .model import Model
+from .reservoir import fit_readout
 from .tasks import Task, make_task
 from .train import TASK_DEFAULT, Trainer
 
-CELL_ORDER = ("rnn", "lstm", "gru")
+CELL_ORDER = ("rnn", "lstm", "gru", "leaky", "esn")
+ESN_TASKS = ("recall", "adding", "temporal_order")  # one answer at the last step: the ESN's readout is fitted there
 MAX_RACE_STEPS = 5000  # a race's step cap: its history and snapshots stay small in a long session
 # Work per training step, all cells together: about 1-3 s on a busy 2-core CPU. Every task's defaults need under
 # 5e9; recall at lag 500 with 256 units and batch 512 would need 9e11 (about 20 s a step here).
 MAX_STEP_FLOPS = 3e10
-GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+GATES = {"rnn": 1, "gru": 3, "lstm": 4, "leaky": 1, "esn": 1}
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,10 @@ class RaceConfig:
             raise ConfigError("Pick at least one cell to train.")
         unknown = [c for c in self.cells if c not in CELL_ORDER]
         if unknown or len(set(self.cells)) != len(self.cells):
-            raise ConfigError("Pick each of rnn, lstm and gru at most once.")
+            raise ConfigError("Pick each of rnn, lstm, gru, leaky and esn at most once.")
+        if "esn" in self.cells and self.task not in ESN_TASKS:
+            raise ConfigError("The echo state network's readout is fitted at the last step, so it races only on "
+                              "recall, adding and temporal order; pick one of those tasks or leave ESN out.")
 
     def make_task(self) -> Task:
         return make_task(self.task, seed=self.seed, **dict(self.params))
@@ -138,9 +143,12 @@ class Race:
         self.listed: dict[str, str] = {}  # {cell: the name publish() listed its snapshot under}
         self.token = uuid.uuid4().hex  # marks this race's entries in a published store
         self.trainers: dict[str, Trainer] = {}
+        self.fits: dict[str, dict] = {}  # {cell: fit_readout's result}: the ESN, trained in one ridge fit
         for cell in sorted(config.cells, key=CELL_ORDER.index):
             model = self.task.build_model(cell, config.hidden_size, config.init, config.seed,
                                           num_layers=config.num_layers)
+            if cell == "esn":  # no BPTT: the reservoir stays fixed, the readout is solved for once, here
+                self.fits[cell] = fit_readout(model, self.task, seed=config.seed)
             self.trainers[cell] = Trainer(model, self.task, config.optimizer, config.lr, config.batch_size,
                                           config.clip, config.seed, callbacks=[_weak(self._on_event)],
                                           eval_every=eval_every, flow_steps=(0,))
@@ -150,6 +158,8 @@ class Race:
             for trainer in self.trainers.values():
                 trainer.evaluate()
             self.snapshot_flows()
+            for cell in self.fits:
+                self.trainers[cell].snapshot_flow()
 
     def _check_work(self) -> None:
         x_val = self.task.validation()[0]
@@ -170,7 +180,7 @@ class Race:
 
     @property
     def live(self) -> list[Trainer]:
-        return [t for t in self.trainers.values() if not t.diverged]
+        return [t for t in self.trainers.values() if not t.diverged and t.model.cell not in self.fits]
 
     @property
     def seconds(self) -> float:
@@ -282,12 +292,27 @@ class Race:
             return self.task.persistence_loss(), N_("persistence: next = last")
         return None
 
+    def _fitted_curves(self, cell: str, trainer: Trainer, scale: float, latest: int | None) -> RunCurves:
+        """A fitted ESN: no training steps; its one validation result drawn flat from step 0 to the race's step."""
+        step = self.step
+        record = trainer.history.evals[-1] if trainer.history.evals else {}
+        flow = _top_layer(trainer.flows.get(latest))
+        return RunCurves(
+            name=cell.upper(), cell=cell, steps=np.zeros(0), loss=np.zeros(0), accuracy=np.zeros(0),
+            grad_norm=np.zeros(0), clipped=np.zeros(0, dtype=bool),
+            eval_steps=np.array([0, step] if step else [0], dtype=np.float64),
+            eval_loss=_flat(record, "loss", step, scale), eval_accuracy=_flat(record, "accuracy", step),
+            flow_step=latest, flow=flow, flow0=flow, diverged_at=None)
+
     def curves(self) -> list[RunCurves]:
         scale = 1 / math.log(2) if self.task.name == "text" else 1.0
         out = []
         for cell, trainer in self.trainers.items():
             h = trainer.history
             latest = max(trainer.flows) if trainer.flows else None
+            if cell in self.fits:  # fitted once: its validation result holds level across the race
+                out.append(self._fitted_curves(cell, trainer, scale, latest))
+                continue
             out.append(RunCurves(
                 name=cell.upper(), cell=cell, steps=h.column("step"), loss=h.column("loss") * scale,
                 accuracy=h.column("accuracy"), grad_norm=h.column("grad_norm"),
@@ -297,6 +322,11 @@ class Race:
                 flow=_top_layer(trainer.flows.get(latest)), flow0=_top_layer(trainer.flows.get(0)),
                 diverged_at=trainer.step_count if trainer.diverged else None))
         return out
+
+
+def _flat(record: dict, key: str, step: int, scale: float = 1.0) -> np.ndarray:
+    value = record.get(key)
+    return np.full(2 if step else 1, np.nan if value is None else value * scale, dtype=np.float64)
 
 
 def _weak(method):

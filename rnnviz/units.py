@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .model import LEAKY
 from .trace import Trace
 from .vocab import token_label
 
@@ -174,10 +175,18 @@ def _previous(a: np.ndarray, direction: int) -> np.ndarray:
     return np.concatenate([zero, a[:-1]]) if direction == 0 else np.concatenate([a[1:], zero])
 
 
-def memory_split(tr: Trace, layer: int = 0, direction: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(kept, written), each ``[time, unit]``: LSTM f ⊙ c_{t−1} and i ⊙ g; GRU z ⊙ h_{t−1} and (1 − z) ⊙ n.
+def leak_rate(tr: Trace, layer: int = 0, direction: int = 0) -> np.ndarray:
+    """α ``[unit]`` of a leaky or ESN layer, from ``tr.extras["leak"]`` (one entry per (layer, direction))."""
+    if tr.cell not in LEAKY:
+        raise ValueError(f"a {tr.cell} has no leak rate; only the leaky and ESN cells do")
+    return np.asarray(tr.extras["leak"][layer * tr.shape[1] + direction])
 
-    Their sum is the new state (c_t for an LSTM, h_t for a GRU).
+
+def memory_split(tr: Trace, layer: int = 0, direction: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, written), each ``[time, unit]``: LSTM f ⊙ c_{t−1} and i ⊙ g; GRU z ⊙ h_{t−1} and (1 − z) ⊙ n;
+    leaky and ESN (1 − α) ⊙ h_{t−1} and α ⊙ n, with α the fixed or learned leak rate per unit.
+
+    Their sum is the new state (c_t for an LSTM, h_t for the others).
     """
     if tr.cell == "lstm":
         f, i, g = (tr[k][layer, direction] for k in "fig")
@@ -185,7 +194,10 @@ def memory_split(tr: Trace, layer: int = 0, direction: int = 0) -> tuple[np.ndar
     if tr.cell == "gru":
         z, n = tr["z"][layer, direction], tr["n"][layer, direction]
         return z * _previous(tr["h"][layer, direction], direction), (1 - z) * n
-    raise ValueError("a vanilla RNN has no gate that keeps memory; memory_split needs an LSTM or a GRU")
+    if tr.cell in LEAKY:
+        alpha = leak_rate(tr, layer, direction).astype(tr["h"].dtype)
+        return (1 - alpha) * _previous(tr["h"][layer, direction], direction), alpha * tr["n"][layer, direction]
+    raise ValueError("a vanilla RNN has no gate that keeps memory; memory_split needs an LSTM, GRU, leaky or ESN cell")
 
 
 def memory_horizon(keep_gate: np.ndarray) -> np.ndarray:

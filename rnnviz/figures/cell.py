@@ -10,7 +10,8 @@ from ..vocab import token_label
 from .common import GATE_SCALE, NAMES, ShapeError, check, finite32
 from .states import color_range, plotly_label, stacked_time_layout, state_heatmaps
 
-CELL_KEYS = {"lstm": ("i", "f", "g", "o", "c", "h"), "gru": ("r", "z", "n", "h"), "rnn": ("h",)}
+CELL_KEYS = {"lstm": ("i", "f", "g", "o", "c", "h"), "gru": ("r", "z", "n", "h"), "rnn": ("h",), "leaky": ("n", "h"),
+             "esn": ("n", "h")}
 GATE_COLORS = {"i": "#2563eb", "f": "#dc2626", "o": "#16a34a", "r": "#9333ea", "z": "#ea580c"}
 DIRECTION_SYMBOLS = ("circle", "diamond")
 
@@ -152,7 +153,8 @@ def memory_figure(kept: np.ndarray, written: np.ndarray, labels: list[str], cell
     kept, written = check("kept", kept, 1), check("written", written, 1)
     if kept.shape != written.shape or len(labels) != len(kept):
         raise ShapeError(f"kept {kept.shape}, written {written.shape} and {len(labels)} labels must agree on [time]")
-    terms = {"lstm": ("kept f ⊙ c_{t−1}", "written i ⊙ g"), "gru": ("kept z ⊙ h_{t−1}", "written (1 − z) ⊙ n")}
+    terms = {"lstm": ("kept f ⊙ c_{t−1}", "written i ⊙ g"), "gru": ("kept z ⊙ h_{t−1}", "written (1 − z) ⊙ n"),
+             "leaky": ("kept (1 − α) ⊙ h_{t−1}", "written α ⊙ n"), "esn": ("kept (1 − α) ⊙ h_{t−1}", "written α ⊙ n")}
     kept_name, written_name = terms.get(cell, ("kept", "written"))
     T = len(labels)
     mode = "lines+markers" if T <= 120 else "lines"

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 
 from ..flows import HORIZON_FLOOR, Band, Flow
 from ..i18n import tr
+from ..model import LEAKY
 from .common import color_image
 from .states import plotly_label
 
@@ -142,13 +143,15 @@ def _check_same_length(flows: list[Flow], name: str) -> int:
     return steps.pop()
 
 
-def flow_figure(flows: list[Flow], threshold: float | None = None, height: int = 470, lang: str = "en") -> go.Figure:
+def flow_figure(flows: list[Flow], threshold: float | None = None, height: int = 470,
+                start_hidden: tuple[str, ...] = (), lang: str = "en") -> go.Figure:
     """Normalized gradient norm against lag (log y); :func:`jacobian_figure` draws the per-step factors below it.
 
     Per flow: the median over seeds as a line, min–max as a band (when there are several seeds); the LSTM's
     cell-state path dashed; the vanilla RNN's bound (γ σ_max)^k dotted (top layer only). Horizontal lines mark
     the horizon thresholds. Overflow (inf/NaN) is marked with a vertical line and a note, a forward-pass
-    overflow with a shaded span, an underflow to 0 with a ▼ at the last drawn point.
+    overflow with a shaded span, an underflow to 0 with a ▼ at the last drawn point. The flows whose cell is in
+    ``start_hidden`` start legend-only (a click on their legend entry shows them), so a busy chart opens readable.
     """
     T = _check_same_length(flows, "flow_figure")
     x = np.arange(T)
@@ -159,6 +162,7 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
     overflow: list[tuple[int, str, str]] = []  # (lag, text, colour)
     ranges = []
     for f, color in zip(flows, colors(flows), strict=True):
+        first = len(data)
         name, group = _safe(f.label), f.label
         tokens = np.asarray([html.escape(t) for t in f.labels[::-1]], dtype=object)  # the token at each lag
         common = dict(legendgroup=group, customdata=tokens, hovertemplate=hover)
@@ -175,9 +179,10 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
             ranges += [cell_state.median]
         if f.bound is not None:
             sigma = float(np.median(f.sigma_max()))
-            data.append(_line(x, f.bound.median, tr(lang, "{name} bound (γσ_max)^k, σ_max = {sigma:.3g}", name=name,
-                                                    sigma=sigma), color, "dot", 1.5, legendgroup=group,
-                              hovertemplate=plain))
+            formula = "((1 − α) + αγσ_max)^k" if f.cell in LEAKY else "(γσ_max)^k"
+            data.append(_line(x, f.bound.median, tr(lang, "{name} bound {formula}, σ_max = {sigma:.3g}", name=name,
+                                                    formula=formula, sigma=sigma), color, "dot", 1.5,
+                              legendgroup=group, hovertemplate=plain))
         under = f.underflow_lag
         if under is not None and under > 0:
             data.append(dict(type="scatter", mode="markers", x=[under - 1], y=[f.hidden.median[under - 1]], name=name,
@@ -195,6 +200,8 @@ def flow_figure(flows: list[Flow], threshold: float | None = None, height: int =
         elif f.overflow_lag is not None:
             overflow.append((f.overflow_lag, tr(lang, "{name}: ‖dL/dh‖ overflows (inf or NaN) at lag {lag}", name=name,
                                                 lag=f.overflow_lag), color))
+        if f.cell in start_hidden:
+            data[first:] = [{**d, "visible": "legendonly"} for d in data[first:]]
     for i, (lag, text, color) in enumerate(sorted(overflow)):
         shapes.append(dict(type="line", xref="x", x0=lag, x1=lag, yref="y domain", y0=0, y1=1,
                            line=dict(color=color, width=2, dash="dashdot")))

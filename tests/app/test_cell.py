@@ -155,7 +155,8 @@ def test_hostile_text_is_drawn_and_painted_as_text(at, source):
         assert not at.error
 
 
-@pytest.mark.parametrize("cell, names", [("gru", list("rznh")), ("rnn", ["h"])])
+@pytest.mark.parametrize("cell, names", [("gru", list("rznh")), ("rnn", ["h"]), ("leaky", ["n", "h"]),
+                                         ("esn", ["n", "h"])])
 def test_cell_choice_changes_the_stack(rand, cell, names):
     rand.selectbox(key="cell_text_cell").select(cell)
     ok(rand.run())
@@ -435,3 +436,16 @@ def test_units_view_picker_and_plain_words_when_nothing_tracks(rand):
     rand.segmented_control(key="cell_mode").set_value("Numbers")
     show(ok(rand.run()), UNITS_TAB)
     assert "this input is numbers" in rand.info[0].value
+
+
+@pytest.mark.parametrize("cell", ["leaky", "esn"])
+def test_leaky_and_esn_saturation_and_memory(rand, cell):
+    rand.selectbox(key="cell_text_cell").select(cell)
+    ok(rand.run())
+    show(rand, "Saturation")
+    assert "no gates" in rand.info[0].value and not rand.get("plotly_chart")
+    show(rand, "Memory")
+    memory, horizon = figures(rand)
+    assert [t.get("name") for t in memory["data"] if t.get("name")] == ["kept (1 − α) ⊙ h_{t−1}", "written α ⊙ n"]
+    assert len(horizon["data"][0]["x"]) == 128
+    assert not rand.exception and not rand.error

@@ -119,7 +119,7 @@ def test_rnn_curve_stays_under_its_bound_on_the_page(settings):
 
 def test_size_layers_and_seeds_reach_the_models():
     at = open_page()
-    assert heat_rows(at) == [16, 16, 16]
+    assert heat_rows(at) == [16] * 5  # RNN, LSTM, GRU, leaky, ESN
     at.number_input(key="grad_layers").set_value(2)
     at.number_input(key="grad_seeds").set_value(3)
     ok(at.run())
@@ -285,3 +285,19 @@ def test_pretrained_long_lag_models_are_the_default_when_bundled(monkeypatch):
     assert [m.label.split(":")[0] for m in at.metric] == ["RNN", "LSTM", "GRU"]
     assert len(curve(figures(at)[0], "LSTM ‖dL/dh‖")) == 200
     assert "Pretrained models: Trained to name the first symbol" in " ".join(c.value for c in at.caption)
+
+
+def test_leaky_and_esn_lines_start_hidden_and_stay_under_their_bounds():
+    at = open_page()
+    assert [m.label.split(":")[0] for m in at.metric] == ["RNN", "LSTM", "GRU", "LEAKY", "ESN"]
+    flow = figures(at)[0]
+    for trace in flow["data"]:
+        cell = trace.get("legendgroup", "")
+        assert (trace.get("visible") == "legendonly") == (cell in ("LEAKY", "ESN")), (cell, trace.get("name"))
+    for cell in ("LEAKY", "ESN"):
+        y, bound = curve(flow, f"{cell} ‖dL/dh‖"), curve(flow, f"{cell} bound ((1 − α) + αγσ_max)^k")
+        both = np.isfinite(y) & np.isfinite(bound)
+        assert y[0] == 1.0 and both.sum() > 20
+        assert np.all(y[both] <= bound[both] * (1 + 1e-5))
+    assert "starts hidden" in " ".join(c.value for c in at.caption)
+    assert not at.exception and not at.error

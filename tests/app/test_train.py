@@ -278,3 +278,28 @@ def test_past_the_server_s_trainings_play_waits_in_the_queue_and_says_where(monk
     assert first.session_state["train_job"].wait(60) and queued.state == "playing"  # the first in line moves up
     ok(second.segmented_control(key="train_play").set_value("pause").run())
     assert queued.wait(60)
+
+
+def test_leaky_and_esn_race_beside_the_rnn():
+    at = open_page()
+    ok(at.multiselect(key="train_cells").set_value(["rnn", "leaky", "esn"]).run())
+    r = race(at)
+    assert list(r.trainers) == ["rnn", "leaky", "esn"] and "esn" in r.fits
+    assert any("one ridge regression" in i.value and "ESN" in i.value for i in at.info)
+    step(at, 10)
+    r = race(at)
+    assert r.step == 10 and r.trainers["leaky"].step_count == 10 and r.trainers["esn"].step_count == 0
+    assert [m.label for m in at.metric] == ["RNN · validation accuracy", "LEAKY · validation accuracy",
+                                            "ESN · validation accuracy"]
+    accuracy = figures(at)["Accuracy"]
+    esn = trace(accuracy, "ESN validation")
+    assert array(esn["x"]).tolist() == [0, 10]  # fitted once, drawn flat across the race
+    assert array(esn["y"])[0] == array(esn["y"])[1] == r.fits["esn"]["accuracy"]
+    assert not at.exception and not at.error
+
+
+def test_the_esn_is_refused_on_a_task_it_cannot_read():
+    at = open_page(lag=None, hidden=None)
+    ok(at.selectbox(key="train_task").set_value("letters").run())
+    ok(at.multiselect(key="train_cells").set_value(["lstm", "esn"]).run())
+    assert any("recall, adding and temporal order" in e.value for e in at.error), [e.value for e in at.error]

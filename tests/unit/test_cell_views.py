@@ -175,6 +175,28 @@ def test_kept_plus_written_is_the_new_state(cell):
         U.memory_split(real("rnn")[1])
 
 
+@pytest.mark.parametrize("cell, config", [("leaky", dict(leak=0.3)), ("esn", dict(leak=0.6, spectral_radius=0.95))])
+def test_leaky_memory_split_against_its_equations(cell, config):
+    """kept = (1 − α) ⊙ h_{t−1}, written = α ⊙ tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh), recomputed here in
+    float64 from the model's own weights, in both directions (the backward one runs from the last step)."""
+    model, tr = real(cell, bidirectional=True, **config)
+    x = np.asarray(tr.inputs, dtype=np.float64)  # [T, in], layer 0's input
+    for d in range(2):
+        w_ih, w_hh, b_ih, b_hh = (np.zeros(8) if w is None else w.detach().double().numpy()
+                                  for w in model.layer_weights(0, d))
+        alpha = model.leak(0, d).detach().double().numpy()
+        assert not np.allclose(alpha, 1)
+        h, kept, written = np.zeros(8), np.zeros((len(x), 8)), np.zeros((len(x), 8))
+        for t in (range(len(x)) if d == 0 else reversed(range(len(x)))):
+            n = np.tanh(w_ih @ x[t] + b_ih + w_hh @ h + b_hh)
+            kept[t], written[t] = (1 - alpha) * h, alpha * n
+            h = kept[t] + written[t]
+        got = U.memory_split(tr, 0, d)
+        np.testing.assert_allclose(got[0], kept, atol=1e-5)
+        np.testing.assert_allclose(got[1], written, atol=1e-5)
+        np.testing.assert_allclose(U.leak_rate(tr, 0, d), alpha, atol=1e-6)
+
+
 def test_memory_horizon_inverts_a_steady_gate():
     tau = np.array([1.0, 10.0, 100.0])
     f = np.broadcast_to(np.exp(-1 / tau), (50, 3))

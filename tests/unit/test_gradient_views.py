@@ -52,7 +52,7 @@ def test_band_orders_seeds_and_counts_overflow_as_infinite():
     assert not Band.of(np.ones((3, 4))).spread
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "leaky", "esn"])
 def test_flow_is_gradflow_in_lag_order(cell):
     f = flow(cell, seeds=(0,))
     gf = f.flows[0]
@@ -65,7 +65,18 @@ def test_flow_is_gradflow_in_lag_order(cell):
         np.testing.assert_array_equal(f.forget.median, gf.forget_path[0, 0][::-1])
     else:
         assert f.cell_state is None and f.forget is None
-    assert (f.bound is not None) == (cell == "rnn")
+    assert (f.bound is not None) == (cell in ("rnn", "leaky", "esn"))
+    if f.bound is not None:
+        np.testing.assert_array_equal(f.bound.median, gf.bound(0, 0)[::-1])
+
+
+def test_flows_of_the_cells_in_start_hidden_open_legend_only():
+    flows = [flow("rnn", seeds=(0, 1)), flow("leaky", seeds=(0, 1))]
+    fig = flow_figure(flows, start_hidden=("leaky",))
+    hidden = [t.legendgroup for t in fig.data if t.visible == "legendonly"]
+    shown = [t.legendgroup for t in fig.data if t.visible != "legendonly"]
+    assert hidden and set(hidden) == {flows[1].label} and set(shown) == {flows[0].label}
+    assert not [t for t in flow_figure(flows).data if t.visible == "legendonly"]
 
 
 def test_several_seeds_give_the_median_and_the_range():

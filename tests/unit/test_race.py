@@ -13,6 +13,7 @@ import rnnviz.race as race_module
 from rnnviz import ConfigError, InitConfig
 from rnnviz.checkpoint import load, save
 from rnnviz.race import Race, RaceConfig, describe_card, file_name, parse_number, step_flops, task_label
+from rnnviz.reservoir import fit_readout
 from rnnviz.tasks import make_task
 
 
@@ -203,3 +204,36 @@ def test_a_card_is_described_in_one_line_and_named_for_download():
     assert describe_card({"metrics": {"accuracy": "1", "loss": 0.5}}) == "validation loss 0.5"
     assert file_name(card["title"]) == "lstm-recall-lag-3-step-5.safetensors"
     assert file_name("../../ü") == "model.safetensors"
+
+
+def test_leaky_trains_by_bptt_and_the_esn_is_one_ridge_fit():
+    race = tiny(("esn", "leaky", "rnn"))
+    assert list(race.trainers) == ["rnn", "leaky", "esn"]
+    esn = race.trainers["esn"].model
+    twin = race.task.build_model("esn", 4, None, 0)  # the same reservoir, fitted here independently
+    expected = fit_readout(twin, race.task, seed=0)
+    assert race.fits["esn"] == expected
+    torch.testing.assert_close(esn.head.weight, twin.head.weight, rtol=0, atol=0)
+    leaky_before = [p.detach().clone() for p in race.trainers["leaky"].model.parameters()]
+    head_before = esn.head.weight.detach().clone()
+    race.advance(6)
+    assert race.step == 6 and race.trainers["leaky"].step_count == 6 and race.trainers["esn"].step_count == 0
+    assert torch.equal(esn.head.weight, head_before)  # no step touches the fitted ESN
+    leaky_after = list(race.trainers["leaky"].model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(leaky_before, leaky_after, strict=True))
+    (curve,) = [c for c in race.curves() if c.cell == "esn"]
+    x, y = race.task.validation()
+    with torch.no_grad():
+        metrics = race.task.metrics(esn.eval()(x)[0], y)
+    np.testing.assert_allclose(curve.eval_steps, [0, 6])
+    np.testing.assert_allclose(curve.eval_loss, [metrics["loss"]] * 2, rtol=1e-6)
+    np.testing.assert_allclose(curve.eval_accuracy, [metrics["accuracy"]] * 2, rtol=1e-6)
+    assert len(curve.steps) == 0 and curve.flow is not None and np.all(np.isfinite(curve.flow))
+
+
+def test_the_esn_races_only_on_tasks_answered_at_the_last_step():
+    for task in ("recall", "adding", "temporal_order"):
+        RaceConfig(task=task, cells=("esn", "lstm"))
+    with pytest.raises(ConfigError, match="recall, adding and temporal order"):
+        RaceConfig(task="letters", cells=("esn",))
+    RaceConfig(task="letters", cells=("leaky",))
