@@ -17,8 +17,8 @@ def kind_of(filename: str) -> str:
     """"rnnviz", "Keras" or "PyTorch", from the file name's ending."""
     suffix = filename.rpartition(".")[2].lower()
     if suffix not in KINDS:
-        raise CheckpointError(f"Unknown model file {shown(filename)}: rnnviz reads .safetensors, .keras, .h5, .pt "
-                              "and .pth files.")
+        raise CheckpointError("Unknown model file {name}: rnnviz reads .safetensors, .keras, .h5, .pt and .pth "
+                              "files.", name=shown(filename))
     return KINDS[suffix]
 
 
