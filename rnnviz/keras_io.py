@@ -24,6 +24,7 @@ from torch import nn
 
 from .checkpoint import MAX_BYTES, MAX_FEATURES, _read
 from .errors import CheckpointError, RnnvizError, shown
+from .i18n import N_
 from .keras_files import (
     HDF5_SIGNATURE,
     ZIP_SIGNATURE,
@@ -143,28 +144,28 @@ def _layer_list(config) -> list[dict]:
 def _rnn_checks(name: str, cls: str, cfg: dict, backward: bool = False) -> None:
     def bad(why, **values):
         return _refuse(name, cls, why, **values)
-    for key, why in (("stateful", "is stateful (it carries states across batches); rnnviz starts every sequence "
-                                  "from zero states"),
-                     ("return_state", "returns its states as extra outputs; rnnviz reads return_state=False"),
-                     ("time_major", "reads time-major input; rnnviz reads batch-major input")):
+    for key, why in (("stateful", N_("is stateful (it carries states across batches); rnnviz starts every sequence "
+                                  "from zero states")),
+                     ("return_state", N_("returns its states as extra outputs; rnnviz reads return_state=False")),
+                     ("time_major", N_("reads time-major input; rnnviz reads batch-major input"))):
         if cfg.get(key):
             raise bad(why)
     if bool(cfg.get("go_backwards")) != backward:
-        raise bad("reads its sequence backwards (go_backwards); use Bidirectional for a backward direction")
+        raise bad(N_("reads its sequence backwards (go_backwards); use Bidirectional for a backward direction"))
     activation, recurrent = cfg.get("activation", "tanh"), cfg.get("recurrent_activation", "sigmoid")
     allowed = ("tanh", "relu") if cls == "SimpleRNN" else ("tanh",)
     if activation not in allowed:
-        raise bad("uses the activation {activation}; rnnviz's cells use {allowed}", activation=shown(activation),
+        raise bad(N_("uses the activation {activation}; rnnviz's cells use {allowed}"), activation=shown(activation),
                   allowed=" / ".join(allowed))
     if cls != "SimpleRNN" and recurrent != "sigmoid":
-        raise bad("uses the gate activation {activation}; rnnviz's gates use the logistic sigmoid, as PyTorch "
-                  "does", activation=shown(recurrent))
+        raise bad(N_("uses the gate activation {activation}; rnnviz's gates use the logistic sigmoid, as PyTorch "
+                  "does"), activation=shown(recurrent))
     if cls == "GRU" and not cfg.get("reset_after", True):
-        raise bad("uses reset_after=False, which applies the reset gate before the recurrent weights "
-                  "(TensorFlow 1's default); rnnviz, like PyTorch, reads reset_after=True")
+        raise bad(N_("uses reset_after=False, which applies the reset gate before the recurrent weights "
+                  "(TensorFlow 1's default); rnnviz, like PyTorch, reads reset_after=True"))
     units = cfg.get("units")
     if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= MAX_HIDDEN:
-        raise bad("has {units} units; rnnviz shows 1 to {limit}", units=shown(units), limit=MAX_HIDDEN)
+        raise bad(N_("has {units} units; rnnviz shows 1 to {limit}"), units=shown(units), limit=MAX_HIDDEN)
 
 
 def _parse(config) -> list[Layer]:
@@ -179,18 +180,18 @@ def _parse(config) -> list[Layer]:
             inner = cfg.get("layer") or {}
             icls, icfg = inner.get("class_name"), inner.get("config")
             if icls not in RECURRENT or not isinstance(icfg, dict):
-                raise _refuse(name, cls, "wraps {inner}, not SimpleRNN, LSTM or GRU", layers=True,
+                raise _refuse(name, cls, N_("wraps {inner}, not SimpleRNN, LSTM or GRU"), layers=True,
                               inner=shown(icls))
             if cfg.get("merge_mode", "concat") != "concat":
-                raise _refuse(name, cls, "merges its directions by {mode}; rnnviz reads merge_mode='concat', "
-                                         "Keras' default", mode=shown(cfg.get("merge_mode")))
+                raise _refuse(name, cls, N_("merges its directions by {mode}; rnnviz reads merge_mode='concat', "
+                                         "Keras' default"), mode=shown(cfg.get("merge_mode")))
             _rnn_checks(name, icls, icfg)
             back = cfg.get("backward_layer")
             if back is not None:
                 bcfg = back.get("config") if isinstance(back, dict) else None
                 if back.get("class_name") != icls or not isinstance(bcfg, dict) or any(
                         bcfg.get(k) != icfg.get(k) for k in ("units", "use_bias", "return_sequences", "activation")):
-                    raise _refuse(name, cls, "has a backward layer unlike its forward one")
+                    raise _refuse(name, cls, N_("has a backward layer unlike its forward one"))
                 _rnn_checks(name, icls, bcfg, backward=True)
             out.append(Layer(RECURRENT[icls], name, f"Bidirectional({icls})", icfg, bidirectional=True))
         elif cls in RECURRENT:
@@ -198,19 +199,19 @@ def _parse(config) -> list[Layer]:
             out.append(Layer(RECURRENT[cls], name, cls, cfg))
         elif cls == "Embedding":
             if cfg.get("mask_zero"):
-                raise _refuse(name, cls, "masks id 0 (mask_zero=True); rnnviz reads every id (mask_zero=False)")
+                raise _refuse(name, cls, N_("masks id 0 (mask_zero=True); rnnviz reads every id (mask_zero=False)"))
             out.append(Layer("embedding", name, cls, cfg))
         elif cls == "Dense":
             if cfg.get("activation", "linear") not in HEAD_ACTIVATIONS:
-                raise _refuse(name, cls, "uses the activation {activation}; a Dense head may be linear, sigmoid "
-                                         "or softmax", activation=shown(cfg.get("activation")))
+                raise _refuse(name, cls, N_("uses the activation {activation}; a Dense head may be linear, sigmoid "
+                                         "or softmax"), activation=shown(cfg.get("activation")))
             out.append(Layer("dense", name, cls, cfg))
         elif cls in ("InputLayer", "Dropout"):
             out.append(Layer(cls.lower().replace("layer", ""), name, cls, cfg))
         elif cls == "Lambda":
-            raise _refuse(name, cls, "holds Python code, which rnnviz never runs", layers=True)
+            raise _refuse(name, cls, N_("holds Python code, which rnnviz never runs"), layers=True)
         else:
-            raise _refuse(name, cls, "is not supported", layers=True)
+            raise _refuse(name, cls, N_("is not supported"), layers=True)
     return _order(out)
 
 
@@ -231,7 +232,7 @@ def _order(layers: list[Layer]) -> list[Layer]:
         raise CheckpointError("The SimpleRNN layers use different activations; rnnviz's stack uses one.")
     for x in rec[:-1]:
         if not x.config.get("return_sequences"):
-            raise _refuse(x.name, x.class_name, "feeds another recurrent layer without return_sequences=True")
+            raise _refuse(x.name, x.class_name, N_("feeds another recurrent layer without return_sequences=True"))
     return [x for x in layers if x.kind != "dropout"]
 
 
