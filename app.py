@@ -78,10 +78,11 @@ PAGES = [
     ),
     st.Page(
         "pages/memory.py",
-        title="Before gating",
+        title=t("Before gating"),
         icon=":material/waves:",
         url_path="memory",
-        help="Leaky units and echo state networks beside RNN, LSTM and GRU: success against lag, memory capacity.",
+        help=t("Leaky units and echo state networks beside RNN, LSTM and GRU: success against lag, memory "
+               "capacity."),
     ),
     st.Page(
         "pages/train.py",

@@ -19,6 +19,7 @@ from rnnviz import InitConfig, ModelConfig, RnnvizError, memory_capacity
 from rnnviz.assets import ASSETS
 from rnnviz.figures import capacity_figure, capacity_scan_figure, lag_sweep_figure
 from rnnviz.figures.memory import CELL_LABELS
+from rnnviz.i18n import N_
 from rnnviz.model import Model
 from rnnviz.sweep import SWEEP_CELLS, LiveSweep, SweepConfig, costs_from, estimate_seconds
 
@@ -28,11 +29,16 @@ LIVE, STATUS = f"{KEY}_live", f"{KEY}_status"  # session_state: the LiveSweep, a
 MAX_LIVE_S = 180  # the longest sweep a session may run here (estimated before it starts)
 TICK_S, BUDGET_S = 1.0, 0.7  # the live fragment's timer and the training time per tick
 LAG_CHOICES = (5, 10, 20, 50, 100, 200)
-TASK_LABELS = {"recall": "Recall (lag = steps of filler)", "adding": "Adding problem (lag = sequence length)",
-               "temporal_order": "Temporal order (lag = sequence length)"}
+TASK_LABELS = {"recall": N_("Recall (lag = steps of filler)"),
+               "adding": N_("Adding problem (lag = sequence length)"),
+               "temporal_order": N_("Temporal order (lag = sequence length)")}
 MC_CELLS = ("esn", "leaky", "rnn", "lstm", "gru")
 RHO_SCAN = (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0, 1.1, 1.3)
 SCALING_SCAN = (0.01, 0.03, 0.1, 0.3, 1.0, 2.0, 5.0)
+
+
+def cell_label(cell: str) -> str:
+    return t(CELL_LABELS[cell])
 
 
 def explain_ui() -> None:
@@ -84,11 +90,15 @@ def sweep_caption(result: dict) -> str:
     c = result["config"]
     runs = len(result["runs"])
     minutes = result["seconds"] / 60
+    values = dict(runs=runs, seeds=c["seeds"], hidden=c["hidden_size"] or 32, samples=c["esn_samples"],
+                  minutes=f"{minutes:.1f}", device=result["device"], threads=result["threads"])
+    if not c["steps"]:
+        return t("{runs} runs: the task's default number of training steps each ({seeds} seeds, {hidden} units, the "
+                 "task's other defaults; the ESN fits its readout on {samples} sequences instead). {minutes} min on "
+                 "{device} with {threads} thread(s).", **values)
     return t("{runs} runs: {steps} training steps each ({seeds} seeds, {hidden} units, the task's other defaults; "
              "the ESN fits its readout on {samples} sequences instead). {minutes} min on {device} with {threads} "
-             "thread(s).", runs=runs, steps=c["steps"] or t("the task's default number of"), seeds=c["seeds"],
-             hidden=c["hidden_size"] or 32, samples=c["esn_samples"], minutes=f"{minutes:.1f}",
-             device=result["device"], threads=result["threads"])
+             "thread(s).", steps=c["steps"], **values)
 
 
 def sweep_settings_ui() -> SweepConfig | None:
@@ -96,7 +106,7 @@ def sweep_settings_ui() -> SweepConfig | None:
     task = c1.selectbox(t("Task"), list(TASK_LABELS), key=f"{KEY}_task", format_func=lambda k: t(TASK_LABELS[k]))
     lags = c2.multiselect(t("Lags"), LAG_CHOICES, default=[5, 10, 20], key=f"{KEY}_lags")
     cells = st.multiselect(t("Cells"), SWEEP_CELLS, default=list(SWEEP_CELLS), key=f"{KEY}_cells",
-                           format_func=CELL_LABELS.get)
+                           format_func=cell_label)
     c1, c2 = st.columns(2)
     seeds = c1.number_input(t("Seeds"), 1, 5, 2, key=f"{KEY}_seeds")
     steps = c2.number_input(t("Training steps per run"), 10, 2000, 100, step=50, key=f"{KEY}_steps",
@@ -207,7 +217,7 @@ def lag_sweep_ui() -> None:
 
 def random_ui() -> tuple[Model, str] | None:
     c1, c2, c3 = st.columns(3)
-    cell = c1.selectbox(t("Cell"), MC_CELLS, key=f"{KEY}_mc_cell", format_func=CELL_LABELS.get)
+    cell = c1.selectbox(t("Cell"), MC_CELLS, key=f"{KEY}_mc_cell", format_func=cell_label)
     size = int(c2.number_input(t("Units N"), 2, 200, 50, key=f"{KEY}_mc_hidden"))
     seed = int(c3.number_input(t("Seed"), 0, 2**31 - 1, 0, key=f"{KEY}_mc_seed"))
     extra = {}
@@ -224,7 +234,7 @@ def random_ui() -> tuple[Model, str] | None:
         extra["leak"] = st.slider(t("Leak rate α"), 0.05, 1.0, 0.5, 0.05, key=f"{KEY}_leak")
     config = ModelConfig(cell=cell, hidden_size=size, encoder="float", input_size=1, head="none",
                          seed=seed if cell == "esn" else 0, **extra)
-    return random_model(config, InitConfig(), None, seed), f"{CELL_LABELS[cell]} (N = {size})"
+    return random_model(config, InitConfig(), None, seed), f"{cell_label(cell)} (N = {size})"
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -36,8 +36,9 @@ def _inflate(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
         while chunk := entry.read(2**20):
             total += len(chunk)
             if total > limit:
-                raise CheckpointError(f"The .keras file's {name} inflates past {limit / 2**20:g} MB, far more than "
-                                      "an RNN needs: it looks like a zip bomb and was not opened.")
+                raise CheckpointError("The .keras file's {name} inflates past {limit:g} MB, far more than an RNN "
+                                      "needs: it looks like a zip bomb and was not opened.", name=name,
+                                      limit=limit / 2**20)
             out.append(chunk)
     return b"".join(out)
 
@@ -52,8 +53,9 @@ def open_zip(data: bytes) -> tuple[dict, bytes]:
                                   "model.weights.h5 (a PyTorch .pt file is opened as a state dict instead).")
         declared = sum(i.file_size for i in archive.infolist())
         if declared > MAX_UNZIPPED:
-            raise CheckpointError(f"The .keras file declares {declared / 2**20:,.0f} MB once inflated; the limit is "
-                                  f"{MAX_UNZIPPED / 2**20:g} MB, far more than an RNN needs.")
+            raise CheckpointError("The .keras file declares {declared:,.0f} MB once inflated; the limit is "
+                                  "{limit:g} MB, far more than an RNN needs.", declared=declared / 2**20,
+                                  limit=MAX_UNZIPPED / 2**20)
         raw_config = _inflate(archive, "config.json", MAX_CONFIG)
         weights = _inflate(archive, "model.weights.h5", MAX_UNZIPPED)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
@@ -68,7 +70,7 @@ def parse_json(raw: bytes | str, what: str):
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise CheckpointError(f"The model's {what} is not valid JSON.") from None
+        raise CheckpointError("The model's {what} is not valid JSON.", what=what) from None
 
 
 def open_h5(data: bytes) -> h5py.File:
@@ -97,54 +99,59 @@ def check_tree(root: h5py.Group) -> None:
         for name in group:
             seen += 1
             if seen > MAX_OBJECTS:
-                raise CheckpointError(f"The HDF5 file holds more than {MAX_OBJECTS:,} objects; an RNN's weights "
-                                      "need a few dozen.")
+                raise CheckpointError("The HDF5 file holds more than {limit:,} objects; an RNN's weights need a "
+                                      "few dozen.", limit=MAX_OBJECTS)
             link = group.get(name, getlink=True)
             where = shown(f"{group.name.rstrip('/')}/{name}")
             if isinstance(link, h5py.ExternalLink):
-                raise CheckpointError(f"The HDF5 entry {where} links to another file ({shown(link.filename)}); "
-                                      "rnnviz reads only what is inside the file itself.")
+                raise CheckpointError("The HDF5 entry {where} links to another file ({file}); rnnviz reads only "
+                                      "what is inside the file itself.", where=where, file=shown(link.filename))
             if not isinstance(link, h5py.HardLink):
-                raise CheckpointError(f"The HDF5 entry {where} is a soft or user-defined link; Keras files have "
-                                      "none, and rnnviz does not follow them.")
+                raise CheckpointError("The HDF5 entry {where} is a soft or user-defined link; Keras files have "
+                                      "none, and rnnviz does not follow them.", where=where)
             item = group[name]
             if isinstance(item, h5py.Group):
                 stack.append(item)
             elif isinstance(item, h5py.Dataset):
                 total += _check_dataset(item, where)
                 if total > MAX_TOTAL:
-                    raise CheckpointError(f"The HDF5 file declares more than {MAX_TOTAL:,} values in all, more than "
-                                          "any RNN rnnviz can show.")
+                    raise CheckpointError("The HDF5 file declares more than {limit:,} values in all, more than any "
+                                          "RNN rnnviz can show.", limit=MAX_TOTAL)
 
 
 def _check_dataset(ds: h5py.Dataset, where: str) -> int:
     """The number of values ``ds`` declares, after refusing virtual, external and oversize datasets."""
     if ds.is_virtual:
-        raise CheckpointError(f"The HDF5 dataset {where} is virtual (its values live in other files); rnnviz "
-                              "reads only data stored in the file.")
+        raise CheckpointError("The HDF5 dataset {where} is virtual (its values live in other files); rnnviz "
+                              "reads only data stored in the file.", where=where)
     if ds.id.get_create_plist().get_external_count():
-        raise CheckpointError(f"The HDF5 dataset {where} keeps its values in an external file; rnnviz reads "
-                              "only data stored in the file.")
+        raise CheckpointError("The HDF5 dataset {where} keeps its values in an external file; rnnviz reads "
+                              "only data stored in the file.", where=where)
     n = math.prod(ds.shape) if ds.shape else 1
     if n > MAX_ELEMENTS:
-        raise CheckpointError(f"The HDF5 dataset {where} declares {n:,} values; the limit is {MAX_ELEMENTS:,}, "
-                              "more than any RNN rnnviz can show.")
+        raise CheckpointError("The HDF5 dataset {where} declares {n:,} values; the limit is {limit:,}, "
+                              "more than any RNN rnnviz can show.", where=where, n=n, limit=MAX_ELEMENTS)
     return n
 
 
-def read_weight(ds: h5py.Dataset, shape: tuple[int, ...], what: str) -> np.ndarray:
-    """The values of ``ds`` as float32, after checking its shape against the config and its dtype."""
+def read_weight(ds: h5py.Dataset, shape: tuple[int, ...], key: str, layer: str) -> np.ndarray:
+    """The values of ``ds`` (the weight ``key`` of the layer named ``layer``) as float32, after checking its shape
+    against the config and its dtype."""
+    what = dict(key=key, layer=shown(layer))
     if tuple(ds.shape) != tuple(shape):
-        raise CheckpointError(f"The {what} has shape {list(ds.shape)}, but the model's config implies "
-                              f"{list(shape)}: the weights do not belong to this config.")
+        raise CheckpointError("The {key} of layer {layer} has shape {shape}, but the model's config implies "
+                              "{expected}: the weights do not belong to this config.", **what,
+                              shape=list(ds.shape), expected=list(shape))
     if ds.dtype.kind != "f":
-        raise CheckpointError(f"The {what} is stored as {shown(str(ds.dtype))}; weights must be floats.")
+        raise CheckpointError("The {key} of layer {layer} is stored as {dtype}; weights must be floats.", **what,
+                              dtype=shown(str(ds.dtype)))
     try:
         values = np.asarray(ds[()])
     except (OSError, ValueError, TypeError):
-        raise CheckpointError(f"The {what} cannot be read: the file is damaged.") from None
+        raise CheckpointError("The {key} of layer {layer} cannot be read: the file is damaged.", **what) from None
     if not np.isfinite(values).all():
-        raise CheckpointError(f"The {what} holds NaN or infinite values; the model cannot be used.")
+        raise CheckpointError("The {key} of layer {layer} holds NaN or infinite values; the model cannot be "
+                              "used.", **what)
     return values.astype(np.float32)
 
 

@@ -24,6 +24,7 @@ from torch import nn
 
 from .checkpoint import MAX_BYTES, MAX_FEATURES, _read
 from .errors import CheckpointError, RnnvizError, shown
+from .i18n import N_
 from .keras_files import (
     HDF5_SIGNATURE,
     ZIP_SIGNATURE,
@@ -56,10 +57,14 @@ class Layer:
     weights: tuple = ()
 
 
-def _refuse(name: str, class_name: str, why: str, layers: bool = False) -> CheckpointError:
-    """The layer's refusal, naming it; ``layers`` adds the layers rnnviz reads (for a layer it cannot read at all)."""
-    tail = f"; rnnviz reads {SUPPORTED}" if layers else ""
-    return CheckpointError(f"The layer {shown(name)} ({shown(class_name)}) {why}{tail}.")
+def _refuse(name: str, class_name: str, why: str, layers: bool = False, **values) -> CheckpointError:
+    """The layer's refusal, naming it: ``why`` (a message id, with its ``values``) says what the layer does that
+    rnnviz cannot show; ``layers`` adds the layers rnnviz reads (for a layer it cannot read at all)."""
+    reason = CheckpointError(why, **values)  # translated inside the sentence (rnnviz.i18n)
+    if layers:
+        return CheckpointError("The layer {name} ({cls}) {why}; rnnviz reads {supported}.", name=shown(name),
+                               cls=shown(class_name), why=reason, supported=SUPPORTED)
+    return CheckpointError("The layer {name} ({cls}) {why}.", name=shown(name), cls=shown(class_name), why=reason)
 
 
 def _check_modules(node, depth: int = 0) -> None:
@@ -69,11 +74,13 @@ def _check_modules(node, depth: int = 0) -> None:
     if isinstance(node, dict):
         module, registered = node.get("module"), node.get("registered_name")
         if isinstance(module, str) and module.split(".")[0] not in KERAS_PACKAGES:
-            raise CheckpointError(f"The model's config names the Python module {shown(module)}; rnnviz never "
-                                  f"imports code from a file and reads only Keras' own layers ({SUPPORTED}).")
+            raise CheckpointError("The model's config names the Python module {module}; rnnviz never imports "
+                                  "code from a file and reads only Keras' own layers ({supported}).",
+                                  module=shown(module), supported=SUPPORTED)
         if isinstance(registered, str) and registered != node.get("class_name"):
-            raise CheckpointError(f"The model's config names the custom object {shown(registered)}; rnnviz never "
-                                  f"imports code from a file and reads only Keras' own layers ({SUPPORTED}).")
+            raise CheckpointError("The model's config names the custom object {name}; rnnviz never imports "
+                                  "code from a file and reads only Keras' own layers ({supported}).",
+                                  name=shown(registered), supported=SUPPORTED)
         for value in node.values():
             _check_modules(value, depth + 1)
     elif isinstance(node, list):
@@ -113,9 +120,9 @@ def _chain(config: dict) -> list[dict]:
     for i, layer in enumerate(layers[1:], 1):
         sources = _sources(layer.get("inbound_nodes"))
         if sources != [names[i - 1]]:
-            raise CheckpointError(f"The functional model is not a simple chain: the layer {shown(names[i])} takes "
-                                  f"its input from {shown(sources)}, not from the layer before it "
-                                  f"({shown(names[i - 1])}).")
+            raise CheckpointError("The functional model is not a simple chain: the layer {name} takes its input "
+                                  "from {sources}, not from the layer before it ({before}).", name=shown(names[i]),
+                                  sources=shown(sources), before=shown(names[i - 1]))
     return layers
 
 
@@ -130,34 +137,35 @@ def _layer_list(config) -> list[dict]:
         return layers
     if cls in ("Functional", "Model") and isinstance(inner, dict):
         return _chain(inner)
-    raise CheckpointError(f"The file holds a {shown(cls)}, not a Sequential or functional Keras model; rnnviz "
-                          f"reads those, built from {SUPPORTED}.")
+    raise CheckpointError("The file holds a {cls}, not a Sequential or functional Keras model; rnnviz reads "
+                          "those, built from {supported}.", cls=shown(cls), supported=SUPPORTED)
 
 
 def _rnn_checks(name: str, cls: str, cfg: dict, backward: bool = False) -> None:
-    def bad(why):
-        return _refuse(name, cls, why)
-    for key, why in (("stateful", "is stateful (it carries states across batches); rnnviz starts every sequence "
-                                  "from zero states"),
-                     ("return_state", "returns its states as extra outputs; rnnviz reads return_state=False"),
-                     ("time_major", "reads time-major input; rnnviz reads batch-major input")):
+    def bad(why, **values):
+        return _refuse(name, cls, why, **values)
+    for key, why in (("stateful", N_("is stateful (it carries states across batches); rnnviz starts every sequence "
+                                  "from zero states")),
+                     ("return_state", N_("returns its states as extra outputs; rnnviz reads return_state=False")),
+                     ("time_major", N_("reads time-major input; rnnviz reads batch-major input"))):
         if cfg.get(key):
             raise bad(why)
     if bool(cfg.get("go_backwards")) != backward:
-        raise bad("reads its sequence backwards (go_backwards); use Bidirectional for a backward direction")
+        raise bad(N_("reads its sequence backwards (go_backwards); use Bidirectional for a backward direction"))
     activation, recurrent = cfg.get("activation", "tanh"), cfg.get("recurrent_activation", "sigmoid")
     allowed = ("tanh", "relu") if cls == "SimpleRNN" else ("tanh",)
     if activation not in allowed:
-        raise bad(f"uses the activation {shown(activation)}; rnnviz's cells use {' or '.join(allowed)}")
+        raise bad(N_("uses the activation {activation}; rnnviz's cells use {allowed}"), activation=shown(activation),
+                  allowed=" / ".join(allowed))
     if cls != "SimpleRNN" and recurrent != "sigmoid":
-        raise bad(f"uses the gate activation {shown(recurrent)}; rnnviz's gates use the logistic sigmoid, as "
-                  "PyTorch does")
+        raise bad(N_("uses the gate activation {activation}; rnnviz's gates use the logistic sigmoid, as PyTorch "
+                  "does"), activation=shown(recurrent))
     if cls == "GRU" and not cfg.get("reset_after", True):
-        raise bad("uses reset_after=False, which applies the reset gate before the recurrent weights "
-                  "(TensorFlow 1's default); rnnviz, like PyTorch, reads reset_after=True")
+        raise bad(N_("uses reset_after=False, which applies the reset gate before the recurrent weights "
+                  "(TensorFlow 1's default); rnnviz, like PyTorch, reads reset_after=True"))
     units = cfg.get("units")
     if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= MAX_HIDDEN:
-        raise bad(f"has {shown(units)} units; rnnviz shows 1 to {MAX_HIDDEN}")
+        raise bad(N_("has {units} units; rnnviz shows 1 to {limit}"), units=shown(units), limit=MAX_HIDDEN)
 
 
 def _parse(config) -> list[Layer]:
@@ -172,17 +180,18 @@ def _parse(config) -> list[Layer]:
             inner = cfg.get("layer") or {}
             icls, icfg = inner.get("class_name"), inner.get("config")
             if icls not in RECURRENT or not isinstance(icfg, dict):
-                raise _refuse(name, cls, f"wraps {shown(icls)}, not SimpleRNN, LSTM or GRU", layers=True)
+                raise _refuse(name, cls, N_("wraps {inner}, not SimpleRNN, LSTM or GRU"), layers=True,
+                              inner=shown(icls))
             if cfg.get("merge_mode", "concat") != "concat":
-                raise _refuse(name, cls, f"merges its directions by {shown(cfg.get('merge_mode'))}; rnnviz reads "
-                                         "merge_mode='concat', Keras' default")
+                raise _refuse(name, cls, N_("merges its directions by {mode}; rnnviz reads merge_mode='concat', "
+                                         "Keras' default"), mode=shown(cfg.get("merge_mode")))
             _rnn_checks(name, icls, icfg)
             back = cfg.get("backward_layer")
             if back is not None:
                 bcfg = back.get("config") if isinstance(back, dict) else None
                 if back.get("class_name") != icls or not isinstance(bcfg, dict) or any(
                         bcfg.get(k) != icfg.get(k) for k in ("units", "use_bias", "return_sequences", "activation")):
-                    raise _refuse(name, cls, "has a backward layer unlike its forward one")
+                    raise _refuse(name, cls, N_("has a backward layer unlike its forward one"))
                 _rnn_checks(name, icls, bcfg, backward=True)
             out.append(Layer(RECURRENT[icls], name, f"Bidirectional({icls})", icfg, bidirectional=True))
         elif cls in RECURRENT:
@@ -190,19 +199,19 @@ def _parse(config) -> list[Layer]:
             out.append(Layer(RECURRENT[cls], name, cls, cfg))
         elif cls == "Embedding":
             if cfg.get("mask_zero"):
-                raise _refuse(name, cls, "masks id 0 (mask_zero=True); rnnviz reads every id (mask_zero=False)")
+                raise _refuse(name, cls, N_("masks id 0 (mask_zero=True); rnnviz reads every id (mask_zero=False)"))
             out.append(Layer("embedding", name, cls, cfg))
         elif cls == "Dense":
             if cfg.get("activation", "linear") not in HEAD_ACTIVATIONS:
-                raise _refuse(name, cls, f"uses the activation {shown(cfg.get('activation'))}; a Dense head may be "
-                                         "linear, sigmoid or softmax")
+                raise _refuse(name, cls, N_("uses the activation {activation}; a Dense head may be linear, sigmoid "
+                                         "or softmax"), activation=shown(cfg.get("activation")))
             out.append(Layer("dense", name, cls, cfg))
         elif cls in ("InputLayer", "Dropout"):
             out.append(Layer(cls.lower().replace("layer", ""), name, cls, cfg))
         elif cls == "Lambda":
-            raise _refuse(name, cls, "holds Python code, which rnnviz never runs", layers=True)
+            raise _refuse(name, cls, N_("holds Python code, which rnnviz never runs"), layers=True)
         else:
-            raise _refuse(name, cls, "is not supported", layers=True)
+            raise _refuse(name, cls, N_("is not supported"), layers=True)
     return _order(out)
 
 
@@ -211,18 +220,19 @@ def _order(layers: list[Layer]) -> list[Layer]:
     kinds = "".join({"input": "I", "embedding": "E", "dropout": "", "dense": "D"}.get(x.kind, "R") for x in layers)
     if not re.fullmatch(r"I?E?R+D?", kinds):
         where = next((x for x in layers if x.kind in ("input", "embedding", "dense")), layers[0])
-        raise CheckpointError(f"The layers are in an order rnnviz cannot show (at {shown(where.name)}): it reads "
-                              "an optional InputLayer and Embedding, then recurrent layers, then at most one Dense "
-                              "head, with Dropout anywhere in between.")
+        raise CheckpointError("The layers are in an order rnnviz cannot show (at {name}): it reads an "
+                              "optional InputLayer and Embedding, then recurrent layers, then at most one Dense "
+                              "head, with Dropout anywhere in between.", name=shown(where.name))
     rec = [x for x in layers if x.kind in RECURRENT.values()]
     if len({x.kind for x in rec}) > 1 or len({x.bidirectional for x in rec}) > 1:
-        raise CheckpointError("The recurrent layers are of different kinds (" + ", ".join(
-            shown(x.class_name) for x in rec) + "); rnnviz shows a stack of one kind, all bidirectional or none.")
+        raise CheckpointError("The recurrent layers are of different kinds ({kinds}); rnnviz shows a stack of "
+                              "one kind, all bidirectional or none.",
+                              kinds=", ".join(shown(x.class_name) for x in rec))
     if len({x.config.get("activation", "tanh") for x in rec}) > 1:
         raise CheckpointError("The SimpleRNN layers use different activations; rnnviz's stack uses one.")
     for x in rec[:-1]:
         if not x.config.get("return_sequences"):
-            raise _refuse(x.name, x.class_name, "feeds another recurrent layer without return_sequences=True")
+            raise _refuse(x.name, x.class_name, N_("feeds another recurrent layer without return_sequences=True"))
     return [x for x in layers if x.kind != "dropout"]
 
 
@@ -240,7 +250,8 @@ class _Store:
                 return []
             names = names_attr(group, "weight_names")
             if any(n.startswith("/") or ".." in n for n in names):
-                raise CheckpointError(f"The weights of layer {shown(layer.name)} point outside their group.")
+                raise CheckpointError("The weights of layer {name} point outside their group.",
+                                      name=shown(layer.name))
             return [group.get(n) for n in names]
         snake = re.sub(r"([a-z])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", raw_class)).lower()
         k = self.used[snake] = self.used.get(snake, -1) + 1
@@ -277,10 +288,11 @@ def _expected(layer: Layer, n_in: int) -> list[tuple[str, tuple[int, ...]]]:
     return one * (2 if layer.bidirectional else 1)
 
 
-def _whole(cfg: dict, key: str, lo: int, hi: int, what: str) -> int:
+def _whole(cfg: dict, key: str, lo: int, hi: int, cls: str, name: str) -> int:
     value = cfg.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise CheckpointError(f"The {what} is {shown(value)}; rnnviz reads {lo} to {hi:,}.")
+        raise CheckpointError("The {cls} {name}'s {key} is {value}; rnnviz reads {lo} to {hi:,}.", cls=cls,
+                              name=shown(name), key=key, value=shown(value), lo=lo, hi=hi)
     return value
 
 
@@ -291,8 +303,8 @@ def _input_features(layers: list[Layer], first) -> int:
         shape = layer.config.get("batch_shape") or layer.config.get("batch_input_shape")
         if isinstance(shape, list) and shape and isinstance(shape[-1], int):
             if len(shape) != 3:
-                raise CheckpointError(f"The model's input is shaped {shown(shape)}; an RNN without an Embedding "
-                                      "reads [samples, timesteps, features].")
+                raise CheckpointError("The model's input is shaped {shape}; an RNN without an Embedding reads "
+                                      "[samples, timesteps, features].", shape=shown(shape))
             return shape[-1]
     return first.shape[0] if first is not None and len(first.shape) == 2 else 0
 
@@ -306,21 +318,22 @@ def _load_weights(layers: list[Layer], store: _Store) -> int:
         raw = "Bidirectional" if layer.bidirectional else layer.class_name
         found = store.datasets(layer, raw)
         if layer.kind == "embedding":
-            _whole(layer.config, "input_dim", 1, MAX_VOCAB, f"Embedding {shown(layer.name)}'s input_dim")
-            n_in = _whole(layer.config, "output_dim", 1, MAX_HIDDEN, f"Embedding {shown(layer.name)}'s output_dim")
+            _whole(layer.config, "input_dim", 1, MAX_VOCAB, "Embedding", layer.name)
+            n_in = _whole(layer.config, "output_dim", 1, MAX_HIDDEN, "Embedding", layer.name)
         elif n_in is None:
             n_in = _input_features(layers, found[0] if found else None)
             if not 1 <= n_in <= MAX_FEATURES:
-                raise CheckpointError(f"The model reads {n_in:,} features per step; rnnviz reads 1 to "
-                                      f"{MAX_FEATURES:,}.")
+                raise CheckpointError("The model reads {n:,} features per step; rnnviz reads 1 to {limit:,}.",
+                                      n=n_in, limit=MAX_FEATURES)
             first_in = n_in
         if layer.kind == "dense":
-            _whole(layer.config, "units", 1, max(MAX_FEATURES, MAX_VOCAB), f"Dense {shown(layer.name)}'s units")
+            _whole(layer.config, "units", 1, max(MAX_FEATURES, MAX_VOCAB), "Dense", layer.name)
         expected = _expected(layer, n_in)
         if len(found) != len(expected) or any(not isinstance(d, h5py.Dataset) for d in found):
-            raise CheckpointError(f"The file holds {len(found)} weights for the layer {shown(layer.name)}; its "
-                                  f"config implies {len(expected)}: the weights do not belong to this config.")
-        layer.weights = tuple(read_weight(d, shape, f"{key} of layer {shown(layer.name)}")
+            raise CheckpointError("The file holds {n} weights for the layer {name}; its config implies "
+                                  "{expected}: the weights do not belong to this config.", n=len(found),
+                                  name=shown(layer.name), expected=len(expected))
+        layer.weights = tuple(read_weight(d, shape, key, layer.name)
                               for d, (key, shape) in zip(found, expected, strict=True))
         if layer.kind in GATES:
             n_in = layer.config["units"] * (2 if layer.bidirectional else 1)
@@ -450,10 +463,10 @@ def from_keras(source, vocab=None, max_bytes: int = MAX_BYTES) -> ImportedModel:
         features = _load_weights(layers, _Store(f, legacy))
         return _build(layers, features, vocab)
     except (KeyError, TypeError, AttributeError) as e:
-        raise CheckpointError(f"The model's config is malformed ({shown(str(e))}).") from None
+        raise CheckpointError("The model's config is malformed ({detail}).", detail=shown(str(e))) from None
     except CheckpointError:
         raise
     except RnnvizError as e:
-        raise CheckpointError(f"This model cannot be built in rnnviz: {e}") from None
+        raise CheckpointError("This model cannot be built in rnnviz: {reason}", reason=e) from None
     finally:
         f.close()

@@ -239,7 +239,8 @@ class ImportedModel(Model):
                  activation: str = "linear", return_sequences: bool = True, layers: tuple[dict, ...] = ()):
         super().__init__(config, vocab, rnn=rnn)
         if activation not in _ACTIVATIONS:
-            raise ConfigError(f"Unknown head activation {shown(activation)}: use linear, sigmoid or softmax.")
+            raise ConfigError("Unknown head activation {activation}: use linear, sigmoid or softmax.",
+                              activation=shown(activation))
         self.units, self.activation, self.return_sequences = tuple(units), activation, return_sequences
         self.layers = tuple(layers)  # what was read, one row per layer of the file, for people to check
         H, top = config.hidden_size, self.units[-1]

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, InputError
+from .i18n import N_
 from .model import Model
 from .tasks import Task, whole
 
@@ -83,9 +84,9 @@ def fit_readout(model: Model, task: Task, samples: int = 2048, ridge: float | No
         raise ConfigError("Only an echo state network's readout is fitted in closed form; train other cells.")
     if model.head is None:
         raise ConfigError("An echo state network needs a head (classify or regress) for its readout.")
-    n = whole("number of training sequences", samples, 2, MAX_FIT_SAMPLES)
+    n = whole(N_("number of training sequences"), samples, 2, MAX_FIT_SAMPLES)
     device = model.head.weight.device
-    generator = torch.Generator().manual_seed(whole("seed", seed, 0, 2**31 - 1))
+    generator = torch.Generator().manual_seed(whole(N_("seed"), seed, 0, 2**31 - 1))
     x, y = _design(task, model, *task.sample(n, generator))
     if ridge is None:
         x_sel, y_sel = _design(task, model, *task.sample(max(2, n // 4), generator))
@@ -141,12 +142,12 @@ def memory_capacity(model: Model, max_delay: int = 40, seed: int = 0, steps: int
     readouts are fitted on ``steps`` steps (default 20·(N + K), at least 2,000) after a ``washout``, and r²_k
     is measured on a fresh stretch of the same run, so an overfitted readout cannot inflate it.
     """
-    K = whole("largest delay", max_delay, 1, MAX_DELAY)
+    K = whole(N_("largest delay"), max_delay, 1, MAX_DELAY)
     N = model.config.directions * model.config.hidden_size
     n_fit = steps if steps is not None else min(max(2000, 20 * (N + K)), 40_000)
-    n_fit = whole("number of steps", n_fit, 2 * K + 10, 100_000)
+    n_fit = whole(N_("number of steps"), n_fit, 2 * K + 10, 100_000)
     n_test = max(1000, n_fit // 2)
-    washout = max(whole("washout", washout, 0, 100_000), K)  # np.roll below wraps K steps around
+    washout = max(whole(N_("washout"), washout, 0, 100_000), K)  # np.roll below wraps K steps around
     rng = np.random.default_rng(seed)
     total = washout + n_fit + n_test
     u = rng.uniform(-1, 1, total)

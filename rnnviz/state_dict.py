@@ -44,9 +44,11 @@ def _load(data: bytes) -> dict:
         raise CheckpointError("The file does not hold a state dict ({name: tensor}); save model.state_dict().")
     for name, tensor in state.items():
         if not tensor.is_floating_point():
-            raise CheckpointError(f"The tensor {shown(name)} is {tensor.dtype}; weights must be floats.")
+            raise CheckpointError("The tensor {name} is {dtype}; weights must be floats.", name=shown(name),
+                                  dtype=str(tensor.dtype))
         if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"The tensor {shown(name)} holds NaN or infinite values; the model cannot be used.")
+            raise CheckpointError("The tensor {name} holds NaN or infinite values; the model cannot be used.",
+                                  name=shown(name))
     return {k: v.float() for k, v in state.items()}
 
 
@@ -58,8 +60,11 @@ def _recurrent(state: dict) -> tuple[str, dict]:
         if m:
             found.setdefault(m.group(1), {})[name[len(m.group(1)):]] = tensor
     if len(found) != 1:
-        raise CheckpointError("The state dict holds " + ("no" if not found else f"{len(found)}") + " recurrent "
-                              "modules (keys like weight_ih_l0); rnnviz reads one nn.RNN, nn.LSTM or nn.GRU.")
+        if not found:
+            raise CheckpointError("The state dict holds no recurrent modules (keys like weight_ih_l0); rnnviz "
+                                  "reads one nn.RNN, nn.LSTM or nn.GRU.")
+        raise CheckpointError("The state dict holds {n} recurrent modules (keys like weight_ih_l0); rnnviz reads "
+                              "one nn.RNN, nn.LSTM or nn.GRU.", n=len(found))
     return next(iter(found.items()))
 
 
@@ -69,17 +74,17 @@ def _shape_config(rnn: dict) -> tuple[str, int, int, int, int]:
         raise CheckpointError("The recurrent weights are incomplete (or an LSTM with proj_size, not supported).")
     w_hh, w_ih = rnn["weight_hh_l0"], rnn["weight_ih_l0"]
     if w_hh.dim() != 2 or w_ih.dim() != 2 or not 1 <= w_hh.shape[1] <= MAX_HIDDEN:
-        raise CheckpointError(f"weight_hh_l0 is shaped {list(w_hh.shape)}; rnnviz reads [gates·H, H], H ≤ "
-                              f"{MAX_HIDDEN}.")
+        raise CheckpointError("weight_hh_l0 is shaped {shape}; rnnviz reads [gates·H, H], H ≤ {limit}.",
+                              shape=list(w_hh.shape), limit=MAX_HIDDEN)
     H = w_hh.shape[1]
     cell = CELL_OF_GATES.get(w_hh.shape[0] // H) if w_hh.shape[0] % H == 0 else None
     if cell is None:
-        raise CheckpointError(f"weight_hh_l0 is shaped {list(w_hh.shape)}: not an RNN (H rows), GRU (3H) or LSTM "
-                              "(4H).")
+        raise CheckpointError("weight_hh_l0 is shaped {shape}: not an RNN (H rows), GRU (3H) or LSTM (4H).",
+                              shape=list(w_hh.shape))
     L = 1 + max(int(_RNN_KEY.match(k).group(4)) for k in rnn)
     D = 2 if any(k.endswith("_reverse") for k in rnn) else 1
     if L > MAX_LAYERS:
-        raise CheckpointError(f"The RNN has {L} layers; rnnviz shows at most {MAX_LAYERS}.")
+        raise CheckpointError("The RNN has {n} layers; rnnviz shows at most {limit}.", n=L, limit=MAX_LAYERS)
     G, bias = w_hh.shape[0], "bias_ih_l0" in rnn
     want = {}
     for layer in range(L):
@@ -90,10 +95,12 @@ def _shape_config(rnn: dict) -> tuple[str, int, int, int, int]:
                 want |= {"bias_ih" + s: (G,), "bias_hh" + s: (G,)}
     if set(rnn) != set(want):
         odd = sorted(set(rnn) ^ set(want))
-        raise CheckpointError(f"The recurrent weights do not form a stack: {', '.join(odd[:4])} missing or extra.")
+        raise CheckpointError("The recurrent weights do not form a stack: {keys} missing or extra.",
+                              keys=", ".join(odd[:4]))
     for k, shape in want.items():
         if tuple(rnn[k].shape) != shape:
-            raise CheckpointError(f"The tensor {k} is shaped {list(rnn[k].shape)}; the stack implies {list(shape)}.")
+            raise CheckpointError("The tensor {name} is shaped {shape}; the stack implies {expected}.", name=k,
+                                  shape=list(rnn[k].shape), expected=list(shape))
     return cell, w_ih.shape[1], H, L, D
 
 
@@ -107,8 +114,8 @@ def _extras(state: dict, prefix: str, input_size: int, width: int) -> tuple[torc
             continue
         module, _, leaf = name.rpartition(".")
         if leaf not in ("weight", "bias"):
-            raise CheckpointError(f"The state dict holds {shown(name)}, which is not part of an RNN, an embedding "
-                                  "or a linear head.")
+            raise CheckpointError("The state dict holds {name}, which is not part of an RNN, an embedding or a "
+                                  "linear head.", name=shown(name))
         modules.setdefault(module, {"before": i < first_rnn})[leaf] = state[name]
     embedding = linear = None
     for module, parts in modules.items():
@@ -121,8 +128,9 @@ def _extras(state: dict, prefix: str, input_size: int, width: int) -> tuple[torc
         elif is_lin and linear is None:
             linear = (w, b)
         else:
-            raise CheckpointError(f"The module {shown(module or '(top)')} is neither an nn.Embedding before the RNN "
-                                  f"(weight [vocab, {input_size}]) nor an nn.Linear after it (weight [out, {width}]).")
+            raise CheckpointError("The module {name} is neither an nn.Embedding before the RNN (weight [vocab, "
+                                  "{inputs}]) nor an nn.Linear after it (weight [out, {width}]).",
+                                  name=shown(module or "(top)"), inputs=input_size, width=width)
     return embedding, linear
 
 
@@ -155,7 +163,7 @@ def from_state_dict(source, vocab=None, nonlinearity: str = "tanh", max_bytes: i
                  "output": f"[batch, time, {D * H}]", "weights": f"{L} layer(s) × {D} direction(s), input {n_in}"}]
         model = ImportedModel(config, vocab, module, (H,) * L, layers=tuple(rows))
     except RnnvizError as e:
-        raise CheckpointError(f"This model cannot be built in rnnviz: {e}") from None
+        raise CheckpointError("This model cannot be built in rnnviz: {reason}", reason=e) from None
     with torch.no_grad():
         for p in module.parameters():
             p.zero_()

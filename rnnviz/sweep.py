@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from .errors import ConfigError, RnnvizError
+from .i18n import N_
 from .reservoir import fit_readout, states
 from .tasks import Task, make_task, whole
 from .train import Trainer
@@ -48,20 +49,20 @@ class SweepConfig:
 
     def __post_init__(self):
         if self.task not in SWEEP_TASKS:
-            raise ConfigError(f"Sweeps run on {', '.join(SWEEP_TASKS)}; pick one of them.")
+            raise ConfigError("Sweeps run on {tasks}; pick one of them.", tasks=", ".join(SWEEP_TASKS))
         bad = [c for c in self.cells if c not in SWEEP_CELLS]
         if not self.cells or bad or len(set(self.cells)) != len(self.cells):
-            raise ConfigError(f"Pick cells among {', '.join(SWEEP_CELLS)}, each at most once.")
+            raise ConfigError("Pick cells among {cells}, each at most once.", cells=", ".join(SWEEP_CELLS))
         if not self.lags or len(set(self.lags)) != len(self.lags):
             raise ConfigError("Give at least one lag, each once.")
         for lag in self.lags:
             task_at(self.task, lag, 0)  # refuses a lag the task cannot take, with the task's own sentence
-        whole("number of seeds", self.seeds, 1, 20)
+        whole(N_("number of seeds"), self.seeds, 1, 20)
         if self.steps is not None:
-            whole("number of steps", self.steps, 1, 100_000)
+            whole(N_("number of steps"), self.steps, 1, 100_000)
         if self.runs > MAX_RUNS:
-            raise ConfigError(f"The sweep has {self.runs} runs; the limit is {MAX_RUNS}. "
-                              "Use fewer lags, cells or seeds.")
+            raise ConfigError("The sweep has {runs} runs; the limit is {limit}. Use fewer lags, cells or seeds.",
+                              runs=self.runs, limit=MAX_RUNS)
 
     @property
     def runs(self) -> int:

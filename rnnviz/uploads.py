@@ -5,20 +5,22 @@ from __future__ import annotations
 
 from .checkpoint import load as load_checkpoint
 from .errors import CheckpointError, shown
+from .i18n import N_
 from .keras_io import from_keras
 from .model import ImportedModel, Model
 from .state_dict import from_state_dict
 
 KINDS = {"safetensors": "rnnviz", "keras": "Keras", "h5": "Keras", "pt": "PyTorch", "pth": "PyTorch"}
 UPLOAD_TYPES = tuple(KINDS)
+IMPORTED = {"Keras": N_("imported from Keras"), "PyTorch": N_("imported from PyTorch")}  # a card's task name
 
 
 def kind_of(filename: str) -> str:
     """"rnnviz", "Keras" or "PyTorch", from the file name's ending."""
     suffix = filename.rpartition(".")[2].lower()
     if suffix not in KINDS:
-        raise CheckpointError(f"Unknown model file {shown(filename)}: rnnviz reads .safetensors, .keras, .h5, .pt "
-                              "and .pth files.")
+        raise CheckpointError("Unknown model file {name}: rnnviz reads .safetensors, .keras, .h5, .pt and .pth "
+                              "files.", name=shown(filename))
     return KINDS[suffix]
 
 
@@ -38,4 +40,4 @@ def imported_card(model: ImportedModel, kind: str, filename: str) -> dict:
     units = sorted(set(model.units))
     return {"cell": c.cell, "hidden_size": ", ".join(map(str, model.units)) if len(units) > 1 else c.hidden_size,
             "num_layers": c.num_layers, "bidirectional": c.bidirectional, "title": filename,
-            "task": {"name": f"imported from {kind}"}, "layers": list(model.layers), "units": list(model.units)}
+            "task": {"name": IMPORTED[kind]}, "layers": list(model.layers), "units": list(model.units)}

@@ -127,7 +127,7 @@ def read_tokens(text: str, form: str) -> list[str]:
             lines.pop()
         return [line.rstrip("\r") for line in lines]
     if form != "json":
-        raise InputError(f"Unknown vocabulary form {shown(form)}: use lines, json or chars.")
+        raise InputError("Unknown vocabulary form {form}: use lines, json or chars.", form=shown(form))
     try:
         value = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
@@ -149,7 +149,8 @@ def ids_vocab(tokens, size: int) -> Vocab:
     characters make a character vocabulary, anything else a word vocabulary (so ids are typed "3 1 4")."""
     given = list(tokens.tokens if isinstance(tokens, Vocab) else tokens or [])
     if len(given) > size:
-        raise InputError(f"The vocabulary has {len(given):,} tokens, but the model reads {size:,} ids.")
+        raise InputError("The vocabulary has {n:,} tokens, but the model reads {size:,} ids.", n=len(given),
+                         size=size)
     names = [str(t) for t in given] + [""] * (size - len(given))
     taken = set(names)
     for i, name in enumerate(names):

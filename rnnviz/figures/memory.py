@@ -14,12 +14,13 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ..i18n import tr
+from ..i18n import N_, tr
 from ..reservoir import MemoryCapacity
 from .common import ShapeError
 from .gradients import CELL_COLORS, EXTRA_COLORS, _rgba, _safe
 
-CELL_LABELS = {"rnn": "RNN", "leaky": "Leaky RNN", "esn": "ESN", "lstm": "LSTM", "gru": "GRU"}
+CELL_LABELS = {"rnn": "RNN", "leaky": N_("Leaky RNN"), "esn": "ESN", "lstm": "LSTM", "gru": "GRU"}  # tr() shows
+TASK_NAMES = {"recall": N_("Recall"), "adding": N_("Adding problem"), "temporal_order": N_("Temporal order")}
 GREY = "#6b7280"
 LEGEND = dict(orientation="h", yanchor="top", y=-0.22, x=0, font=dict(size=11))
 
@@ -52,7 +53,7 @@ def lag_sweep_figure(result: dict, lang: str = "en", height: int = 420) -> go.Fi
         all_lags.update(lags)
         med, lo, hi = (np.array([s[k] for _, s in rows], dtype=np.float64) for k in ("median", "min", "max"))
         n = [s["n"] for _, s in rows]
-        color, name = _color(cell, i), CELL_LABELS.get(cell, cell)
+        color, name = _color(cell, i), tr(lang, CELL_LABELS.get(cell, cell))
         fig.add_trace(go.Scatter(x=lags, y=hi, mode="lines", line=dict(width=0, color=color), hoverinfo="skip",
                                  showlegend=False, legendgroup=cell))
         fig.add_trace(go.Scatter(x=lags, y=lo, mode="lines", line=dict(width=0, color=color), fill="tonexty",
@@ -73,7 +74,8 @@ def lag_sweep_figure(result: dict, lang: str = "en", height: int = 420) -> go.Fi
         fig.add_hline(y=level, line=dict(color=GREY, dash="dash", width=1), annotation_text=_safe(label),
                       annotation_position="bottom right", annotation_font=dict(size=11, color=GREY))
     config = result.get("config", {})
-    task = str(config.get("task", "")).replace("_", " ")
+    task = str(config.get("task", ""))
+    task = tr(lang, TASK_NAMES[task]) if task in TASK_NAMES else task.replace("_", " ")
     lows = [s["min"] for c in cells for s in summary[c].values()]
     fig.update_layout(
         title=_title(tr(lang, "Success against lag: {task}", task=task)), height=height,

@@ -18,7 +18,8 @@ from streamlit.testing.v1 import AppTest
 from tests.app.helpers import TIMEOUT_S, ok
 from tests.app.test_app import APP
 
-PAGES = ["pages/home.py", "pages/generate.py", "pages/gradients.py", "pages/train.py"]  # phase 2: cell, step
+PAGES = ["pages/home.py", "pages/generate.py", "pages/gradients.py", "pages/train.py",
+         "pages/memory.py"]  # phase 2: cell, step
 # Pieces still in English on a converted page, with the file that must convert them (phase 2 of the issue).
 PENDING = {"pages/generate.py": ("html",)}  # rnnviz/figures/text.py: the probability legend and text's hovers
 SKIPPED_KEYS = {"id", "key", "formId", "queryParamKey", "icon", "value", "default", "rawValue", "spec", "data",

@@ -87,7 +87,7 @@ def test_a_live_sweep_runs_to_the_end_and_is_drawn():
         ok(at.run())
     assert at.session_state["memory_status"] == "done"
     ok(at.run())
-    fig = chart(at, "Success against lag: adding")  # the newest result is shown
+    fig = chart(at, "Success against lag: Adding problem")  # the newest result is shown
     assert {t["name"] for t in fig["data"] if t.get("name")} == {"RNN", "ESN"}
     runs = at.session_state["memory_live"].runs
     esn = next(r for r in runs if r["cell"] == "esn")

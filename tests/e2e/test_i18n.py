@@ -17,9 +17,11 @@ from tests.e2e.helpers import VIEWPORT, assert_no_exception, expect_rerun, open_
 
 pytestmark = pytest.mark.e2e
 
-NAVIGATION = {"": "首页", "cell": "细胞内部", "gradients": "梯度流", "train": "实时训练", "step": "逐步演算",
-              "generate": "生成"}  # url_path: the page's title in Chinese, as app.py's catalog gives it
-TITLES = {"gradients": "梯度流", "train": "实时训练", "generate": "生成"}  # pages whose own title is translated
+# url_path: the page's title in Chinese, as app.py's catalog gives it
+NAVIGATION = {"": "首页", "cell": "细胞内部", "gradients": "梯度流", "memory": "门控之前", "train": "实时训练",
+              "step": "逐步演算", "generate": "生成"}
+TITLES = {"gradients": "梯度流", "memory": "门控之前", "train": "实时训练",
+          "generate": "生成"}  # pages whose own title is translated
 LAG, NOISE = "间隔（填充的时间步数）", "噪声"  # /train's recall lag and filler, in Chinese
 
 

@@ -40,8 +40,10 @@ from rnnviz.keras_io import from_keras
 from rnnviz.model import ImportedModel, Model, ModelConfig, from_torch
 from rnnviz.parse import parse_numbers
 from rnnviz.race import Race, RaceConfig, parse_number
+from rnnviz.reservoir import fit_readout, memory_capacity
 from rnnviz.sample import generate
 from rnnviz.state_dict import from_state_dict
+from rnnviz.sweep import SweepConfig
 from rnnviz.tasks import make_task
 from rnnviz.trace import trace
 from rnnviz.train import Trainer
@@ -169,6 +171,10 @@ def torch_file(obj) -> bytes:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return buffer.getvalue()
+
+
+def esn_float() -> Model:
+    return Model(ModelConfig(cell="esn", hidden_size=4, encoder="float", input_size=1, head="none"))
 
 
 def gru_state(**change) -> bytes:
@@ -602,6 +608,46 @@ CASES = [
     ("tokens-json-type", lambda: read_tokens('{"a": "b"}', "json"), InputError, r"list of tokens \(strings\)"),
     ("tokens-too-many", lambda: ids_vocab(list("abc"), 2), InputError, r"has 3 tokens, but the model reads 2"),
     ("tokens-json", lambda: read_tokens("[" * BIG, "json"), InputError, r"not valid JSON"),
+    ("state-two-rnns", lambda: from_state_dict(torch_file(
+        {**{f"a.{k}": v for k, v in torch.nn.GRU(2, 3).state_dict().items()},
+         **{f"b.{k}": v for k, v in torch.nn.GRU(2, 3).state_dict().items()}})), CheckpointError,
+     r"holds 2 recurrent modules"),
+    # leaky units and echo state networks: model.py, reservoir.py, sweep.py
+    ("leak-zero", lambda: ModelConfig(cell="leaky", leak=0.0), ConfigError, r"leak rate α must be above 0"),
+    ("leak-learn", lambda: ModelConfig(cell="leaky", learn_leak="yes"), ConfigError, r"learn_leak must be true"),
+    ("esn-rho", lambda: ModelConfig(cell="esn", spectral_radius=11.0), ConfigError, r"spectral radius ρ must be"),
+    ("esn-scaling", lambda: ModelConfig(cell="esn", input_scaling=-1.0), ConfigError, r"input scaling must be"),
+    ("esn-density", lambda: ModelConfig(cell="esn", density=0.0), ConfigError, r"density must be above 0"),
+    ("esn-seed", lambda: ModelConfig(cell="esn", seed=2**31), ConfigError, r"reservoir seed must be a whole"),
+    ("leaky-relu", lambda: ModelConfig(cell="leaky", nonlinearity="relu"), ConfigError, r"use tanh"),
+    ("esn-learn-leak", lambda: ModelConfig(cell="esn", learn_leak=True), ConfigError, r"leak rate is not learned"),
+    ("esn-task-seed", lambda: make_task("recall", lag=5).build_model("esn", seed=-1), ConfigError,
+     r"seed must be a whole number from 0"),
+    ("readout-cell", lambda: fit_readout(make_task("recall", lag=5).build_model("rnn"), make_task("recall", lag=5)),
+     ConfigError, r"Only an echo state network's readout"),
+    ("readout-head", lambda: fit_readout(Model(ModelConfig(cell="esn", hidden_size=4, encoder="float", input_size=1,
+                                                           head="none")), make_task("recall", lag=5)),
+     ConfigError, r"needs a head"),
+    ("readout-samples", lambda: fit_readout(make_task("recall", lag=5).build_model("esn"), make_task("recall", lag=5),
+                                            samples=1), ConfigError, r"number of training sequences must be"),
+    ("readout-seed", lambda: fit_readout(make_task("recall", lag=5).build_model("esn"), make_task("recall", lag=5),
+                                         samples=4, seed=-1), ConfigError, r"seed must be a whole number"),
+    ("readout-ridge", lambda: fit_readout(make_task("recall", lag=5).build_model("esn"), make_task("recall", lag=5),
+                                          samples=4, ridge=-1.0), ConfigError, r"ridge penalty λ must be"),
+    ("capacity-vocab", lambda: memory_capacity(Model(ModelConfig(cell="rnn", hidden_size=2, head="none"),
+                                                     Vocab(("a",), "char"))), InputError, r"at least two tokens"),
+    ("capacity-delay", lambda: memory_capacity(esn_float(), max_delay=0), ConfigError, r"largest delay must be"),
+    ("capacity-steps", lambda: memory_capacity(esn_float(), max_delay=5, steps=3), ConfigError,
+     r"number of steps must be"),
+    ("capacity-washout", lambda: memory_capacity(esn_float(), max_delay=5, washout=-1), ConfigError,
+     r"washout must be"),
+    ("sweep-task", lambda: SweepConfig("letters"), ConfigError, r"Sweeps run on recall, adding"),
+    ("sweep-cells", lambda: SweepConfig(cells=("rnn", "rnn")), ConfigError, r"Pick cells among"),
+    ("sweep-lags", lambda: SweepConfig(lags=()), ConfigError, r"at least one lag"),
+    ("sweep-seeds", lambda: SweepConfig(lags=(5,), seeds=0), ConfigError, r"number of seeds must be"),
+    ("sweep-steps", lambda: SweepConfig(lags=(5,), steps=0), ConfigError, r"number of steps must be"),
+    ("sweep-runs", lambda: SweepConfig(lags=(5, 10, 20, 50, 100, 200), seeds=20), ConfigError,
+     r"The sweep has 600 runs; the limit is 500"),
 ]
 
 # Raise sites no user can reach, matched by a piece of their source text: file → (piece, why).
