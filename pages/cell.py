@@ -236,7 +236,7 @@ def step_window(T: int, labels: list[str], key: str) -> tuple[int, int]:
 
 def states_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels: list[str],
                 groups: list[str] | None) -> None:
-    keys = ", ".join(CELL_KEYS[tr.cell])
+    keys = ", ".join(f"{k}_t" for k in CELL_KEYS[tr.cell])  # symbols, as the panels name them
     T = tr.shape[2]
     steps = step_window(T, tr.labels, f"{KEY}_steps")
     shown_steps = steps[1] - steps[0]
@@ -408,10 +408,10 @@ def memory_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels
 
 def download_view(tr: Trace) -> None:
     L, D, T, H = tr.shape
+    keys = ", ".join(f"`{k}`" for k in tr.keys())  # array names; before t(): Babel takes a name "tr" as a keyword
     st.caption(t("The whole trace: {keys} for {L} layer(s), {D} direction(s), {T} steps and {H} units, plus the "
                  "tokens. NPZ keeps every array as [layer, direction, time, unit]; CSV has a row per layer, "
-                 "direction and step. Each chart saves as PNG from its toolbar.", keys=", ".join(tr.keys()), L=L,
-                 D=D, T=T, H=H))
+                 "direction and step. Each chart saves as PNG from its toolbar.", keys=keys, L=L, D=D, T=T, H=H))
     row = st.container(horizontal=True)
     row.download_button(t("Download NPZ"), lambda: U.trace_npz(tr), file_name="rnnviz-trace.npz",
                        mime="application/octet-stream", icon=":material/download:", key=f"{KEY}_npz")

@@ -187,8 +187,9 @@ def gate_table_html(rows: list[dict], headers: list[str], decimals: int = 2, lan
     n_parts = max(len(r["parts"]) for r in rows)
     if len(headers) != n_parts:
         raise ValueError(f"{len(headers)} headers for {n_parts} parts")
+    total, value = esc(tr(lang, "sum")), esc(tr(lang, "value"))
     head = "<tr><th></th>" + "".join(f'<th colspan="{H}">{esc(h)}</th><th></th>' for h in headers) + \
-        f'<th colspan="{H}">{esc(tr(lang, "sum"))}</th><th></th><th colspan="{H}">{esc(tr(lang, "value"))}</th></tr>'
+        f'<th colspan="{H}">{total}</th><th></th><th colspan="{H}">{value}</th></tr>'
     body = []
     for r in rows:
         parts = list(r["parts"].items())
@@ -344,11 +345,11 @@ def generation_html(gen, show_prime: bool = True, lang: str = "en") -> str:
 
 def probability_legend(lang: str = "en") -> str:
     """The colour bar of :func:`generation_html` with what its marks mean, in ``lang``."""
-    esc = html.escape
+    p_label, prime = html.escape(tr(lang, "p under the model:")), html.escape(tr(lang, "the prime in grey italics"))
+    unknown, hover = (html.escape(tr(lang, "a character the model does not know")),
+                      html.escape(tr(lang, "hover a character for the top 5")))
     stops = ", ".join(f"{prob_color(p)} {p * 100:.0f}%" for p in np.linspace(0, 1, 11))
-    return (f'<style>{_GEN_CSS}</style><div class="rnnviz-gen-legend"><span>{esc(tr(lang, "p under the model:"))} 0'
-            f'</span><span class="bar" style="background: linear-gradient(to right, {stops})"></span><span>1</span>'
-            f'<span>· <i style="color:#6b7280">{esc(tr(lang, "the prime in grey italics"))}</i> · '
-            '<span style="color:#b91c1c">&lt;unk&gt;</span> = '
-            f'{esc(tr(lang, "a character the model does not know"))} · '
-            f'{esc(tr(lang, "hover a character for the top 5"))}</span></div>')
+    return (f'<style>{_GEN_CSS}</style><div class="rnnviz-gen-legend"><span>{p_label} 0</span>'
+            f'<span class="bar" style="background: linear-gradient(to right, {stops})"></span><span>1</span>'
+            f'<span>· <i style="color:#6b7280">{prime}</i> · <span style="color:#b91c1c">&lt;unk&gt;</span> = '
+            f'{unknown} · {hover}</span></div>')
