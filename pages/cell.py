@@ -50,7 +50,8 @@ from rnnviz.figures import (
 )
 from rnnviz.figures.cell import CELL_KEYS
 from rnnviz.figures.common import quantity_name
-from rnnviz.i18n import N_
+from rnnviz.i18n import LANGUAGES, N_
+from rnnviz.i18n import tr as tr_  # the name tr is the pages' trace
 from rnnviz.parse import parse_numbers
 
 KEY = "cell"
@@ -419,11 +420,24 @@ def download_view(tr: Trace) -> None:
                        icon=":material/download:", key=f"{KEY}_csv")
 
 
+def open_tab_in_this_language() -> None:
+    """A tab's state is its label: after a language switch, the open tab's label in the old language is turned
+    into the same tab's label in this one, so the tab stays open."""
+    key = f"{KEY}_view"
+    shown = st.session_state.get(key)
+    for code in LANGUAGES:
+        labels = [tr_(code, name) for name in TABS]
+        if shown in labels and code != lang():
+            st.session_state[key] = t(TABS[labels.index(shown)])
+            return
+
+
 def views_ui(model: Model, tr: Trace, data) -> None:
     probes = CU.cached_probes(tr, model.fingerprint(), data) if isinstance(data, str) else None
     layer, direction, units, order, by = view_ui(tr, probes)
     CU.selected(tr, probes, model.fingerprint())  # the first unit selected: the best unit of the best feature
     labels = CU.unit_labels(probes, layer, direction, tr.shape[3])
+    open_tab_in_this_language()
     tabs = st.tabs([t(name) for name in TABS], key=f"{KEY}_view", on_change="rerun")
     views = {
         UNITS_TAB: lambda: CU.units_view(tr, probes, model.fingerprint()),
