@@ -157,3 +157,36 @@ def test_every_cell_tab_in_chinese_shows_no_english_sentence(tab):
     found = [f"{text[:120]}  ← {run!r}" for text in texts
              for run in english_runs(text, tokens=text.startswith("html:"))]
     assert not found, f"Untranslated English on /cell's {tab} tab:\n" + "\n".join(found)
+
+
+def test_switching_language_on_cell_recomputes_nothing(monkeypatch):
+    """The caches hold no words: a switch to Chinese reruns /cell from its trace and probes, and keeps the unit."""
+    import streamlit as st
+
+    import pages.shared
+    import rnnviz.probes
+
+    calls = {"trace": 0, "probe": 0}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(pages.shared, "trace", counted("trace", pages.shared.trace))
+    monkeypatch.setattr(rnnviz.probes, "probe", counted("probe", rnnviz.probes.probe))
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.query_params["lang"] = "en"
+    ok(at.run())
+    at.switch_page("pages/cell.py")
+    ok(at.run())
+    before = dict(calls)
+    assert before["trace"] >= 1 and before["probe"] >= 1  # the page did compute
+    selected = at.session_state["cell_selected"]
+    at.segmented_control(key="rnnviz_lang_switch").set_value("zh")
+    ok(at.run())
+    assert at.session_state["rnnviz_lang"] == "zh" and "细胞内部" in [t.value for t in at.title]
+    assert calls == before
+    assert at.session_state["cell_selected"] == selected
