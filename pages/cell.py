@@ -15,15 +15,17 @@ import numpy as np
 import streamlit as st
 
 from pages import cell_units as CU
-from pages.i18n import t
+from pages.i18n import lang, t
 from pages.shared import (
     LINK,
     MAX_STEPS,
     SOURCES,
     cached_trace,
+    label,
     linked_text,
     model_source_checks,
     model_source_ui,
+    named,
     one_of,
     plotly_chart,
     random_model,
@@ -47,7 +49,9 @@ from rnnviz.figures import (
     saturation_figure,
 )
 from rnnviz.figures.cell import CELL_KEYS
-from rnnviz.figures.common import NAMES
+from rnnviz.figures.common import quantity_name
+from rnnviz.i18n import LANGUAGES, N_
+from rnnviz.i18n import tr as tr_  # the name tr is the pages' trace
 from rnnviz.model import LEAKY
 from rnnviz.parse import parse_numbers
 
@@ -78,26 +82,28 @@ class Table:
     def names(self):
         return [row["name"] for row in self.rows if area(row) > 0]
 '''
-PRESETS = {
-    "Letters: abcde, repeated": "abcde" * 8,
-    "Python: nested brackets, quotes, indentation": SNIPPET,
-    "Long-lag recall: a, 150 dots, then a again": "a" + "." * 150 + "a",
-    "Chinese: a sentence": "循环神经网络一边读字，一边记住前面的内容，也会慢慢忘记。",
+PRESETS = {  # codes, and English labels (N_)
+    N_("Letters: abcde, repeated"): "abcde" * 8,
+    N_("Python: nested brackets, quotes, indentation"): SNIPPET,
+    N_("Long-lag recall: a, 150 dots, then a again"): "a" + "." * 150 + "a",
+    N_("Chinese: a sentence"): "循环神经网络一边读字，一边记住前面的内容，也会慢慢忘记。",
 }
 NUMBER_PRESETS = {
-    "Sine wave, 60 steps": ", ".join(f"{math.sin(t / 4):.3f}" for t in range(60)),
-    "A step: 0 then 1 then 0": " ".join(["0"] * 15 + ["1"] * 15 + ["0"] * 15),
-    "A spike and a long wait": ", ".join(["1"] + ["0"] * 80),
+    N_("Sine wave, 60 steps"): ", ".join(f"{math.sin(t / 4):.3f}" for t in range(60)),
+    N_("A step: 0 then 1 then 0"): " ".join(["0"] * 15 + ["1"] * 15 + ["0"] * 15),
+    N_("A spike and a long wait"): ", ".join(["1"] + ["0"] * 80),
 }
 CELLS = ("rnn", "leaky", "esn", "lstm", "gru")  # the random model's cells; leaky and ESN: rnnviz.leaky/reservoir
 WINDOW = 60  # prediction steps that fit their tokens in the cells
 MAX_CELLS = 2000 * 128  # per heatmap panel: past it the browser slows; the page shows fewer units, and says so
-UNITS_TAB = "What the units learned"
-TABS = [UNITS_TAB, "States", "Predictions", "Colored text", "Saturation", "Memory", "Download"]
+UNITS_TAB = N_("What the units learned")
+TABS = [UNITS_TAB, N_("States"), N_("Predictions"), N_("Colored text"), N_("Saturation"), N_("Memory"),
+        N_("Download")]  # codes, and English labels: the tabs show them translated
 HEATMAP_WINDOW = 120  # steps whose tokens the heatmaps label one by one; longer text gets a window slider
-MODES = ["Text", "Numbers"]
-NUMBER_SOURCES = ("Random", "Trained here", "Uploaded")
-DIRECTIONS = ("forward", "backward")
+MODES = [N_("Text"), N_("Numbers")]  # codes, and English labels (format_func=label)
+NUMBER_SOURCES = (N_("Random"), N_("Trained here"), N_("Uploaded"))
+DIRECTIONS = (N_("forward"), N_("backward"))
+MEAN = "mean"  # the Memory tab's choice of every unit shown
 
 
 # Input and model ----------------------------------------------------------------------------------------------
@@ -110,12 +116,12 @@ def numbers_ui() -> np.ndarray | None:
     def apply_preset():
         st.session_state[key] = NUMBER_PRESETS[st.session_state[f"{key}_preset"]]
 
-    st.selectbox("Preset", list(NUMBER_PRESETS), key=f"{key}_preset", on_change=apply_preset, index=None,
-                 placeholder="Pick an example series…")
-    text = linked_text(st, "text_area", "Numbers", key, value=NUMBER_PRESETS["Sine wave, 60 steps"], height=90,
-                       help="One number per step, separated by commas or by spaces, e.g. 0.1, 0.5, -0.2.")
+    st.selectbox(t("Preset"), list(NUMBER_PRESETS), key=f"{key}_preset", on_change=apply_preset, index=None,
+                 placeholder=t("Pick an example series…"), format_func=label)
+    text = linked_text(st, "text_area", t("Numbers"), key, value=NUMBER_PRESETS["Sine wave, 60 steps"], height=90,
+                       help=t("One number per step, separated by commas or by spaces, e.g. 0.1, 0.5, -0.2."))
     if not text.strip():
-        st.info("Type some numbers to run the model on, e.g. 0.1, 0.5, -0.2.", icon=":material/keyboard:")
+        st.info(t("Type some numbers to run the model on, e.g. 0.1, 0.5, -0.2."), icon=":material/keyboard:")
         return None
     try:
         values = parse_numbers(text)
@@ -123,7 +129,8 @@ def numbers_ui() -> np.ndarray | None:
         show_error(err)
         return None
     if len(values) > MAX_STEPS:
-        st.warning(f"The series has {len(values):,} numbers; only the first {MAX_STEPS:,} are used.")
+        st.warning(t("The series has {n:,} numbers; only the first {limit:,} are used.", n=len(values),
+                     limit=MAX_STEPS))
         values = values[:MAX_STEPS]
     return values
 
@@ -132,8 +139,9 @@ def input_ui() -> tuple[str, str | np.ndarray | None]:
     """("Text", text) or ("Numbers", values); the second item is None when there is nothing to run."""
     mode_column, box_column = st.columns([1, 3], vertical_alignment="top")
     with mode_column:
-        mode = st.segmented_control("Input", MODES, default="Text", required=True, key=f"{KEY}_mode", bind=LINK,
-                                    help="Text: every character is a step. Numbers: a one-feature series.")
+        mode = st.segmented_control(t("Input"), MODES, default="Text", required=True, key=f"{KEY}_mode", bind=LINK,
+                                    format_func=label,
+                                    help=t("Text: every character is a step. Numbers: a one-feature series."))
     with box_column:
         if mode == "Numbers":
             return mode, numbers_ui()
@@ -156,7 +164,7 @@ def random_ui(mode: str, data) -> tuple[Model, str] | None:
     except RnnvizError as err:
         show_error(err)
         return None
-    return model, f"random {cell.upper()} · {config.hidden_size} units · seed {seed}"
+    return model, t("random {cell} · {n} units · seed {seed}", cell=cell.upper(), n=config.hidden_size, seed=seed)
 
 
 def model_ui(mode: str, data) -> tuple[Model, str] | None:
@@ -172,11 +180,11 @@ def model_ui(mode: str, data) -> tuple[Model, str] | None:
     model = picked[0]
     reads_numbers = model.config.encoder == "float"
     if mode == "Text" and reads_numbers:
-        st.info("This model reads numbers, not text: switch the input to Numbers.", icon=":material/info:")
+        st.info(t("This model reads numbers, not text: switch the input to Numbers."), icon=":material/info:")
         return None
     if mode == "Numbers" and not (reads_numbers and model.input_size == 1):
-        st.info("This model does not read a one-feature number series: switch the input to Text, or pick a "
-                "random model.", icon=":material/info:")
+        st.info(t("This model does not read a one-feature number series: switch the input to Text, or pick a "
+                  "random model."), icon=":material/info:")
         return None
     return picked
 
@@ -192,20 +200,20 @@ def view_ui(tr: Trace, probes) -> tuple[int, int, np.ndarray, np.ndarray, str]:
     columns = iter(st.columns(widths))  # layer and direction only where there is a choice
     layer = direction = 0
     if L > 1:
-        layer = next(columns).selectbox("Layer", range(L), key=f"{KEY}_layer",
-                                        format_func=lambda i: f"{i} (input side)" if i == 0 else str(i))
+        layer = next(columns).selectbox(t("Layer"), range(L), key=f"{KEY}_layer",
+                                        format_func=lambda i: t("{layer} (input side)", layer=i) if i == 0 else str(i))
     if D == 2:
-        chosen = next(columns).segmented_control("Direction", DIRECTIONS, default="forward", required=True,
-                                                 key=f"{KEY}_direction")
+        chosen = next(columns).segmented_control(t("Direction"), DIRECTIONS, default="forward", required=True,
+                                                 key=f"{KEY}_direction", format_func=label)
         direction = DIRECTIONS.index(chosen)
     c3, c4 = next(columns), next(columns)
-    sorts = ({"feature": t("feature tracked")} if probes is not None else {}) | U.sort_options(tr.cell)
-    by = c3.selectbox(t("Sort units by"), list(sorts), format_func=sorts.get, key=f"{KEY}_sort_{tr.cell}",
+    sorts = ({"feature": N_("feature tracked")} if probes is not None else {}) | U.sort_options(tr.cell)
+    by = c3.selectbox(t("Sort units by"), list(sorts), format_func=named(sorts), key=f"{KEY}_sort_{tr.cell}",
                       help=t("Feature tracked: units grouped by the feature of the text they follow best, strongest "
                              "first. Variance: the units that change most come first. Mean forget (GRU: update) "
                              "gate: the units that keep their memory longest come first."))
-    spec = c4.text_input("Show units", key=f"{KEY}_units", placeholder=f"all {H}; or e.g. 0-15, 42",
-                         help="Unit numbers and ranges, separated by commas. Empty shows every unit.")
+    spec = c4.text_input(t("Show units"), key=f"{KEY}_units", placeholder=t("all {n}; or e.g. 0-15, 42", n=H),
+                         help=t("Unit numbers and ranges, separated by commas. Empty shows every unit."))
     order = probes.unit_order(layer, direction) if by == "feature" else U.unit_order(tr, layer, direction, by)
     try:
         picked = U.parse_units(spec, H)
@@ -233,50 +241,53 @@ def step_window(T: int, labels: list[str], key: str) -> tuple[int, int]:
 
 def states_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels: list[str],
                 groups: list[str] | None) -> None:
-    keys = ", ".join(CELL_KEYS[tr.cell])
+    keys = ", ".join(f"{k}_t" for k in CELL_KEYS[tr.cell])  # symbols, as the panels name them
     T = tr.shape[2]
     steps = step_window(T, tr.labels, f"{KEY}_steps")
     shown_steps = steps[1] - steps[0]
     if shown_steps * len(units) > MAX_CELLS:
         cap = max(8, MAX_CELLS // shown_steps)
-        st.info(f"Showing the first {cap} of {len(units)} units (in the current order) so the browser keeps up; "
-                "name others in Show units.", icon=":material/filter_alt:")
+        st.info(t("Showing the first {cap} of {n} units (in the current order) so the browser keeps up; name "
+                  "others in Show units.", cap=cap, n=len(units)), icon=":material/filter_alt:")
         units = units[:cap]
-    st.caption(f"Rows are units ({len(units)} shown), columns are steps; hover for token, step, unit and value. "
-               f"Quantities: {keys}. Gates (sigmoid) on [0, 1], tanh-range values on [−1, 1].")
+    st.caption(t("Rows are units ({n} shown), columns are steps; hover for token, step, unit and value. "
+                 "Quantities: {keys}. Gates (sigmoid) on [0, 1], tanh-range values on [−1, 1].", n=len(units),
+                 keys=keys))
     names = {int(u): labels[u] for u in units if labels[u]}
     fig = cell_heatmaps(tr, layer, direction, units, unit_names=names, steps=steps,
-                        groups=groups[:len(units)] if groups else None)
+                        groups=groups[:len(units)] if groups else None, lang=lang())
     plotly_chart(st, fig, width="stretch", key=f"{KEY}_heatmaps")
 
 
 def predictions_view(model: Model, tr: Trace, data) -> None:
     if tr.probs is None or model.vocab is None:
-        what = "has no next-token head" if model.vocab is not None or tr.probs is None else "reads numbers"
-        st.info(f"This model {what}, so it predicts no next tokens.", icon=":material/info:")
+        if model.vocab is not None or tr.probs is None:
+            st.info(t("This model has no next-token head, so it predicts no next tokens."), icon=":material/info:")
+        else:
+            st.info(t("This model reads numbers, so it predicts no next tokens."), icon=":material/info:")
         return
     T = tr.shape[2]
     c1, c2 = st.columns([1, 3])
-    k = c1.slider("Top k", 1, min(10, tr.probs.shape[1]), min(5, tr.probs.shape[1]), key=f"{KEY}_topk")
+    k = c1.slider(t("Top k"), 1, min(10, tr.probs.shape[1]), min(5, tr.probs.shape[1]), key=f"{KEY}_topk")
     start, stop = 0, T - 1
     if T > 1:
         labels = tr.labels
-        start, stop = c2.select_slider("Steps", options=range(T), value=(0, min(T - 1, WINDOW - 1)),
-                                       format_func=lambda t: f"{t} · {labels[t]}", key=f"{KEY}_window_{T}",
-                                       help=f"Up to {WINDOW} steps show the predicted tokens in the cells; "
-                                            "hover works at any width.")
+        start, stop = c2.select_slider(t("Steps"), options=range(T), value=(0, min(T - 1, WINDOW - 1)),
+                                       format_func=lambda s: f"{s} · {labels[s]}", key=f"{KEY}_window_{T}",
+                                       help=t("Up to {n} steps show the predicted tokens in the cells; hover works "
+                                              "at any width.", n=WINDOW))
     ids, p = U.top_k(tr.probs[start:stop + 1], k)
     next_ids = model.ids(data).numpy()[start + 1:stop + 2]
     next_p = tr.probs[np.arange(start, start + len(next_ids)), next_ids]
     next_labels = tr.labels[start + 1:stop + 2]
     if len(next_ids) < stop - start + 1:  # the window reaches the end of the sequence
-        next_p, next_labels = np.append(next_p, np.nan), [*next_labels, "(end)"]
-    st.caption("At each step, the tokens the model expects next (most likely on top) and, in the first row, the "
-               "probability it gave to the token that really came next."
-               + (" A bidirectional model has read the future, so its predictions are not honest." if
+        next_p, next_labels = np.append(next_p, np.nan), [*next_labels, t("(end)")]
+    st.caption(t("At each step, the tokens the model expects next (most likely on top) and, in the first row, the "
+                 "probability it gave to the token that really came next.")
+               + (" " + t("A bidirectional model has read the future, so its predictions are not honest.") if
                   tr.shape[1] == 2 else ""))
     fig = predictions_figure(ids, p, model.vocab.tokens, tr.labels[start:stop + 1], next_p, next_labels,
-                             first_step=start, max_text_steps=WINDOW)
+                             first_step=start, max_text_steps=WINDOW, lang=lang())
     plotly_chart(st, fig, width="stretch", key=f"{KEY}_predictions")
 
 
@@ -291,7 +302,7 @@ def colored_text_view(tr: Trace, layer: int, direction: int, order: np.ndarray, 
     H = tr.shape[3]
     keys = CELL_KEYS[tr.cell]
     c1, c2 = st.columns([1, 1])
-    quantity = c1.selectbox("Quantity", keys, index=keys.index("h"), format_func=lambda k: NAMES.get(k, k),
+    quantity = c1.selectbox(t("Quantity"), keys, index=keys.index("h"), format_func=lambda k: quantity_name(k, lang()),
                             key=f"{KEY}_paint_key")
     unit_key = f"{KEY}_paint_unit_{H}"
     unit = CU.unit_picker(c2, t("Unit"), order, unit_key, layer, direction, labels,
@@ -299,18 +310,18 @@ def colored_text_view(tr: Trace, layer: int, direction: int, order: np.ndarray, 
                                  "can pick one too."))
     values = tr[quantity][layer, direction]  # [T, H]
     vmin, vmax, _ = color_range(quantity, values)
-    if st.toggle("Stretch the colours to this unit's range", key=f"{KEY}_stretch",
-                 help="Off: the fixed range of the quantity, so units compare. On: faint units become visible."):
+    if st.toggle(t("Stretch the colours to this unit's range"), key=f"{KEY}_stretch",
+                 help=t("Off: the fixed range of the quantity, so units compare. On: faint units become visible.")):
         column = values[:, unit][np.isfinite(values[:, unit])]
         if column.size:
             m = float(np.abs(column).max()) if vmin < 0 else 0.0
             vmin, vmax = (-m, m) if vmin < 0 else (float(column.min()), float(column.max()))
             vmax = vmax if vmax > vmin else vmin + 1e-6
     name = f"{quantity}[{unit}]" + (f" · {labels[unit]}" if labels[unit] else "")
-    st.html(U.colored_text_html(tr.tokens, values[:, unit], vmin, vmax, tr.unknown, name=name))
-    st.caption(f"Unit #{unit}'s {NAMES.get(quantity, quantity)} painted over the text: red high, blue low, "
-               f"white at the middle of [{vmin:g}, {vmax:g}]. Hover a character for its value; wavy underlines mark "
-               "characters the model does not know.")
+    st.html(U.colored_text_html(tr.tokens, values[:, unit], vmin, vmax, tr.unknown, name=name, lang=lang()))
+    st.caption(t("Unit #{unit}'s {quantity} painted over the text: red high, blue low, white at the middle of "
+                 "[{lo}, {hi}]. Hover a character for its value; wavy underlines mark characters the model does not "
+                 "know.", unit=unit, quantity=quantity_name(quantity, lang()), lo=f"{vmin:g}", hi=f"{vmax:g}"))
     finder_ui(tr, values, quantity, layer, direction, unit, labels)
 
 
@@ -318,44 +329,46 @@ def finder_ui(tr: Trace, values: np.ndarray, quantity: str, layer: int, directio
               unit_names: list[str]) -> None:
     """Unit finder after LSTMVis: pick a span; list units above the threshold on it and below it elsewhere."""
     T = len(tr.tokens)
-    st.subheader("Unit finder", anchor=False)
+    st.subheader(t("Unit finder"), anchor=False)
     if T < 2:
-        st.caption("Type at least two steps to select a span.")
+        st.caption(t("Type at least two steps to select a span."))
         return
     labels = tr.labels
     c1, c2, c3 = st.columns([3, 1, 1])
     lo, hi, _ = color_range(quantity, values)
     mid = (lo + hi) / 2
-    threshold = c2.slider("Threshold", float(lo), float(hi), round(mid + 0.3 * (hi - mid), 2), 0.01,
-                          key=f"{KEY}_threshold_{quantity}", help="On means above this value (LSTMVis uses 0.3 "
-                          "for h_t).")
-    outside = c3.slider("Allowed outside", 0.0, 0.5, 0.1, 0.05, key=f"{KEY}_outside",
-                        help="Fraction of the other steps on which a unit may also be on.")
+    threshold = c2.slider(t("Threshold"), float(lo), float(hi), round(mid + 0.3 * (hi - mid), 2), 0.01,
+                          key=f"{KEY}_threshold_{quantity}",
+                          help=t("On means above this value (LSTMVis uses 0.3 for h_t)."))
+    outside = c3.slider(t("Allowed outside"), 0.0, 0.5, 0.1, 0.05, key=f"{KEY}_outside",
+                        help=t("Fraction of the other steps on which a unit may also be on."))
     first = T // 4
     span = U.default_span(values, threshold, outside, prefer=[unit]) or (first, min(T - 1, first + max(1, T // 10)))
-    start, stop = c1.select_slider("Span", options=range(T), value=span, key=f"{KEY}_span_{T}",
-                                   format_func=lambda t: f"{t} · {labels[t]}",
-                                   help="The steps where the unit should be on. It opens on a span where a unit is "
-                                        "found, when there is one.")
+    start, stop = c1.select_slider(t("Span"), options=range(T), value=span, key=f"{KEY}_span_{T}",
+                                   format_func=lambda s: f"{s} · {labels[s]}",
+                                   help=t("The steps where the unit should be on. It opens on a span where a unit is "
+                                          "found, when there is one."))
     found = U.find_units(values, start, stop, threshold, max_outside=outside)
     if len(found):
-        title = (f"{len(found)} unit{'s' * (len(found) != 1)} on at every step of {start}–{stop} and off elsewhere; "
-                 "click one to paint it above")
+        title = (t("1 unit on at every step of {start}–{stop} and off elsewhere; click it to paint it above",
+                   start=start, stop=stop) if len(found) == 1 else
+                 t("{n} units on at every step of {start}–{stop} and off elsewhere; click one to paint it above",
+                   n=len(found), start=start, stop=stop))
     else:
         found = U.find_units(values, start, stop, threshold, min_inside=0.0, max_outside=1.0)[:8]
-        title = (f"No unit is on at every step of {start}–{stop} and off elsewhere. Closest, by share of the span "
-                 "on minus share of the rest on; click one to paint it above")
+        title = t("No unit is on at every step of {start}–{stop} and off elsewhere. Closest, by share of the span "
+                  "on minus share of the rest on; click one to paint it above", start=start, stop=stop)
     shown = [int(u) for u in found.units[:24]]
     pills_key = f"{KEY}_found_{start}_{stop}"
     st.pills(title, shown, format_func=lambda u: CU.unit_text(u, unit_names), key=pills_key, on_change=paint_unit,
              args=(pills_key, layer, direction))
-    plotly_chart(st, finder_figure(values, labels, shown, start, stop, quantity), width="stretch",
+    plotly_chart(st, finder_figure(values, labels, shown, start, stop, quantity, lang()), width="stretch",
                  key=f"{KEY}_finder")
 
 
 def saturation_view(tr: Trace) -> None:
     if tr.cell == "rnn":
-        st.info("A vanilla RNN has no gates: pick an LSTM or a GRU.", icon=":material/info:")
+        st.info(t("A vanilla RNN has no gates: pick an LSTM or a GRU."), icon=":material/info:")
         return
     if tr.cell in LEAKY:
         st.info(t("A leaky unit or echo state network has no gates: its leak rate α is a fixed (or learned) number "
@@ -363,59 +376,75 @@ def saturation_view(tr: Trace) -> None:
         return
     sat = U.gate_saturation(tr)
     chart, notes = st.columns([3, 2], gap="large")
-    plotly_chart(chart, saturation_figure(sat), width="stretch", key=f"{KEY}_saturation")
-    notes.caption("Each point is one gate unit over this sequence: across, how often the gate is nearly closed "
-                  "(below 0.1); up, how often it is nearly open (above 0.9). Points on the dotted line are always "
-                  "saturated; near the origin the gate works in between. Colour: gate; shade: layer; diamonds: the "
-                  "backward direction. Karpathy et al. (2015) found trained LSTMs keep many forget gates open.")
-    rows = [{"gate": NAMES.get(g, g), "nearly closed": float(left.mean()), "nearly open": float(right.mean())}
+    plotly_chart(chart, saturation_figure(sat, lang()), width="stretch", key=f"{KEY}_saturation")
+    notes.caption(t("Each point is one gate unit over this sequence: across, how often the gate is nearly closed "
+                    "(below 0.1); up, how often it is nearly open (above 0.9). Points on the dotted line are always "
+                    "saturated; near the origin the gate works in between. Colour: gate; shade: layer; diamonds: the "
+                    "backward direction. Karpathy et al. (2015) found trained LSTMs keep many forget gates open."))
+    gate, closed, opened = t("gate"), t("nearly closed"), t("nearly open")
+    rows = [{gate: quantity_name(g, lang()), closed: float(left.mean()), opened: float(right.mean())}
             for g, (left, right) in sat.items()]
     share = {k: st.column_config.ProgressColumn(k, format="percent", min_value=0, max_value=1)
-             for k in ("nearly closed", "nearly open")}
+             for k in (closed, opened)}
     notes.dataframe(rows, column_config=share, hide_index=True)
-    notes.caption("Mean over all units, layers and directions: the share of steps a gate spends saturated.")
+    notes.caption(t("Mean over all units, layers and directions: the share of steps a gate spends saturated."))
 
 
 def memory_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels: list[str]) -> None:
     if tr.cell == "rnn":
-        st.info("A vanilla RNN overwrites its state at every step; kept against written needs an LSTM or a GRU.",
+        st.info(t("A vanilla RNN overwrites its state at every step; kept against written needs an LSTM or a GRU."),
                 icon=":material/info:")
         return
     kept, written = U.memory_split(tr, layer, direction)  # [T, H]
-    choice = st.columns([1, 2])[0].selectbox("Units", ["mean over the units shown", *[int(u) for u in units]],
-                                             key=f"{KEY}_memunit",
-                                             format_func=lambda u: u if isinstance(u, str) else CU.unit_text(u, labels))
+    choice = st.columns([1, 2])[0].selectbox(
+        t("Units"), [MEAN, *[int(u) for u in units]], key=f"{KEY}_memunit",
+        format_func=lambda u: t("mean over the units shown") if u == MEAN else CU.unit_text(u, labels))
     if isinstance(choice, str):
         k_line, w_line, unit = np.abs(kept[:, units]).mean(1), np.abs(written[:, units]).mean(1), None
     else:
         k_line, w_line, unit = kept[:, choice], written[:, choice], choice
     state = "c_t" if tr.cell == "lstm" else "h_t"
-    st.caption(f"{state} is the sum of what is kept from the previous step and what is written now.")
-    plotly_chart(st, memory_figure(k_line, w_line, tr.labels, tr.cell, unit), width="stretch", key=f"{KEY}_memory")
+    st.caption(t("{state} is the sum of what is kept from the previous step and what is written now.", state=state))
+    plotly_chart(st, memory_figure(k_line, w_line, tr.labels, tr.cell, unit, lang()), width="stretch",
+                 key=f"{KEY}_memory")
     if tr.cell in LEAKY:  # the keep factor is 1 − α, the same at every step
         alpha = U.leak_rate(tr, layer, direction)
         horizon = U.memory_horizon(np.broadcast_to(1 - alpha, (len(tr.labels), len(alpha))))
         st.caption(t("Memory horizon τ = −1 / ln(1 − α): without the input, the state fades by a factor e every τ "
                      "steps. Median over the units shown: {steps} steps.", steps=f"{np.median(horizon[units]):.3g}"))
-        plotly_chart(st, horizon_figure(horizon, units, "1 − α"), width="stretch", key=f"{KEY}_horizon")
+        plotly_chart(st, horizon_figure(horizon, units, "1 − α", lang=lang()), width="stretch", key=f"{KEY}_horizon")
         return
     gate = U.KEEP_GATE[tr.cell]
     horizon = U.memory_horizon(tr[gate][layer, direction])
-    st.caption(f"Memory horizon τ = −1 / ln(mean {gate}): with a steady gate, memory fades by a factor e every τ "
-               f"steps. Median over the units shown: {np.median(horizon[units]):.3g} steps.")
-    plotly_chart(st, horizon_figure(horizon, units, gate), width="stretch", key=f"{KEY}_horizon")
+    st.caption(t("Memory horizon τ = −1 / ln(mean {gate}): with a steady gate, memory fades by a factor e every τ "
+                 "steps. Median over the units shown: {median} steps.", gate=gate,
+                 median=f"{np.median(horizon[units]):.3g}"))
+    plotly_chart(st, horizon_figure(horizon, units, gate, lang()), width="stretch", key=f"{KEY}_horizon")
 
 
 def download_view(tr: Trace) -> None:
     L, D, T, H = tr.shape
-    st.caption(f"The whole trace: {', '.join(tr.keys())} for {L} layer(s), {D} direction(s), {T} steps "
-               f"and {H} units, plus the tokens. NPZ keeps every array as [layer, direction, time, unit]; CSV has a "
-               "row per layer, direction and step. Each chart saves as PNG from its toolbar.")
+    keys = ", ".join(f"`{k}`" for k in tr.keys())  # array names; before t(): Babel takes a name "tr" as a keyword
+    st.caption(t("The whole trace: {keys} for {L} layer(s), {D} direction(s), {T} steps and {H} units, plus the "
+                 "tokens. NPZ keeps every array as [layer, direction, time, unit]; CSV has a row per layer, "
+                 "direction and step. Each chart saves as PNG from its toolbar.", keys=keys, L=L, D=D, T=T, H=H))
     row = st.container(horizontal=True)
-    row.download_button("Download NPZ", lambda: U.trace_npz(tr), file_name="rnnviz-trace.npz",
+    row.download_button(t("Download NPZ"), lambda: U.trace_npz(tr), file_name="rnnviz-trace.npz",
                        mime="application/octet-stream", icon=":material/download:", key=f"{KEY}_npz")
-    row.download_button("Download CSV", lambda: U.trace_csv(tr), file_name="rnnviz-trace.csv", mime="text/csv",
+    row.download_button(t("Download CSV"), lambda: U.trace_csv(tr), file_name="rnnviz-trace.csv", mime="text/csv",
                        icon=":material/download:", key=f"{KEY}_csv")
+
+
+def open_tab_in_this_language() -> None:
+    """A tab's state is its label: after a language switch, the open tab's label in the old language is turned
+    into the same tab's label in this one, so the tab stays open."""
+    key = f"{KEY}_view"
+    shown = st.session_state.get(key)
+    for code in LANGUAGES:
+        labels = [tr_(code, name) for name in TABS]
+        if shown in labels and code != lang():
+            st.session_state[key] = t(TABS[labels.index(shown)])
+            return
 
 
 def views_ui(model: Model, tr: Trace, data) -> None:
@@ -423,7 +452,8 @@ def views_ui(model: Model, tr: Trace, data) -> None:
     layer, direction, units, order, by = view_ui(tr, probes)
     CU.selected(tr, probes, model.fingerprint())  # the first unit selected: the best unit of the best feature
     labels = CU.unit_labels(probes, layer, direction, tr.shape[3])
-    tabs = st.tabs(TABS, key=f"{KEY}_view", on_change="rerun")
+    open_tab_in_this_language()
+    tabs = st.tabs([t(name) for name in TABS], key=f"{KEY}_view", on_change="rerun")
     views = {
         UNITS_TAB: lambda: CU.units_view(tr, probes, model.fingerprint()),
         "States": lambda: states_view(tr, layer, direction, units, labels,
@@ -434,22 +464,22 @@ def views_ui(model: Model, tr: Trace, data) -> None:
         "Memory": lambda: memory_view(tr, layer, direction, units, labels),
         "Download": lambda: download_view(tr),
     }
-    for tab, label in zip(tabs, TABS, strict=True):
+    for tab, name in zip(tabs, TABS, strict=True):
         if tab.open:
             with tab:
-                views[label]()
+                views[name]()
 
 
 def link_checks() -> dict:
     """What the page keeps in its link: the input, the model source and its settings."""
-    return {f"{KEY}_mode": one_of(MODES), f"{KEY}_sequence": short_text(), f"{KEY}_numbers": short_text(),
-            **model_source_checks(KEY, "char"), f"{KEY}_num_source": one_of(NUMBER_SOURCES),
+    return {f"{KEY}_mode": one_of(MODES, label), f"{KEY}_sequence": short_text(), f"{KEY}_numbers": short_text(),
+            **model_source_checks(KEY, "char"), f"{KEY}_num_source": one_of(NUMBER_SOURCES, label),
             **random_model_checks(f"{KEY}_text", CELLS), **random_model_checks(f"{KEY}_numbers", CELLS)}
 
 
 def main() -> None:
-    st.title("Inside the cell")
-    st.caption("Type a sequence and watch every gate and state of a recurrent cell at every step.")
+    st.title(t("Inside the cell"))
+    st.caption(t("Type a sequence and watch every gate and state of a recurrent cell at every step."))
     url_notice(f"{KEY}_", link_checks())
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -466,8 +496,8 @@ def main() -> None:
         return
     unknown = sum(tr.unknown)
     if unknown:
-        st.warning(f"{unknown} character(s) are not in this model's vocabulary: they are read as the unknown "
-                   "token and marked with a wavy underline in the colored text.", icon=":material/help:")
+        st.warning(t("{n} character(s) are not in this model's vocabulary: they are read as the unknown token and "
+                     "marked with a wavy underline in the colored text.", n=unknown), icon=":material/help:")
     views_ui(model, tr, data)
 
 

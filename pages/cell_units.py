@@ -15,7 +15,7 @@ from rnnviz import Trace
 from rnnviz import probes as P
 from rnnviz import units as U
 from rnnviz.figures import unit_gates_figure
-from rnnviz.figures.common import NAMES
+from rnnviz.figures.common import quantity_name
 
 KEY = "cell"
 SELECTED = f"{KEY}_selected"  # session_state: (layer, direction, unit)
@@ -165,7 +165,7 @@ def units_view(tr: Trace, probes: P.Probes | None, model_key: str) -> None:
     quantities = list(probes.quantities)
     q_best = int(np.abs(probes.r[:, layer, direction, unit]).max(axis=1).argmax())  # h or c, whichever fits best
     quantity = c2.segmented_control(t("Paint"), quantities, default=quantities[q_best], key=f"{KEY}_units_q",
-                                    format_func=lambda q: NAMES.get(q, q), required=True) or quantities[q_best]
+                                    format_func=lambda q: quantity_name(q, lang()), required=True) or quantities[q_best]
     if code is None or probes.best(code)[0].unit != unit:  # a unit picked by hand: its own best feature
         feature, _ = probes.unit_best(layer, direction)
         code = probes.codes[feature[unit]] if labels[unit] else code
@@ -173,11 +173,11 @@ def units_view(tr: Trace, probes: P.Probes | None, model_key: str) -> None:
     m = float(np.abs(values).max()) or 1.0
     r = probes.r[probes.quantities.index(quantity), layer, direction, unit, probes.codes.index(code)] if code else 0
     name = f"{quantity}[{unit}]" + (f" · {labels[unit]}" if labels[unit] else "")
-    st.html(U.colored_text_html(tr.tokens, values, -m, m, tr.unknown, name=name))
+    st.html(U.colored_text_html(tr.tokens, values, -m, m, tr.unknown, name=name, lang=lang()))
     where = t(" in layer {layer}", layer=layer) if tr.shape[0] > 1 else ""
     where += (t(", backward") if direction else t(", forward")) if tr.shape[1] > 1 else ""
     st.caption(t("Unit #{unit}{where}: its {quantity} painted over the text, red high and blue low (±{m}).",
-                 unit=unit, where=where, quantity=NAMES.get(quantity, quantity), m=f"{m:.2g}")
+                 unit=unit, where=where, quantity=quantity_name(quantity, lang()), m=f"{m:.2g}")
                + (" " + t("r = {r} with {feature}: {sense}", r=f"{r:.2f}", feature=P.feature_name(code, lang()),
                           sense=t("red where the feature is high.") if r > 0 else t("blue where the feature is high.")
                           ) if code else ""))

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.i18n import t
+from pages.i18n import lang, t
 from pages.shared import (
     LINK,
     label,
@@ -189,8 +189,8 @@ def main() -> None:
     st.subheader(t("Written text"), anchor=False)
     st.caption(t("{name} · {mode} · {n:,} characters after the prime.", name=markdown_literal(name), mode=mode,
                  n=settings["length"]))
-    st.html(probability_legend())
-    st.html(generation_html(gen))
+    st.html(probability_legend(lang()))
+    st.html(generation_html(gen, lang=lang()))
     summary_ui(gen)
     with st.expander(t("The top 5 at one position"), expanded=False):
         inspect_ui(gen)

@@ -292,7 +292,7 @@ def sequence_ui(key: str, default: str, presets: dict[str, str] | None = None, h
             st.session_state[key] = presets[st.session_state[f"{key}_preset"]]
 
         st.selectbox(t("Preset"), list(presets), key=f"{key}_preset", on_change=apply_preset, index=None,
-                     placeholder=t("Pick an example sequence…"))
+                     placeholder=t("Pick an example sequence…"), format_func=label)  # names marked with N_
     st.session_state.setdefault(key, default)  # the key holds the value, so presets and callbacks may write it
     text = linked_text(st, "text_area", t("Sequence"), key, height=height,
                        help=help or t("Any characters: letters, code, Chinese, emoji. Each one is a time step."))

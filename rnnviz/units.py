@@ -24,22 +24,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .i18n import N_, tr
 from .model import LEAKY
 from .trace import Trace
 from .vocab import token_label
 
 KEEP_GATE = {"lstm": "f", "gru": "z"}  # the gate that multiplies the previous state
-SORTS = {"index": "unit number", "variance": "variance of h_t", "keep": "mean forget gate"}
+SORTS = {"index": N_("unit number"), "variance": N_("variance of h_t"), "keep": N_("mean forget gate")}  # N_: tr
 SATURATION = (0.1, 0.9)
 
 
 def sort_options(cell: str) -> dict[str, str]:
-    """The orderings that exist for ``cell``, key → label (GRU's keep gate is its update gate z)."""
+    """The orderings that exist for ``cell``, key → label marked with N_ (GRU's keep gate is its update gate z)."""
     options = dict(SORTS)
     if cell not in KEEP_GATE:
         del options["keep"]
     elif cell == "gru":
-        options["keep"] = "mean update gate"
+        options["keep"] = N_("mean update gate")
     return options
 
 
@@ -71,15 +72,17 @@ def parse_units(spec: str, hidden: int) -> np.ndarray | None:
             continue
         m = _RANGE.fullmatch(part)
         if not m:
-            raise InputError(f"{part.strip()[:20]!r} is not a unit or a range: write units like 3, 10-15.")
+            raise InputError("{part} is not a unit or a range: write units like 3, 10-15.",
+                             part=repr(part.strip()[:20]))
         if any(g is not None and len(g.lstrip("0")) > 9 for g in m.groups()):  # int() refuses 4,300+ digits
-            raise InputError(f"{part.strip()[:20]!r} names no unit: this layer has units 0 to {hidden - 1}.")
+            raise InputError("{part} names no unit: this layer has units 0 to {last}.", part=repr(part.strip()[:20]),
+                             last=hidden - 1)
         lo = int(m.group(1))
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if lo > hi:
-            raise InputError(f"The range {lo}-{hi} runs backwards: write {hi}-{lo}.")
+            raise InputError("The range {lo}-{hi} runs backwards: write {hi}-{lo}.", lo=lo, hi=hi)
         if hi >= hidden:
-            raise InputError(f"Unit {hi} does not exist: this layer has units 0 to {hidden - 1}.")
+            raise InputError("Unit {unit} does not exist: this layer has units 0 to {last}.", unit=hi, last=hidden - 1)
         units.extend(range(lo, hi + 1))
     if not units:
         return None
@@ -244,10 +247,10 @@ def value_color(value: float, vmin: float, vmax: float) -> tuple[str, str]:
 
 
 def colored_text_html(tokens: list[str], values: np.ndarray, vmin: float = -1.0, vmax: float = 1.0,
-                      unknown: list[bool] | None = None, name: str = "value") -> str:
+                      unknown: list[bool] | None = None, name: str = "value", lang: str = "en") -> str:
     """The tokens as HTML spans coloured by ``values`` ``[time]``; every token and title is HTML-escaped.
 
-    Unknown tokens (outside the vocabulary) are underlined with a wavy line and say so in their tooltip.
+    Unknown tokens (outside the vocabulary) are underlined with a wavy line and say so in their tooltip (in ``lang``).
     """
     values = np.asarray(values, dtype=np.float64)
     if values.shape != (len(tokens),):
@@ -256,7 +259,8 @@ def colored_text_html(tokens: list[str], values: np.ndarray, vmin: float = -1.0,
     spans = []
     for t, (token, value, unk) in enumerate(zip(tokens, values, unknown, strict=True)):
         background, color = value_color(value, vmin, vmax)
-        title = f"step {t} · {token_label(token)} · {name} = {value:.3f}" + (" · not in the vocabulary" if unk else "")
+        title = tr(lang, "step {step} · {token} · {name} = {value}", step=t, token=token_label(token), name=name,
+                   value=f"{value:.3f}") + (" · " + tr(lang, "not in the vocabulary") if unk else "")
         style = f"background:{background};color:{color}"
         if unk:
             style += ";text-decoration:underline wavy #b91c1c"

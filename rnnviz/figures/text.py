@@ -9,6 +9,7 @@ import html
 
 import numpy as np
 
+from ..i18n import tr
 from ..vocab import token_label
 
 # LaTeX -------------------------------------------------------------------------------------------------------------
@@ -173,9 +174,9 @@ def matrix_html(m: np.ndarray, rows: list[str] | None = None, cols: list[str] | 
     return f'{style}<div class="rnnviz-scroll"><table class="rnnviz-mat">{cap}{head}{"".join(body)}</table></div>'
 
 
-def gate_table_html(rows: list[dict], headers: list[str], decimals: int = 2) -> str:
+def gate_table_html(rows: list[dict], headers: list[str], decimals: int = 2, lang: str = "en") -> str:
     """The gates of one LSTM or GRU step (from ``stepthrough.gate_rows``): each gate on its own row, with the
-    vectors added inside its activation (under ``headers``), their sum, and the result."""
+    vectors added inside its activation (under ``headers``), their sum, and the result (column titles in ``lang``)."""
     esc = html.escape
     scale = max(float(np.abs(np.concatenate([r["pre"], *r["parts"].values()])).max()) for r in rows) or 1.0
 
@@ -186,8 +187,9 @@ def gate_table_html(rows: list[dict], headers: list[str], decimals: int = 2) -> 
     n_parts = max(len(r["parts"]) for r in rows)
     if len(headers) != n_parts:
         raise ValueError(f"{len(headers)} headers for {n_parts} parts")
+    total, value = esc(tr(lang, "sum")), esc(tr(lang, "value"))
     head = "<tr><th></th>" + "".join(f'<th colspan="{H}">{esc(h)}</th><th></th>' for h in headers) + \
-        f'<th colspan="{H}">sum</th><th></th><th colspan="{H}">value</th></tr>'
+        f'<th colspan="{H}">{total}</th><th></th><th colspan="{H}">{value}</th></tr>'
     body = []
     for r in rows:
         parts = list(r["parts"].items())
@@ -231,8 +233,9 @@ _CHIPS_CSS = """
 
 
 def sequence_html(tokens: list[str], current: int, predictions: list[str] | None = None,
-                  unknown: list[bool] | None = None, backward: bool = False) -> str:
-    """The typed sequence as chips, the current step outlined; under each, the prediction made after it.
+                  unknown: list[bool] | None = None, backward: bool = False, lang: str = "en") -> str:
+    """The typed sequence as chips, the current step outlined; under each, the prediction made after it. Hover
+    titles in ``lang``.
 
     ``backward``: a walk from the last step to the first, so the steps after ``current`` are the ones done.
     """
@@ -242,7 +245,9 @@ def sequence_html(tokens: list[str], current: int, predictions: list[str] | None
         done = t > current if backward else t < current
         state = "now" if t == current else ("done" if done else "later")
         shown = token_label(tok)
-        title = f"step {t + 1}: {shown}" + (" (not in the vocabulary: read as <unk>)" if unknown[t] else "")
+        title = tr(lang, "step {step}: {token}", step=t + 1, token=shown)
+        if unknown[t]:
+            title += " " + tr(lang, "(not in the vocabulary: read as <unk>)")
         pred = ""
         if predictions is not None and (backward or t <= current):
             pred = f'<span class="pred">→ {html.escape(predictions[t])}</span>'
@@ -297,45 +302,54 @@ def _shown(token: str, unknown: bool) -> tuple[str, str]:
     return html.escape(token), ""
 
 
-def token_tip(gen, t: int) -> str:
-    """The hover text of position ``t``: the token, its probability, the top-5 the model expected there."""
+def token_tip(gen, t: int, lang: str = "en") -> str:
+    """The hover text of position ``t``: the token, its probability, the top-5 the model expected there (in
+    ``lang``)."""
     typed, tok = gen.typed[t], gen.tokens[t]
-    where = "prime" if t < gen.prime_len else "written"
-    lines = [f"position {t + 1} ({where}): {token_label(tok)}"]
     if gen.unknown[t]:
-        lines[0] = f"position {t + 1} (prime): {token_label(typed)} is not in the vocabulary, read as <unk>"
+        lines = [tr(lang, "position {n} (prime): {token} is not in the vocabulary, read as <unk>", n=t + 1,
+                    token=token_label(typed))]
+    elif t < gen.prime_len:
+        lines = [tr(lang, "position {n} (prime): {token}", n=t + 1, token=token_label(tok))]
+    else:
+        lines = [tr(lang, "position {n} (written): {token}", n=t + 1, token=token_label(tok))]
     if t == 0:
-        lines.append("first token: nothing predicted it")
+        lines.append(tr(lang, "first token: nothing predicted it"))
         return "\n".join(lines)
-    lines.append(f"p = {gen.prob[t]:.3f} under the model")
+    lines.append(tr(lang, "p = {p} under the model", p=f"{gen.prob[t]:.3f}"))
     if t >= gen.prime_len:
-        lines.append("greedy: the most likely token" if gen.greedy else
-                     f"q = {gen.sample_prob[t]:.3f} sampled at T = {gen.temperature:g}")
-    lines.append("top 5 here:")
+        lines.append(tr(lang, "greedy: the most likely token") if gen.greedy else
+                     tr(lang, "q = {q} sampled at T = {temperature}", q=f"{gen.sample_prob[t]:.3f}",
+                        temperature=f"{gen.temperature:g}"))
+    lines.append(tr(lang, "top 5 here:"))
     for cand, p in gen.top(t):
         mark = "  ←" if cand == tok else ""
         lines.append(f"  {token_label(cand):<6} {p:.3f}{mark}")
     return "\n".join(lines)
 
 
-def generation_html(gen, show_prime: bool = True) -> str:
+def generation_html(gen, show_prime: bool = True, lang: str = "en") -> str:
     """The prime and the generated text, each token on a background by its probability under the model, with a
-    hover box (``data-tip``) listing the model's top-5 at that position. Everything is HTML-escaped."""
+    hover box (``data-tip``, in ``lang``) listing the model's top-5 at that position. Everything is HTML-escaped."""
     sep = "" if gen.level == "char" else " "
     spans = []
     start = 0 if show_prime else gen.prime_len
     for t in range(start, len(gen.tokens)):
         text, extra = _shown(gen.tokens[t], gen.unknown[t])
         kind = " prime" if t < gen.prime_len else ""
-        tip = html.escape(token_tip(gen, t), quote=True)
+        tip = html.escape(token_tip(gen, t, lang), quote=True)
         spans.append(f'<span class="tk{kind}{extra}" style="background:{prob_color(gen.prob[t])}" '
                      f'data-t="{t}" data-tip="{tip}">{text}</span>')
     return f'<style>{_GEN_CSS}</style><div class="rnnviz-gen">{sep.join(spans)}</div>'
 
 
-def probability_legend() -> str:
+def probability_legend(lang: str = "en") -> str:
+    """The colour bar of :func:`generation_html` with what its marks mean, in ``lang``."""
+    p_label, prime = html.escape(tr(lang, "p under the model:")), html.escape(tr(lang, "the prime in grey italics"))
+    unknown, hover = (html.escape(tr(lang, "a character the model does not know")),
+                      html.escape(tr(lang, "hover a character for the top 5")))
     stops = ", ".join(f"{prob_color(p)} {p * 100:.0f}%" for p in np.linspace(0, 1, 11))
-    return (f'<style>{_GEN_CSS}</style><div class="rnnviz-gen-legend"><span>p under the model: 0</span>'
+    return (f'<style>{_GEN_CSS}</style><div class="rnnviz-gen-legend"><span>{p_label} 0</span>'
             f'<span class="bar" style="background: linear-gradient(to right, {stops})"></span><span>1</span>'
-            '<span>· <i style="color:#6b7280">the prime in grey italics</i> · <span style="color:#b91c1c">&lt;unk&gt;'
-            '</span> = a character the model does not know · hover a character for the top 5</span></div>')
+            f'<span>· <i style="color:#6b7280">{prime}</i> · <span style="color:#b91c1c">&lt;unk&gt;</span> = '
+            f'{unknown} · {hover}</span></div>')

@@ -15,13 +15,14 @@ import pytest
 from google.protobuf.json_format import MessageToDict
 from streamlit.testing.v1 import AppTest
 
+from rnnviz.i18n import tr
 from tests.app.helpers import TIMEOUT_S, ok
 from tests.app.test_app import APP
 
-PAGES = ["pages/home.py", "pages/generate.py", "pages/gradients.py", "pages/train.py",
-         "pages/memory.py"]  # phase 2: cell, step
+PAGES = ["pages/home.py", "pages/generate.py", "pages/gradients.py", "pages/train.py", "pages/cell.py",
+         "pages/memory.py"]  # phase 2: step
 # Pieces still in English on a converted page, with the file that must convert them (phase 2 of the issue).
-PENDING = {"pages/generate.py": ("html",)}  # rnnviz/figures/text.py: the probability legend and text's hovers
+PENDING: dict[str, tuple[str, ...]] = {}
 SKIPPED_KEYS = {"id", "key", "formId", "queryParamKey", "icon", "value", "default", "rawValue", "spec", "data",
                 "type", "format", "anchor", "url", "pageScriptHash", "urlPath", "persistState", "fragmentId"}
 PLOTLY_TEXT = {"text", "name", "hovertemplate", "title"}
@@ -98,10 +99,14 @@ def visible_text(at: AppTest, page: str) -> list[str]:
     return out
 
 
-def open_in_chinese(page: str) -> AppTest:
+def open_in_chinese(page: str, state: dict | None = None) -> AppTest:
+    """``page`` in Chinese, opened with ``state`` in its session. (AppTest runs a page once in Chinese: its next run
+    would match a widget's value against its translated labels through ``str``, not the page's format_func.)"""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     at.query_params["lang"] = "zh"
     ok(at.run())
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
     if page != "pages/home.py":
         at.switch_page(page)
         ok(at.run())
@@ -142,3 +147,47 @@ def test_a_link_s_option_labels_work_in_either_language(lang, linked, shown):
     assert at.session_state["train_task"] == "adding"
     assert shown in at.selectbox(key="train_task").options  # the page's labels are in its language
     assert not [w for w in at.warning if w.icon == ":material/link_off:"]
+
+
+@pytest.mark.parametrize("tab", ["States", "Predictions", "Colored text", "Saturation", "Memory", "Download"])
+def test_every_cell_tab_in_chinese_shows_no_english_sentence(tab):
+    """/cell opens on "What the units learned" (PAGES covers it); each other tab runs only when open."""
+    at = open_in_chinese("pages/cell.py", {"cell_view": tr("zh", tab)})  # a tab's state is its label, translated
+    texts = visible_text(at, "pages/cell.py")
+    assert any(s.startswith("plotly_chart") for s in texts) or tab == "Download"  # the tab's content did run
+    found = [f"{text[:120]}  ← {run!r}" for text in texts
+             for run in english_runs(text, tokens=text.startswith("html:"))]
+    assert not found, f"Untranslated English on /cell's {tab} tab:\n" + "\n".join(found)
+
+
+def test_switching_language_on_cell_recomputes_nothing(monkeypatch):
+    """The caches hold no words: a switch to Chinese reruns /cell from its trace and probes, and keeps the unit."""
+    import streamlit as st
+
+    import pages.shared
+    import rnnviz.probes
+
+    calls = {"trace": 0, "probe": 0}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(pages.shared, "trace", counted("trace", pages.shared.trace))
+    monkeypatch.setattr(rnnviz.probes, "probe", counted("probe", rnnviz.probes.probe))
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.query_params["lang"] = "en"
+    ok(at.run())
+    at.switch_page("pages/cell.py")
+    ok(at.run())
+    before = dict(calls)
+    assert before["trace"] >= 1 and before["probe"] >= 1  # the page did compute
+    selected = at.session_state["cell_selected"]
+    at.segmented_control(key="rnnviz_lang_switch").set_value("zh")
+    ok(at.run())
+    assert at.session_state["rnnviz_lang"] == "zh" and "细胞内部" in [t.value for t in at.title]
+    assert calls == before
+    assert at.session_state["cell_selected"] == selected

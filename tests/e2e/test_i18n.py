@@ -13,15 +13,24 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import VIEWPORT, assert_no_exception, expect_rerun, open_page, save_screenshot, track_runs
+from tests.e2e.helpers import (
+    VIEWPORT,
+    assert_no_exception,
+    expect_rerun,
+    open_page,
+    save_screenshot,
+    set_text,
+    text_box,
+    track_runs,
+)
 
 pytestmark = pytest.mark.e2e
 
 # url_path: the page's title in Chinese, as app.py's catalog gives it
 NAVIGATION = {"": "首页", "cell": "细胞内部", "gradients": "梯度流", "memory": "门控之前", "train": "实时训练",
               "step": "逐步演算", "generate": "生成"}
-TITLES = {"gradients": "梯度流", "memory": "门控之前", "train": "实时训练",
-          "generate": "生成"}  # pages whose own title is translated
+TITLES = {"gradients": "梯度流", "memory": "门控之前", "train": "实时训练", "generate": "生成",
+          "cell": "细胞内部"}  # pages whose own title is translated
 LAG, NOISE = "间隔（填充的时间步数）", "噪声"  # /train's recall lag and filler, in Chinese
 
 
@@ -91,6 +100,41 @@ def test_switching_keeps_settings_and_training_on_train(page):
     assert page.get_by_label(LAG, exact=True).input_value() == "50"
     expect(page.get_by_role("radio", name=NOISE, exact=True)).to_be_checked()
     expect(page).to_have_url(re.compile(r"train_filler=%E5%99%AA%E5%A3%B0"))  # 噪声
+
+
+def test_switching_keeps_the_sequence_model_and_unit_on_cell(page):
+    """/cell, there and back: the typed sequence, the model source and the selected unit stay as they were, and
+    the open tab stays open (its state is its label)."""
+    typed = "def f(x):\n    return [x, (x + 1)]  # 注释\n"
+    open_page(page, "cell?lang=zh")
+    with expect_rerun(page):
+        page.get_by_role("radio", name="随机", exact=True).locator("xpath=ancestor::label[1]").click()
+    set_text(page, "序列", typed)
+    picker = page.locator('.st-key-cell_units_pick_128 input[role="combobox"]')
+    with expect_rerun(page):
+        picker.click()
+        page.keyboard.type("#7")  # the list is long and drawn lazily: filter it
+        page.get_by_role("option", name=re.compile(r"^#7\b")).first.click()
+    chosen = picker.input_value()
+    assert chosen.startswith("#7")
+    painted = page.locator(".rnnviz-colored-text").first.inner_html()
+    assert "第 0 步" in painted  # the hovers speak Chinese
+
+    switch_to(page, "English")
+    expect(page.get_by_role("heading", name="Inside the cell", level=1)).to_be_visible()
+    assert text_box(page, "Sequence").input_value() == typed
+    expect(page.get_by_role("radio", name="Random", exact=True)).to_be_checked()
+    assert page.get_by_role("tab", name="What the units learned").get_attribute("aria-selected") == "true"
+    assert picker.input_value().startswith("#7")
+    english = page.locator(".rnnviz-colored-text").first.inner_html()
+    assert "step 0 · " in english and "第 0 步" not in english
+    save_screenshot(page, "zh-cell-switched-to-en")
+
+    switch_to(page, "中文")
+    assert text_box(page, "序列").input_value() == typed
+    expect(page.get_by_role("radio", name="随机", exact=True)).to_be_checked()
+    assert picker.input_value() == chosen
+    assert page.locator(".rnnviz-colored-text").first.inner_html() == painted  # the same unit, the same values
 
 
 def test_a_link_copied_in_chinese_opens_in_chinese(page, browser_context):
