@@ -453,7 +453,8 @@ def views_ui(model: Model, tr: Trace, data) -> None:
     CU.selected(tr, probes, model.fingerprint())  # the first unit selected: the best unit of the best feature
     labels = CU.unit_labels(probes, layer, direction, tr.shape[3])
     open_tab_in_this_language()
-    tabs = st.tabs([t(name) for name in TABS], key=f"{KEY}_view", on_change="rerun")
+    names = TABS if probes is not None else TABS[1:]  # numbers have no features a person can name: States first
+    tabs = st.tabs([t(name) for name in names], key=f"{KEY}_view", on_change="rerun")
     views = {
         UNITS_TAB: lambda: CU.units_view(tr, probes, model.fingerprint()),
         "States": lambda: states_view(tr, layer, direction, units, labels,
@@ -464,7 +465,7 @@ def views_ui(model: Model, tr: Trace, data) -> None:
         "Memory": lambda: memory_view(tr, layer, direction, units, labels),
         "Download": lambda: download_view(tr),
     }
-    for tab, name in zip(tabs, TABS, strict=True):
+    for tab, name in zip(tabs, names, strict=True):
         if tab.open:
             with tab:
                 views[name]()

@@ -145,12 +145,8 @@ def feature_ui(tr: Trace, probes: P.Probes) -> str | None:
     return code
 
 
-def units_view(tr: Trace, probes: P.Probes | None, model_key: str) -> None:
+def units_view(tr: Trace, probes: P.Probes, model_key: str) -> None:
     """What the units learned: for the picked feature (or unit), the unit painted over the text and its gates."""
-    if probes is None:
-        st.info(t("The units are compared with features of a text; this input is numbers. Pick a unit in the other "
-                  "views."), icon=":material/info:")
-        return
     st.caption(t("Units that follow something a person can name: whether the model is inside a string or a comment, "
                  "how deep in brackets, how far into a line. After Karpathy, Johnson and Fei-Fei (2015)."))
     code = feature_ui(tr, probes)
