@@ -441,12 +441,13 @@ def numpy_view(setup: Setup, text: str) -> None:
 
 
 def link_checks() -> dict:
-    """What the page keeps in its link: the weights' source, cell and settings, the typed weights, the sequence."""
+    """What the page keeps in its link: the weights' source, cell and settings, the typed weights, the sequence, the
+    open tab (its label) and the Backward tab's loss, targets and learning rate."""
     return {f"{KEY}_source": one_of(SOURCES, named(SOURCES)), f"{KEY}_cell": one_of(CELLS),
             f"{KEY}_encoder": one_of(ENCODERS, named(ENCODERS)), f"{KEY}_seed": number(0, 10_000, integer=True),
             f"{KEY}_mode": one_of(MODES, named(MODES)), f"{KEY}_hidden": number(1, 4, integer=True),
             f"{KEY}_sequence": short_text(), **{f"{KEY}_{name}": short_text() for name in S.TEXTBOOK},
-            **backward_links()}
+            f"{KEY}_view": one_of(TABS.values(), t), **backward_links()}
 
 
 def main() -> None:
@@ -464,7 +465,7 @@ def main() -> None:
     if setup is None or text is None:
         return
     # The tabs' labels are in the session's language (st.tabs has no format_func); the key holds the open label.
-    tabs = st.tabs([t(label) for label in TABS.values()], key=f"{KEY}_view", on_change="rerun")
+    tabs = st.tabs([t(label) for label in TABS.values()], key=f"{KEY}_view", on_change="rerun", bind=LINK)
     views = {"Step by step": step_view, "Backward": backward_view, "One-hot or embedding": encoding_view,
              "Shapes": shapes_view, "NumPy forward pass": numpy_view}
     for tab, code in zip(tabs, TABS, strict=True):

@@ -356,13 +356,16 @@ def train_letters(cell: str = "rnn", mode: str = "four", encoder: str = "onehot"
 # One-hot against embedding --------------------------------------------------------------------------------------
 
 
+ENCODING_COLUMNS = (N_("encoder"), N_("numbers per token"), N_("nonzero per token"), N_("input to the cell"),
+                    N_("lookup table"), N_("parameters"))  # encoding_sizes' columns, besides W_xh
+
+
 def encoding_sizes(vocab: int, embed_dim: int, hidden: int, steps: int, gates: int = 1,
                    lang: str = "en") -> list[dict]:
     """What each encoder feeds the first layer, and what it costs in parameters, for one sequence (column names
     and words in ``lang``)."""
     G = gates
-    k = {name: tr(lang, name) for name in ("encoder", "numbers per token", "nonzero per token", "input to the cell",
-                                           "lookup table", "parameters")}
+    k = {name: tr(lang, name) for name in ENCODING_COLUMNS}
     return [
         {k["encoder"]: tr(lang, "one-hot"), k["numbers per token"]: vocab, k["nonzero per token"]: 1,
          k["input to the cell"]: f"[{steps}, {vocab}]", k["lookup table"]: tr(lang, "none"),
