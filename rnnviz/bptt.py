@@ -34,6 +34,7 @@ import torch
 
 from .errors import ConfigError, InputError, shown
 from .gradients import _bptt, _sigma_max
+from .i18n import N_
 from .model import Model, ModelConfig
 from .stepthrough import StepWeights
 from .trace import as_input, trace
@@ -163,12 +164,9 @@ def _check(model: Model, loss: str) -> None:
         raise InputError("Unknown loss {loss}: use 'every' (every step scored) or 'last' (the last step only).",
                          loss=shown(loss))
     if c.num_layers != 1 or c.bidirectional:
-        if c.bidirectional:
-            raise ConfigError("The worked backward pass covers one layer in one direction; this model has {n} "
-                              "layer(s), bidirectional. Gradient flow shows stacked and bidirectional models.",
-                              n=c.num_layers)
-        raise ConfigError("The worked backward pass covers one layer in one direction; this model has {n} layer(s). "
-                          "Gradient flow shows stacked and bidirectional models.", n=c.num_layers)
+        raise ConfigError("The worked backward pass covers one layer in one direction; this model has {n} "
+                          "layer(s){bidirectional}. Gradient flow shows stacked and bidirectional models.",
+                          n=c.num_layers, bidirectional=N_(", bidirectional") if c.bidirectional else "")
     if model.head is None or c.head != "classify" or model.vocab is None:
         raise ConfigError("The worked backward pass needs a model that reads tokens and has a classifier head.")
 

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.e2e
 
 NAVIGATION = {"": "首页", "cell": "细胞内部", "gradients": "梯度流", "train": "实时训练", "step": "逐步演算",
               "generate": "生成"}  # url_path: the page's title in Chinese, as app.py's catalog gives it
-TITLES = {"gradients": "梯度流", "train": "实时训练", "generate": "生成", "step": "逐步演算"}  # pages whose own title is translated
+# pages whose own title is translated
+TITLES = {"gradients": "梯度流", "train": "实时训练", "generate": "生成", "step": "逐步演算"}
 LAG, NOISE = "间隔（填充的时间步数）", "噪声"  # /train's recall lag and filler, in Chinese
 
 
