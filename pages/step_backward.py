@@ -13,7 +13,17 @@ import pandas as pd
 import streamlit as st
 
 from pages.i18n import lang, t
-from pages.shared import markdown_literal, plotly_chart, show_error
+from pages.shared import (
+    LINK,
+    linked_text,
+    markdown_literal,
+    named,
+    number,
+    one_of,
+    plotly_chart,
+    short_text,
+    show_error,
+)
 from rnnviz import Backprop, Model, RnnvizError, bptt
 from rnnviz import stepthrough as S
 from rnnviz.bptt import LOSSES, descend, model_from_weights
@@ -51,16 +61,23 @@ def task_targets(text: str) -> str:
 def loss_ui(text: str) -> tuple[str, str]:
     """(loss, targets as letters) from the controls; empty targets mean the letter task's answers."""
     c1, c2, c3 = st.columns([4, 3, 2], vertical_alignment="bottom")
-    loss = c1.segmented_control(t("Loss"), LOSSES, default="every", required=True, key=f"{KEY}_loss",
-                                format_func=lambda k: t(LOSS_NAMES[k]),
+    loss = c1.segmented_control(t("Loss"), LOSSES, default="every", required=True, key=f"{KEY}_loss", bind=LINK,
+                                format_func=named(LOSS_NAMES),
                                 help=t("Which steps the cross-entropy scores. L is the sum over the scored steps."))
     answers = task_targets(text)
-    typed = c2.text_input(t("Targets"), key=f"{KEY}_targets", placeholder=answers if loss == "every" else answers[-1],
-                          help=t("The right answer at each scored step, as letters. Empty: the letter task's "
-                                 "answers (the next letter; after e comes a)."))
+    typed = linked_text(c2, "text_input", t("Targets"), f"{KEY}_targets",
+                        placeholder=answers if loss == "every" else answers[-1],
+                        help=t("The right answer at each scored step, as letters. Empty: the letter task's "
+                               "answers (the next letter; after e comes a)."))
     c3.segmented_control(t("Decimals"), [2, 3, 4], default=3, required=True, key=f"{KEY}_decimals")
     target = typed.strip() or (answers if loss == "every" else answers[-1])
     return loss, target
+
+
+def link_checks() -> dict:
+    """What the tab keeps in the page's link: the loss, the targets, the learning rate."""
+    return {f"{KEY}_loss": one_of(LOSSES, named(LOSS_NAMES)), f"{KEY}_targets": short_text(),
+            f"{KEY}_lr": number(0.001, 100.0)}
 
 
 def position_ui(b: Backprop, key_of_walk: tuple, labels: list[str]) -> int:
@@ -130,7 +147,7 @@ def inside(cell: str, n: int) -> str:
 
 
 def formulas_ui(b: Backprop, now: int, d: int) -> None:
-    st.latex(error_latex(b, now, d))
+    st.latex(error_latex(b, now, d, lang()))
     st.latex(cell_latex(b, now, d))
     st.caption(t("σ′(v) = v(1 − v) for a sigmoid gate of value v and tanh′ = 1 − v² for a tanh of value v; ⊙ "
                  "multiplies entry by entry. Row vectors, as in the forward view."))
@@ -201,7 +218,7 @@ def gradients_ui(b: Backprop, now: int, d: int, labels: list[str]) -> None:
 
 def step_table(b: Backprop, now: int) -> pd.DataFrame:
     """Every named vector of the backward step, one row each, for copying."""
-    return pd.DataFrame([{"quantity": k, "values": ", ".join(f"{x:.6g}" for x in np.ravel(v[now]))}
+    return pd.DataFrame([{t("quantity"): k, t("values"): ", ".join(f"{x:.6g}" for x in np.ravel(v[now]))}
                          for k, v in b.arrays.items()])
 
 
@@ -218,7 +235,8 @@ def descent_ui(model: Model, key: str, text: str, target: str, loss: str, b: Bac
                      "moves twice as far as one textbook bias would."))
     frozen = ("rnn.bias_hh_l0",) if textbook else ()
     c1, c2 = st.columns([1, 3])
-    lr = c1.number_input(t("Learning rate η"), 0.001, 100.0, DEFAULT_LR, step=0.1, format="%.3f", key=f"{KEY}_lr")
+    lr = c1.number_input(t("Learning rate η"), 0.001, 100.0, DEFAULT_LR, step=0.1, format="%.3f", key=f"{KEY}_lr",
+                         bind=LINK)
     try:
         after = cached_descent(model, key, text, target, loss, float(lr), frozen)
     except RnnvizError as err:

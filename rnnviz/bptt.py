@@ -34,6 +34,7 @@ import torch
 
 from .errors import ConfigError, InputError, shown
 from .gradients import _bptt, _sigma_max
+from .i18n import N_
 from .model import Model, ModelConfig
 from .stepthrough import StepWeights
 from .trace import as_input, trace
@@ -136,35 +137,36 @@ def _targets(model: Model, target, loss: str, T: int) -> np.ndarray:
         try:
             target = model.vocab.encode(target).tolist()
         except InputError as err:
-            raise InputError(f"Targets: {err}") from None
+            raise InputError("Targets: {reason}", reason=err) from None
         if loss == "last":
             if len(target) != 1:
-                raise InputError(f"The last-step loss takes one target token, not {len(target)}.")
+                raise InputError("The last-step loss takes one target token, not {n}.", n=len(target))
             target = target[0]
     if loss == "last":
         if isinstance(target, torch.Tensor | np.ndarray) and np.ndim(target) == 0:
             target = target.item()
         if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not 0 <= target < V:
-            raise InputError(f"The target of the last step must be one token id from 0 to {V - 1}.")
+            raise InputError("The target of the last step must be one token id from 0 to {top}.", top=V - 1)
         out = np.full(T, -1)
         out[-1] = int(target)
         return out
     ids = np.asarray(target.tolist() if isinstance(target, torch.Tensor) else target)
     if ids.ndim != 1 or ids.size != T:
-        raise InputError(f"Scoring every step takes {T} target(s), one per step; got {ids.size}.")
+        raise InputError("Scoring every step takes {T} target(s), one per step; got {n}.", T=T, n=ids.size)
     if ids.size and (not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= V):
-        raise InputError(f"Targets must be token ids from 0 to {V - 1}.")
+        raise InputError("Targets must be token ids from 0 to {top}.", top=V - 1)
     return ids.astype(np.int64)
 
 
 def _check(model: Model, loss: str) -> None:
     c = model.config
     if loss not in LOSSES:
-        raise InputError(f"Unknown loss {shown(loss)}: use 'every' (every step scored) or 'last' (the last step only).")
+        raise InputError("Unknown loss {loss}: use 'every' (every step scored) or 'last' (the last step only).",
+                         loss=shown(loss))
     if c.num_layers != 1 or c.bidirectional:
-        raise ConfigError("The worked backward pass covers one layer in one direction; this model has "
-                          f"{c.num_layers} layer(s){', bidirectional' if c.bidirectional else ''}. "
-                          "Gradient flow shows stacked and bidirectional models.")
+        raise ConfigError("The worked backward pass covers one layer in one direction; this model has {n} "
+                          "layer(s){bidirectional}. Gradient flow shows stacked and bidirectional models.",
+                          n=c.num_layers, bidirectional=N_(", bidirectional") if c.bidirectional else "")
     if model.head is None or c.head != "classify" or model.vocab is None:
         raise ConfigError("The worked backward pass needs a model that reads tokens and has a classifier head.")
 
@@ -192,8 +194,9 @@ def bptt(model: Model, x, target, loss: str = "every") -> Backprop:
     T = len(ids)
     n_params = sum(p.numel() for p in model.parameters())
     if T * n_params > MAX_ELEMENTS:
-        raise InputError(f"The worked backward pass keeps every weight's contribution at every step: {T:,} steps "
-                         f"of {n_params:,} parameters is too many. Use a shorter sequence or a smaller model.")
+        raise InputError("The worked backward pass keeps every weight's contribution at every step: {T:,} steps "
+                         "of {n:,} parameters is too many. Use a shorter sequence or a smaller model.",
+                         T=T, n=n_params)
     m = model if model.dtype == torch.float64 else copy.deepcopy(model).double()
     targets = _targets(m, target, loss, T)
     tr = trace(m, ids)

@@ -33,6 +33,7 @@ from torch.nn import functional as F
 
 from .cells import N_BLOCKS
 from .errors import ConfigError, InputError, shown
+from .i18n import N_, tr
 from .model import Model
 from .parse import parse_numbers
 
@@ -118,13 +119,14 @@ class StepWeights:
         if not isinstance(text, str) or not text.strip():
             raise InputError("Type a sequence of letters, e.g. bcde.")
         if len(text) > MAX_STEPS:
-            raise InputError(f"The sequence has {len(text):,} characters; step-through takes at most {MAX_STEPS}.")
+            raise InputError("The sequence has {n:,} characters; step-through takes at most {most}.", n=len(text),
+                             most=MAX_STEPS)
         index = {t: i for i, t in enumerate(self.tokens)}
         unknown = [c not in index for c in text]
         if any(unknown) and not self.unk:
             bad = next(c for c, u in zip(text, unknown, strict=True) if u)
-            raise InputError(f"{bad!r} has no row in W_xh: this vocabulary is closed, use only "
-                             f"{' '.join(self.tokens)}.")
+            raise InputError("{token} has no row in W_xh: this vocabulary is closed, use only {tokens}.",
+                             token=repr(bad), tokens=" ".join(self.tokens))
         ids = np.array([index.get(c, 0) for c in text])
         if self.embedding is not None:
             x = self.embedding[ids]
@@ -140,7 +142,7 @@ def _rows(text: str, name: str) -> list[str]:
     rows = [r.strip().strip(",").strip() for r in re.split(r"[\n;]|\]\s*,?\s*\[", body)]
     rows = [r.strip("[]").strip() for r in rows]
     if not any(rows):
-        raise InputError(f"{name} is empty: type its numbers, one row per line.")
+        raise InputError("{name} is empty: type its numbers, one row per line.", name=name)
     return [r for r in rows if r]
 
 
@@ -151,34 +153,36 @@ def parse_matrix(text: str, name: str, shape: tuple[int, int] | None = None) -> 
     sentence that names the matrix and the row.
     """
     if not isinstance(text, str):
-        raise InputError(f"{name} must be typed as text.")
+        raise InputError("{name} must be typed as text.", name=name)
     if len(text) > MAX_TYPED_CHARS:
-        raise InputError(f"{name} has {len(text):,} characters; a matrix here takes at most {MAX_TYPED_CHARS:,}.")
+        raise InputError("{name} has {n:,} characters; a matrix here takes at most {most:,}.", name=name,
+                         n=len(text), most=MAX_TYPED_CHARS)
     rows = []
     for r, row in enumerate(_rows(text, name), start=1):
         try:
             parse_numbers(row, max_abs=MAX_TYPED)  # validates; its float32 would turn 0.1 into 0.100000001
         except InputError as err:
-            raise InputError(f"{name}, row {r}: {err}") from None
+            raise InputError("{name}, row {r}: {reason}", name=name, r=r, reason=err) from None
         rows.append(np.array([float(e) for e in re.split(r"[,\s]+", row) if e], dtype=np.float64))
     widths = {len(r) for r in rows}
     if len(widths) > 1:
         lens = ", ".join(str(len(r)) for r in rows[:8]) + (", …" if len(rows) > 8 else "")
-        raise InputError(f"{name}: every row needs the same number of entries; the rows have {lens}.")
+        raise InputError("{name}: every row needs the same number of entries; the rows have {lens}.", name=name,
+                         lens=lens)
     m = np.stack(rows)
     if shape is not None and m.shape != shape:
-        raise InputError(f"{name} must be {shape[0]} × {shape[1]} ({shape[0]} row(s) of {shape[1]} numbers); "
-                         f"it is {m.shape[0]} × {m.shape[1]}.")
+        raise InputError("{name} must be {rows} × {cols} ({rows} row(s) of {cols} numbers); it is {r} × {c}.",
+                         name=name, rows=shape[0], cols=shape[1], r=m.shape[0], c=m.shape[1])
     return m
 
 
 def parse_vector(text: str, name: str, size: int | None = None) -> np.ndarray:
     m = parse_matrix(text, name)
     if m.shape[0] != 1 and m.shape[1] != 1:
-        raise InputError(f"{name} is a vector: type one row of numbers.")
+        raise InputError("{name} is a vector: type one row of numbers.", name=name)
     v = m.reshape(-1)
     if size is not None and v.size != size:
-        raise InputError(f"{name} needs {size} numbers; it has {v.size}.")
+        raise InputError("{name} needs {size} numbers; it has {n}.", name=name, size=size, n=v.size)
     return v
 
 
@@ -193,7 +197,7 @@ def textbook_weights(w_xh: str, w_hh: str, b_h: str, w_hy: str, b_y: str, letter
     b = parse_vector(b_h, "b_h")
     H = b.size
     if H > max_hidden:
-        raise InputError(f"b_h has {H} numbers; step-through takes at most {max_hidden} memory units.")
+        raise InputError("b_h has {H} numbers; step-through takes at most {most} memory units.", H=H, most=max_hidden)
     wx = parse_matrix(w_xh, "W_xh", (V, H))
     wh = parse_matrix(w_hh, "W_hh", (H, H))
     wy = parse_matrix(w_hy, "W_hy", (H, V))
@@ -352,16 +356,23 @@ def train_letters(cell: str = "rnn", mode: str = "four", encoder: str = "onehot"
 # One-hot against embedding --------------------------------------------------------------------------------------
 
 
-def encoding_sizes(vocab: int, embed_dim: int, hidden: int, steps: int, gates: int = 1) -> list[dict]:
-    """What each encoder feeds the first layer, and what it costs in parameters, for one sequence."""
+ENCODING_COLUMNS = (N_("encoder"), N_("numbers per token"), N_("nonzero per token"), N_("input to the cell"),
+                    N_("lookup table"), N_("parameters"))  # encoding_sizes' columns, besides W_xh
+
+
+def encoding_sizes(vocab: int, embed_dim: int, hidden: int, steps: int, gates: int = 1,
+                   lang: str = "en") -> list[dict]:
+    """What each encoder feeds the first layer, and what it costs in parameters, for one sequence (column names
+    and words in ``lang``)."""
     G = gates
+    k = {name: tr(lang, name) for name in ENCODING_COLUMNS}
     return [
-        {"encoder": "one-hot", "numbers per token": vocab, "nonzero per token": 1,
-         "input to the cell": f"[{steps}, {vocab}]", "lookup table": "none",
-         "W_xh": f"[{vocab}, {G * hidden}]", "parameters": vocab * G * hidden},
-        {"encoder": "embedding", "numbers per token": embed_dim, "nonzero per token": embed_dim,
-         "input to the cell": f"[{steps}, {embed_dim}]", "lookup table": f"[{vocab}, {embed_dim}]",
-         "W_xh": f"[{embed_dim}, {G * hidden}]", "parameters": vocab * embed_dim + embed_dim * G * hidden},
+        {k["encoder"]: tr(lang, "one-hot"), k["numbers per token"]: vocab, k["nonzero per token"]: 1,
+         k["input to the cell"]: f"[{steps}, {vocab}]", k["lookup table"]: tr(lang, "none"),
+         "W_xh": f"[{vocab}, {G * hidden}]", k["parameters"]: vocab * G * hidden},
+        {k["encoder"]: tr(lang, "embedding"), k["numbers per token"]: embed_dim, k["nonzero per token"]: embed_dim,
+         k["input to the cell"]: f"[{steps}, {embed_dim}]", k["lookup table"]: f"[{vocab}, {embed_dim}]",
+         "W_xh": f"[{embed_dim}, {G * hidden}]", k["parameters"]: vocab * embed_dim + embed_dim * G * hidden},
     ]
 
 
@@ -383,14 +394,15 @@ class ShapeSpec:
 
     def __post_init__(self):
         if self.cell not in N_BLOCKS:
-            raise ConfigError(f"Unknown cell {shown(self.cell)}: choose rnn, lstm or gru.")
+            raise ConfigError("Unknown cell {cell}: choose rnn, lstm or gru.", cell=shown(self.cell))
         if self.encoder not in ("onehot", "embedding"):
-            raise ConfigError(f"Unknown encoder {shown(self.encoder)}: choose onehot or embedding.")
-        for name, value, hi in (("hidden size", self.hidden, 1024), ("number of layers", self.layers, 6),
-                                ("batch size", self.batch, 4096), ("number of timesteps", self.time, 10_000),
-                                ("vocabulary size", self.vocab, 5000), ("embedding size", self.embed_dim, 1024)):
+            raise ConfigError("Unknown encoder {encoder}: choose onehot or embedding.", encoder=shown(self.encoder))
+        for name, value, hi in ((N_("hidden size"), self.hidden, 1024), (N_("number of layers"), self.layers, 6),
+                                (N_("batch size"), self.batch, 4096), (N_("number of timesteps"), self.time, 10_000),
+                                (N_("vocabulary size"), self.vocab, 5000),
+                                (N_("embedding size"), self.embed_dim, 1024)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
-                raise ConfigError(f"The {name} must be a whole number from 1 to {hi:,}.")
+                raise ConfigError("The {name} must be a whole number from 1 to {most:,}.", name=name, most=hi)
 
     @property
     def features(self) -> int:
@@ -406,40 +418,42 @@ class ShapeRow:
     shape: tuple[int, ...]
 
 
-def shape_rows(s: ShapeSpec) -> list[ShapeRow]:
-    """The shape at every stage of the configured model, written out from the sizes alone."""
+def shape_rows(s: ShapeSpec, lang: str = "en") -> list[ShapeRow]:
+    """The shape at every stage of the configured model, written out from the sizes alone (stages in ``lang``)."""
     B, T, H, L, D, G, V = s.batch, s.time, s.hidden, s.layers, 2 if s.bidirectional else 1, N_BLOCKS[s.cell], s.vocab
     every, last = "return_sequences=True: [samples, timesteps, units]", "return_sequences=False: [samples, units]"
     states = "return_state=True: one [samples, units] per layer"
     enc = ("one-hot", "to_categorical(x)", "F.one_hot(x)") if s.encoder == "onehot" else \
         ("embedding", "Embedding(vocab, dim)(x)", "nn.Embedding(vocab, dim)(x)")
-    rows = [ShapeRow("tokens", "token ids", "[samples, timesteps]", "x (int64)", (B, T)),
-            ShapeRow("encoded", f"{enc[0]} input to layer 1", f"{enc[1]}: [samples, timesteps, features]", enc[2],
-                     (B, T, s.features))]
-    rows += [ShapeRow(f"layer{k}", f"layer {k + 1} output, input to layer {k + 2}", every, f"output of layer {k + 1}",
-                      (B, T, D * H)) for k in range(L - 1)]
+    encoded = tr(lang, "one-hot input to layer 1") if s.encoder == "onehot" else tr(lang, "embedding input to layer 1")
+    rows = [ShapeRow("tokens", tr(lang, "token ids"), "[samples, timesteps]", "x (int64)", (B, T)),
+            ShapeRow("encoded", encoded, f"{enc[1]}: [samples, timesteps, features]", enc[2], (B, T, s.features))]
+    rows += [ShapeRow(f"layer{k}", tr(lang, "layer {k} output, input to layer {n}", k=k + 1, n=k + 2), every,
+                      tr(lang, "output of layer {k}", k=k + 1), (B, T, D * H)) for k in range(L - 1)]
     if s.return_sequences:
-        rows.append(ShapeRow("output", "top layer, every step", every, "output", (B, T, D * H)))
+        rows.append(ShapeRow("output", tr(lang, "top layer, every step"), every, "output", (B, T, D * H)))
     else:  # a backward direction's last state is at t = 1, so its half is h_n, not output[:, -1]
-        rows.append(ShapeRow("output", "top layer, last step only", last,
+        rows.append(ShapeRow("output", tr(lang, "top layer, last step only"), last,
                              "output[:, -1]" if D == 1 else "cat(h_n[-2], h_n[-1])", (B, D * H)))
-    rows.append(ShapeRow("h_n", "final hidden state, every layer and direction", states, "h_n", (L * D, B, H)))
+    rows.append(ShapeRow("h_n", tr(lang, "final hidden state, every layer and direction"), states, "h_n",
+                         (L * D, B, H)))
     if s.cell == "lstm":
-        rows.append(ShapeRow("c_n", "final cell state, every layer and direction", states, "c_n", (L * D, B, H)))
-    rows.append(ShapeRow("head", "scores over the vocabulary", "Dense(vocab)", "nn.Linear(D*hidden, vocab)",
+        rows.append(ShapeRow("c_n", tr(lang, "final cell state, every layer and direction"), states, "c_n",
+                             (L * D, B, H)))
+    rows.append(ShapeRow("head", tr(lang, "scores over the vocabulary"), "Dense(vocab)", "nn.Linear(D*hidden, vocab)",
                          (B, T, V) if s.return_sequences else (B, V)))
     # Keras keeps one bias vector, except its GRU (reset_after=True, the default), which keeps two as PyTorch does
     bias = f"bias: [2, {G}·units] (two rows)" if s.cell == "gru" else f"bias: [{G}·units] (their sum)"
     for k in range(L):
         for sfx in ("", "_reverse")[:D]:
-            rows += [ShapeRow(f"weight_ih_l{k}{sfx}", f"layer {k + 1} input weights",
+            rows += [ShapeRow(f"weight_ih_l{k}{sfx}", tr(lang, "layer {k} input weights", k=k + 1),
                               f"kernel: [{'features' if k == 0 else 'inputs'}, {G}·units] = W_xh",
                               f"weight_ih_l{k}{sfx} = W_xhᵀ", (G * H, s.features if k == 0 else D * H)),
-                     ShapeRow(f"weight_hh_l{k}{sfx}", f"layer {k + 1} recurrent weights",
+                     ShapeRow(f"weight_hh_l{k}{sfx}", tr(lang, "layer {k} recurrent weights", k=k + 1),
                               f"recurrent_kernel: [units, {G}·units] = W_hh", f"weight_hh_l{k}{sfx} = W_hhᵀ",
                               (G * H, H))]
-            rows += [ShapeRow(f"bias_{b}_l{k}{sfx}", f"layer {k + 1} bias ({b})", bias, f"bias_{b}_l{k}{sfx}",
-                              (G * H,)) for b in ("ih", "hh")]
+            rows += [ShapeRow(f"bias_{b}_l{k}{sfx}", tr(lang, "layer {k} bias ({b})", k=k + 1, b=b), bias,
+                              f"bias_{b}_l{k}{sfx}", (G * H,)) for b in ("ih", "hh")]
     return rows
 
 

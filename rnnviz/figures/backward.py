@@ -18,10 +18,11 @@ from .text import _aligned, vec
 D = r"\delta"
 
 
-def _next(b, t: int, d: int) -> str:
+def _next(b, t: int, d: int, lang: str = "en") -> str:
     """δ_t^next: what reaches h_t from step t+1, written for the cell."""
     if t == b.T - 1:
-        return rf"{D}^{{next}}_t &= 0 \quad \text{{(nothing comes back from after the last step)}}"
+        why = tr(lang, "nothing comes back from after the last step")
+        return rf"{D}^{{next}}_t &= 0 \quad \text{{({why})}}"
     if b.cell == "rnn":
         return (rf"{D}^{{next}}_t &= {D}_{{a,t+1}} W_{{hh}}^\top = {vec(b['delta_a'][t + 1], d)} W_{{hh}}^\top"
                 rf" = {vec(b['delta_next'][t], d)}")
@@ -32,18 +33,19 @@ def _next(b, t: int, d: int) -> str:
             rf" = {vec(b['delta_next'][t], d)}")
 
 
-def error_latex(b, t: int, d: int = 2) -> str:
+def error_latex(b, t: int, d: int = 2, lang: str = "en") -> str:
     """∂L/∂y_t, δ_t^out, δ_t^next and δ_t = their sum, with the numbers of step ``t``."""
     if b.scored[t]:
         onehot = np.eye(b["probs"].shape[1])[b.targets[t]]
         first = (rf"\frac{{\partial L}}{{\partial y_t}} &= \hat y_t - y_t = {vec(b['probs'][t], d)} - "
                  rf"{vec(onehot, 0)} = {vec(b['dy'][t], d)}")
     else:
-        first = r"\frac{\partial L}{\partial y_t} &= 0 \quad \text{(this step is not scored)}"
+        why = tr(lang, "this step is not scored")
+        first = rf"\frac{{\partial L}}{{\partial y_t}} &= 0 \quad \text{{({why})}}"
     return _aligned([
         first,
         rf"{D}^{{out}}_t &= \frac{{\partial L}}{{\partial y_t}} W_{{hy}}^\top = {vec(b['delta_out'][t], d)}",
-        _next(b, t, d),
+        _next(b, t, d, lang),
         rf"{D}_t &= {D}^{{out}}_t + {D}^{{next}}_t = {vec(b['delta_out'][t], d)} + {vec(b['delta_next'][t], d)}"
         rf" = {vec(b['delta'][t], d)}",
     ])

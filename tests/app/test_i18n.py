@@ -15,12 +15,13 @@ import pytest
 from google.protobuf.json_format import MessageToDict
 from streamlit.testing.v1 import AppTest
 
+from pages.i18n import speaking
 from rnnviz.i18n import tr
 from tests.app.helpers import TIMEOUT_S, ok
 from tests.app.test_app import APP
 
 PAGES = ["pages/home.py", "pages/generate.py", "pages/gradients.py", "pages/train.py", "pages/cell.py",
-         "pages/memory.py"]  # phase 2: step
+         "pages/memory.py", "pages/step.py"]
 # Pieces still in English on a converted page, with the file that must convert them (phase 2 of the issue).
 PENDING: dict[str, tuple[str, ...]] = {}
 SKIPPED_KEYS = {"id", "key", "formId", "queryParamKey", "icon", "value", "default", "rawValue", "spec", "data",
@@ -86,7 +87,7 @@ def visible_text(at: AppTest, page: str) -> list[str]:
         stack.extend(children.values() if isinstance(children, dict) else children)
         proto = getattr(node, "proto", None)
         kind = getattr(node, "type", "")
-        if proto is None or kind in PENDING.get(page, ()):
+        if proto is None or kind == "code" or kind in PENDING.get(page, ()):  # code stays as it is
             continue
         if kind == "plotly_chart":
             out += [f"{kind}: {s}" for s in _figure_strings(json.loads(proto.spec))]
@@ -132,6 +133,49 @@ def test_page_in_chinese_runs_and_shows_no_english_sentence(page):
              for run in english_runs(text, tokens=text.startswith("html:"))]
     assert not found, "Untranslated English on " + page + ":\n" + "\n".join(found)
     assert any(re.search(r"[\u4e00-\u9fff]", text) for text in visible_text(at, page))  # and Chinese is there
+
+
+def english_found(at: AppTest, page: str) -> list[str]:
+    return [f"{text[:120]}  ← {run!r}" for text in visible_text(at, page)
+            for run in english_runs(text, tokens=text.startswith("html:"))]
+
+
+# /step's tabs run only when open: each one, with each weights source and cell, in Chinese.
+STEP_TABS = ["Step by step", "Backward", "One-hot or embedding", "Shapes", "NumPy forward pass"]
+STEP_SETUPS = [{}, {"step_cell": "LSTM"}, {"step_cell": "GRU", "step_source": "Random"},
+               {"step_source": "Type your own"}]
+
+
+@pytest.mark.parametrize("tab", STEP_TABS)
+@pytest.mark.parametrize("setup", range(len(STEP_SETUPS)))
+def test_every_tab_of_step_in_chinese_shows_no_english_sentence(tab, setup):
+    at = open_in_chinese("pages/step.py")
+    with speaking("zh"):  # AppTest formats options in the test's thread: in the page's language
+        for key, value in STEP_SETUPS[setup].items():
+            at.segmented_control(key=key).set_value(value)
+            ok(at.run())
+        at.session_state["step_view"] = tr("zh", tab)  # the tabs' labels are the session's language
+        ok(at.run())
+    assert tab == "Step by step" or tr("zh", tab) != tab
+    found = english_found(at, "pages/step.py")
+    assert not found, f"Untranslated English on /step, {tab}:\n" + "\n".join(found)
+    tables = [str(x) for d in at.dataframe for x in [*d.value.columns, *d.value.to_numpy().ravel()]]
+    found = [f"{text}  ← {run!r}" for text in tables for run in english_runs(text)]  # tables: column names, cells
+    assert not found, f"Untranslated English in /step's tables, {tab}:\n" + "\n".join(found)
+    expected = {"Backward": "沿时间反向传播", "Shapes": "张量的形状", "NumPy forward pass": "NumPy",
+                "One-hot or embedding": "独热码", "Step by step": "第 1 步"}[tab]
+    assert any(expected in text for text in visible_text(at, "pages/step.py")), expected  # the tab's own view ran
+
+
+def test_the_backward_tab_walks_back_in_chinese():
+    at = open_in_chinese("pages/step.py")
+    with speaking("zh"):
+        at.session_state["step_view"] = tr("zh", "Backward")
+        ok(at.run())
+        ok(at.button(key="step_bw_next").click().run())  # one step earlier
+        ok(at.segmented_control(key="step_bw_loss").set_value("last").run())
+    assert not english_found(at, "pages/step.py")
+    assert any("反向第" in s.value for s in at.subheader)
 
 
 @pytest.mark.parametrize("lang, linked, shown",

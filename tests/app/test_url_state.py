@@ -225,7 +225,7 @@ STATES = {
                                                            "Letters: a→b→c→d→e→a", "Text: predict the next character",
                                                            "Adding problem", "Stock prices: next week",
                                                            "Noisy sine: next value", "Sentiment of short reviews")],
-    "pages/step.py": [{}, {"step_source": "Random"}, {"step_source": "Type your own"}],
+    "pages/step.py": [{}, {"step_source": "Random"}, {"step_source": "Type your own"}, {"step_view": "Backward"}],
     "pages/generate.py": [{}],
 }
 
@@ -241,6 +241,37 @@ def test_every_linked_setting_round_trips(page):
         again = open_link(page, state | {key: url_values(w) for key, w in linked.items()})
         assert not notices(again), (state, notices(again))
         assert bound_values(again) == bound_values(at), state
+
+
+BACKWARD_LINK = {"step_view": "Backward", "step_bw_loss": "The last step only (as in bcde → a)",
+                 "step_bw_targets": "c", "step_bw_lr": "2"}
+
+
+def backward_numbers(at: AppTest) -> tuple:
+    return [m.value for m in at.metric], [x.value for x in at.latex], [h.value for h in at.get("html")]
+
+
+def test_a_link_opens_the_backward_tab_with_its_loss_targets_and_learning_rate():
+    """/step's Backward tab keeps its settings in the link like the page's other widgets: opened from a link, it
+    computes what the same settings chosen by hand compute, and not what the defaults compute."""
+    receiver = open_link("pages/step.py", BACKWARD_LINK)
+    assert not notices(receiver)
+    assert receiver.session_state["step_view"] == "Backward"
+    assert receiver.segmented_control(key="step_bw_loss").value == "last"
+    assert receiver.text_input(key="step_bw_targets").value == "c"
+    assert receiver.number_input(key="step_bw_lr").value == 2.0
+    sender = open_app_page("pages/step.py")
+    sender.session_state["step_view"] = "Backward"
+    ok(sender.run())
+    default = backward_numbers(sender)
+    for key, value in (("step_bw_loss", "last"), ("step_bw_targets", "c"), ("step_bw_lr", 2.0)):
+        widget(sender, key).set_value(value)
+        ok(sender.run())
+    assert backward_numbers(receiver) == backward_numbers(sender) != default
+    linked = bound(sender)  # what the sender's link writes
+    assert url_values(linked["step_bw_loss"]) == [BACKWARD_LINK["step_bw_loss"]]
+    assert url_values(linked["step_bw_targets"]) == ["c"]
+    assert float(url_values(linked["step_bw_lr"])[0]) == 2.0
 
 
 def test_a_sequence_too_long_for_a_link_leaves_the_link_and_says_so():

@@ -65,7 +65,7 @@ pytestmark = pytest.mark.e2e
 ALERT = '[data-testid="stAlert"]'
 Action = Callable[[Page], None]
 LANGUAGES = ("en", "zh")
-TRANSLATED = {"", "gradients", "train", "generate", "cell"}  # pages that run the suite in Chinese too (phase 2: step)
+TRANSLATED = {"", "gradients", "train", "generate", "cell", "step"}  # pages that run the suite in Chinese too
 LANG = {"code": "en"}  # the language of the case being run
 
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 NAVIGATION = {"": "首页", "cell": "细胞内部", "gradients": "梯度流", "memory": "门控之前", "train": "实时训练",
               "step": "逐步演算", "generate": "生成"}
 TITLES = {"gradients": "梯度流", "memory": "门控之前", "train": "实时训练", "generate": "生成",
-          "cell": "细胞内部"}  # pages whose own title is translated
+          "cell": "细胞内部", "step": "逐步演算"}  # pages whose own title is translated
 LAG, NOISE = "间隔（填充的时间步数）", "噪声"  # /train's recall lag and filler, in Chinese
 
 
