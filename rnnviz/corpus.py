@@ -92,7 +92,8 @@ def stdlib_corpus(val_fraction: float = VAL_FRACTION, root: str | None = None) -
         if text:
             parts[path_fraction(rel) < val_fraction].append((rel, text))
     if not parts[False] or not parts[True]:
-        raise InputError(f"Too little Python standard-library source was found under {root} to train on.")
+        raise InputError("Too little Python standard-library source was found under {root} to train on.",
+                         root=str(root))
     return Corpus("".join(t for _, t in parts[False]), "".join(t for _, t in parts[True]),
                   tuple(r for r, _ in parts[False]), tuple(r for r, _ in parts[True]), str(root))
 
@@ -103,7 +104,7 @@ def package_root(name: str) -> Path:
         path = Path(sysconfig.get_paths()[key]) / name
         if path.is_dir():
             return path
-    raise InputError(f"The package {name} is not installed here, so its source cannot be read.")
+    raise InputError("The package {name} is not installed here, so its source cannot be read.", name=name)
 
 
 @lru_cache(maxsize=4)

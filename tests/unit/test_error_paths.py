@@ -16,6 +16,7 @@ import json
 import pickle
 import re
 import sys
+import tempfile
 from pathlib import Path
 from unittest import mock
 
@@ -33,6 +34,7 @@ from rnnviz import tasks_data, train
 from rnnviz import units as U
 from rnnviz.assets import load_pretrained
 from rnnviz.bptt import bptt, descend, model_from_weights
+from rnnviz.corpus import bits_per_char, package_root, stdlib_corpus
 from rnnviz.errors import CheckpointError, ConfigError, InputError, RnnvizError
 from rnnviz.gradients import gradient_flow
 from rnnviz.init import InitConfig
@@ -381,6 +383,11 @@ CASES = [
     ("number-word", lambda: parse_number("learning rate", "x" * BIG, 0, 1), ConfigError, r"'x+…' is not a number"),
     ("number-range", lambda: parse_number("learning rate", "1" * BIG, 0, 1), ConfigError,
      r"between 0 and 1; 1+… is outside"),
+    ("race-esn-task", lambda: race_config(cells=("esn",)), ConfigError, r"races only on recall, adding and temporal"),
+    # corpus.py
+    ("corpus-too-little", lambda: stdlib_corpus(root=tempfile.mkdtemp()), InputError, r"Too little Python"),
+    ("corpus-package", lambda: package_root("no_such_package_here"), InputError, r"no_such_package_here is not"),
+    ("corpus-short-text", lambda: bits_per_char(char_model(), "a"), InputError, r"at least two characters"),
     # bptt.py
     ("bptt-loss", lambda: bptt(char_model(), "ab", "bc", "x" * BIG), InputError, r"Unknown loss 'x+\.\.\.x+': use"),
     ("bptt-layers", lambda: bptt(char_model(num_layers=2), "ab", "bc"), ConfigError, r"one layer in one direction"),
