@@ -32,18 +32,30 @@ LINE_COLORS = {"i": "#2563eb", "f": "#dc2626", "o": "#16a34a", "g": "#9333ea", "
 def unit_gates_figure(trace, layer: int, direction: int, unit: int, feature: np.ndarray | None = None,
                       feature_name: str = "", lang: str = "en") -> go.Figure:
     """One unit's gates and states as lines on the token axis (LSTM i, f, g, o, c, h; GRU r, z, n, h; RNN h),
-    with ``feature`` ``[time]`` (NaN where unavailable) drawn dashed, scaled to [0, 1], when given."""
+    with ``feature`` ``[time]`` (NaN where unavailable) drawn dashed, scaled to [0, 1], when given.
+
+    Gates, candidates and h live in [−1, 1], but an LSTM's cell state c_t is unbounded (a counting unit reaches
+    ±20), so the LSTM gets two panels on one step axis: the gates and h above, c_t below with the feature. The
+    feature has its own 0–1 axis on the right of the lower panel, so neither flattens the other."""
     L, D, T, H = trace.shape
     if not (0 <= layer < L and 0 <= direction < D and 0 <= unit < H):
         raise ShapeError(f"layer {layer}, direction {direction}, unit {unit} is outside a trace of shape {trace.shape}")
     mode = "lines+markers" if T <= 120 else "lines"
+    keys = CELL_KEYS[trace.cell]
+    rows = 2 if "c" in keys else 1
+    axes = {key: ("x2", "y2") if key == "c" and rows == 2 else ("x", "y") for key in keys}
     data = []
-    for key in CELL_KEYS[trace.cell]:
+    for key in keys:
         name = quantity_name(key, lang)
+        x_axis, y_axis = axes[key]
         data.append(dict(type="scatter", x=np.arange(T), y=finite32(trace[key][layer, direction, :, unit]), mode=mode,
                          name=name, line=dict(color=LINE_COLORS.get(key, "#6b7280"), width=2.6 if key in "ch" else 1.2),
-                         opacity=1.0 if key in "ch" else 0.6, marker=dict(size=3),
+                         opacity=1.0 if key in "ch" else 0.6, marker=dict(size=3), xaxis=x_axis, yaxis=y_axis,
                          hovertemplate=_hover(lang, name, "%{y:.3f}")))
+    titles = [tr(lang, "gates and hidden state h_t of unit #{unit}", unit=unit),
+              tr(lang, "cell state c_t of unit #{unit}", unit=unit)] if rows == 2 else None
+    layout, extra = stacked_time_layout(trace.labels, rows, titles, spacing=0.12 if rows == 2 else 0.0)
+    bottom = "y2" if rows == 2 else "y"
     if feature is not None:
         feature = np.asarray(feature, dtype=np.float64)
         if feature.shape != (T,):
@@ -52,18 +64,22 @@ def unit_gates_figure(trace, layer: int, direction: int, unit: int, feature: np.
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         scaled = (feature - lo) / (hi - lo) if hi > lo else feature * 0
         name = tr(lang, "{feature} (scaled to 0–1)", feature=feature_name)
-        data.append(dict(type="scatter", x=np.arange(T), y=finite32(scaled), mode="lines", name=name, yaxis="y2",
-                         line=dict(color="#4b5563", width=2.2, dash="dot", shape="hv"), customdata=finite32(feature),
-                         hovertemplate=_hover(lang, feature_name, "%{customdata:.0f}")))
-    fig = _token_figure(data, trace.labels, height=330, hovermode="x unified",
-                        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
-    fig.update_yaxes(title_text=tr(lang, "unit #{unit}", unit=unit), zeroline=True, zerolinecolor="#d1d5db")
-    if feature is not None:  # its own 0–1 scale on the right, so a large c_t does not flatten it
-        fig.update_layout(yaxis2=dict(overlaying="y", side="right", range=[-0.05, 1.05], showgrid=False,
-                                      zeroline=False, tickvals=[0, 1], ticktext=[f"{lo:g}", f"{hi:g}"],
-                                      title=dict(text=feature_name, standoff=2)),
-                          margin=dict(l=60, r=60, t=30, b=40))
-    return fig
+        data.append(dict(type="scatter", x=np.arange(T), y=finite32(scaled), mode="lines", name=name, yaxis="y9",
+                         xaxis="x2" if rows == 2 else "x",
+                         line=dict(color="#4b5563", width=2.2, dash="dot", shape="hv"),
+                         customdata=finite32(feature), hovertemplate=_hover(lang, feature_name, "%{customdata:.0f}")))
+        # its own 0–1 scale on the right of the lower panel, so a large c_t does not flatten it
+        layout["yaxis9"] = dict(overlaying=bottom, anchor="x2" if rows == 2 else "x", side="right",
+                                range=[-0.05, 1.05], showgrid=False, zeroline=False, tickvals=[0, 1],
+                                ticktext=[f"{lo:g}", f"{hi:g}"], title=dict(text=feature_name, standoff=2))
+    for y_axis in ("yaxis", "yaxis2")[:rows]:
+        layout[y_axis].update(zeroline=True, zerolinecolor="#d1d5db")
+    if rows == 1:
+        layout["yaxis"]["title"] = dict(text=tr(lang, "unit #{unit}", unit=unit))
+    layout.update(height=330 if rows == 1 else 470, hovermode="x unified",
+                  legend=dict(orientation="h", y=1.02 if rows == 1 else 1.08, yanchor="bottom", x=0),
+                  margin=dict(l=60, r=60 if feature is not None else 30, t=30 if rows == 1 else 60, b=40))
+    return go.Figure(data=data + extra, layout=layout)
 
 
 def _hover(lang: str, name: str, value: str) -> str:
