@@ -5,11 +5,18 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.helpers import PLOTLY_CHART, TIMEOUT_S, assert_no_exception, expect_rerun, open_page, save_screenshot
-from tests.e2e.test_hostile import control, radio, type_into, upload
+from tests.e2e.test_hostile import LANG, control, radio, type_into, upload
 
 pytestmark = pytest.mark.e2e
 LETTERS = "abcde "
 
+
+
+@pytest.fixture(autouse=True)
+def english_labels():
+    """The hostile suite's actions read labels in its current case's language (a module-wide setting that a
+    Chinese case in the same worker leaves behind): these pages open in English."""
+    LANG["code"] = "en"
 
 @pytest.fixture(scope="module")
 def letters_keras(tmp_path_factory) -> bytes:
