@@ -73,11 +73,12 @@ class Corpus:
     train_files: tuple[str, ...]
     val_files: tuple[str, ...]
     root: str
+    source: str = "stdlib"
 
     def card(self) -> dict:
         """What a model card records: the root, the files of each part and their character counts."""
         digest = hashlib.sha256("\n".join(self.train_files + ("",) + self.val_files).encode()).hexdigest()
-        return {"source": "stdlib", "root": self.root, "train_chars": len(self.train), "val_chars": len(self.val),
+        return {"source": self.source, "root": self.root, "train_chars": len(self.train), "val_chars": len(self.val),
                 "train_file_count": len(self.train_files), "val_file_count": len(self.val_files),
                 "files_sha256": digest, "val_files": list(self.val_files), "train_files": list(self.train_files)}
 

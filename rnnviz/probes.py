@@ -35,7 +35,6 @@ tracks a feature when |r| ≥ 0.3 and above chance: the best |r| any unit reache
 from __future__ import annotations
 
 import keyword
-import re
 import tokenize
 import unicodedata
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ import numpy as np
 
 from .i18n import N_, tr
 from .trace import Trace
+from .vocab import is_cjk
 
 FEATURES = {  # code → English name (through tr() when shown)
     "string": N_("inside a string"),
@@ -72,7 +72,6 @@ SHIFTS = 7  # chance level: the feature slid along the text by 1/8, 2/8, ... 7/8
 _OPEN, _CLOSE = "([{", ")]}"
 _QUOTES = {"《": "》", "“": "”", "「": "」", "『": "』"}
 _SENTENCE_END = set("。！？!?")
-_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")
 
 
 def feature_name(code: str, lang: str = "en") -> str:
@@ -108,7 +107,7 @@ def text_features(text: str) -> dict[str, np.ndarray]:
     for t, ch in enumerate(text):
         cat = unicodedata.category(ch)
         is_punct = cat[0] == "P"
-        cjk = cat[0] == "L" and bool(_CJK.match(ch))
+        cjk = is_cjk(ch)
         word = word + 1 if (ch.isalnum() or ch == "_") and not cjk else 0
         since = 0 if is_punct else since + 1
         sentence = 0 if ch in _SENTENCE_END else sentence + 1

