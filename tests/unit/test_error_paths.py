@@ -363,6 +363,8 @@ CASES = [
      InputError, r"A text has 300 words; each text may have at most 200"),
     ("sentiment-source", lambda: make_task("sentiment", source="imdb"), ConfigError, r"Unknown review source 'imdb'"),
     ("sentiment-unk-rate", lambda: make_task("sentiment", unk_rate=1.5), ConfigError, r"character dropout must"),
+    ("sentiment-word-vocab", lambda: make_task("sentiment", vocab=Vocab(("a", "b"), "word")), ConfigError,
+     r"read by character: give a character vocabulary"),
     ("sentiment-min-count", lambda: make_task("sentiment", min_count=0), ConfigError, r"minimum count must be"),
     ("sentiment-max-chars", lambda: make_task("sentiment", max_chars=2), ConfigError, r"characters per review must"),
     # reviews.py

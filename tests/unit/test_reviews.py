@@ -149,8 +149,8 @@ def test_pretrain_zh_writes_both_cards(tmp_path):
     from rnnviz.pretrain import parse_args
     from rnnviz.pretrain_zh import train_char_zh, train_sentiment
 
-    args = parse_args(["--device", "cpu", "--hidden", "8", "--embed", "4", "--seq-len", "12", "--batch", "4",
-                       "--steps", "3", "--eval-every", "2", "--work", str(tmp_path / "work"),
+    args = parse_args(["--device", "cpu", "--hidden", "8", "--sentiment-from", "", "--embed", "4", "--seq-len", "12",
+                       "--batch", "4", "--steps", "3", "--eval-every", "2", "--work", str(tmp_path / "work"),
                        "--out", str(tmp_path / "out"), "--sentiment-hidden", "6", "--sentiment-embed", "4"])
     args.out.mkdir()
     lines = []
@@ -165,3 +165,28 @@ def test_pretrain_zh_writes_both_cards(tmp_path):
     with torch.no_grad():
         accuracy = task.accuracy(model(task.validation()[0])[0], task.validation()[1])
     assert accuracy == pytest.approx(saved["metrics"]["accuracy"], abs=1e-6)
+
+
+def test_sentiment_starts_from_the_character_model(tmp_path):
+    """--sentiment-from: the classifier extends the character model's vocabulary with <pad> and starts from its
+    embedding and LSTM weights; only the head is new."""
+    from rnnviz.pretrain import parse_args
+    from rnnviz.pretrain_zh import train_char_zh, transfer
+
+    args = parse_args(["--device", "cpu", "--hidden", "8", "--embed", "4", "--seq-len", "12", "--batch", "4",
+                       "--steps", "2", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")])
+    args.out.mkdir()
+    train_char_zh(args, log=lambda line: None)
+    lm, _ = load(args.out / "char_zh_lstm.safetensors")
+    task = make_task("sentiment", embed_dim=4, vocab=lm.vocab)
+    assert task.vocab.tokens == (*lm.vocab.tokens, "<pad>")
+    model = task.build_model("lstm", 8)
+    transfer(lm, model)
+    text = "鱼离不开水，东西不错"
+    with torch.no_grad():
+        h_lm = lm(lm.ids(text)[None])[1]
+        h_model = model(task.encode(text)[None])[1]
+    for a, b in zip(h_lm, h_model, strict=True):  # the same recurrent states on the same characters
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError):
+        transfer(lm, make_task("sentiment", embed_dim=4).build_model("lstm", 8))
