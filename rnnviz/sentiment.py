@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.nn.utils.rnn import pack_sequence
 
 from .errors import InputError
-from .model import Model
+from .model import LEAKY, Model
 from .probes import correlate
-from .trace import trace
+from .trace import Trace, trace
 
 POSITIVE = "positive"
 MAX_OCCLUSION = 400  # characters: occlusion runs T edited copies of T steps each
@@ -55,10 +56,13 @@ def _final_p(model: Model, ids: torch.Tensor, positive: int) -> torch.Tensor:
     return torch.softmax(model(ids)[0][:, -1], -1)[:, positive]
 
 
-@torch.no_grad()
 def running(model: Model, x, positive: int = 1) -> np.ndarray:
     """p_t = softmax(W h_t + b)[positive] at every step ``[time]`` (float64), from one trace of ``x``."""
-    tr = trace(model, x)
+    return running_from_trace(trace(model, x), positive)
+
+
+def running_from_trace(tr: Trace, positive: int = 1) -> np.ndarray:
+    """p_t of :func:`running` from a trace's head output ``[time, classes]``."""
     if tr.output is None:
         raise InputError("This model has no head to read a prediction from.")
     out = torch.as_tensor(tr.output, dtype=torch.float64)  # [time, classes]
@@ -101,17 +105,31 @@ def gradient_input(model: Model, text: str, positive: int = 1) -> np.ndarray:
 
 @torch.no_grad()
 def final_states(model: Model, texts: list[str]) -> np.ndarray:
-    """Each text's last h_T (and c_T for an LSTM) ``[text, quantity, layer, direction, unit]``, one trace each."""
-    rows = []
-    for text in texts:
-        tr = trace(model, text)
-        rows.append(np.stack([tr[q][:, :, -1] for q in ("h", "c") if q in tr.keys()]))
-    return np.stack(rows).astype(np.float64)
+    """Each text's state after reading all of it ``[text, quantity, layer, direction, unit]``: h (and c for an LSTM)
+    at the last step of the forward direction, at the first of the backward one: nn.LSTM/GRU/RNN's h_n (c_n) on
+    the texts (none empty) packed without padding, so no <pad> step changes them; other cells run one trace per text."""
+    if model.cell in LEAKY or not texts:
+        rows = []
+        for text in texts:
+            tr = trace(model, text)
+            D = tr.shape[1]
+            rows.append(np.stack([np.stack([tr[q][:, d, -1 if d == 0 else 0] for d in range(D)], 1)
+                                  for q in ("h", "c") if q in tr.keys()]))
+        return np.stack(rows).astype(np.float64) if rows else np.zeros((0,))
+    model = model.eval()
+    ids = [model.ids(text) for text in texts]
+    packed = pack_sequence([model.encode(i) for i in ids], enforce_sorted=False)
+    _, hn = model.rnn(packed)
+    states = hn if isinstance(hn, tuple) else (hn,)  # each [layer·direction, text, unit]
+    L, D, H = model.rnn.num_layers, model.config.directions, model.rnn.hidden_size
+    out = torch.stack([x.reshape(L, D, len(texts), H) for x in states])  # [quantity, layer, direction, text, unit]
+    return out.permute(3, 0, 1, 2, 4).double().numpy()
 
 
 def label_units(model: Model, pairs: list[tuple[str, int]]) -> np.ndarray:
-    """Pearson r of every unit's final value with the label over ``pairs`` (text, label 0/1):
+    """Pearson r of every unit's final state (``final_states``) with the label over ``pairs`` (text, label 0/1):
     ``[quantity, layer, direction, unit]``, quantity h (and c for an LSTM); 0 for a constant unit."""
+    pairs = [(t, y) for t, y in pairs if t]
     texts = [t for t, _ in pairs]
     labels = np.array([[float(y)] for _, y in pairs])  # [review, 1]
     states = final_states(model, texts)  # [review, quantity, layer, direction, unit]

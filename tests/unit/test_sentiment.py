@@ -108,6 +108,16 @@ def test_label_units_correlate_final_states_with_labels():
                 assert r[q, layer, 0, u] == pytest.approx(expected, abs=1e-9)
 
 
+@pytest.mark.parametrize("cell, layers, bidirectional", [("lstm", 2, True), ("gru", 1, False), ("rnn", 2, True)])
+def test_packed_final_states_are_each_traces_last_state(cell, layers, bidirectional, monkeypatch):
+    model = classifier(cell, layers, bidirectional)
+    texts = [TEXT[:n] for n in (3, 11, 1, 7)]
+    packed = S.final_states(model, texts)
+    monkeypatch.setattr(S, "LEAKY", (cell,))  # the trace-per-text path, which leaky and ESN cells take
+    np.testing.assert_allclose(packed, S.final_states(model, texts), atol=1e-12)
+    assert packed.shape == (4, 2 if cell == "lstm" else 1, layers, 2 if bidirectional else 1, 12)
+
+
 def test_best_units_pick_the_largest_magnitude_per_unit():
     r = np.zeros((2, 1, 1, 4))
     r[0, 0, 0] = [0.1, -0.9, 0.3, 0.0]
