@@ -15,7 +15,6 @@ from pages.shared import label, plotly_chart, show_error
 from rnnviz import Model, RnnvizError, Trace
 from rnnviz import sentiment as S
 from rnnviz import units as U
-from rnnviz.figures.common import quantity_name
 from rnnviz.figures.sentiment import running_figure, sentiment_units_figure
 from rnnviz.i18n import N_
 from rnnviz.tasks import make_task
@@ -26,6 +25,7 @@ TAB = N_("Sentiment")
 PRESET = N_("Sentiment of a review")  # a /cell preset: this review, read by MODEL
 REVIEW = "酒店位置不错，房间也干净，可是隔音太差了，一晚上没睡好，不会再来了。"
 MODEL = "sentiment_lstm"
+DIRECTIONS = (N_("forward"), N_("backward"))
 SAMPLE = 300  # held-out reviews the units are correlated over (balanced, seeded)
 TOP_UNITS = 6
 METHODS = (N_("Occlusion"), N_("Gradient × input"))  # codes, and English labels
@@ -95,8 +95,9 @@ def saliency_ui(model: Model, tr: Trace, text: str, positive: int) -> None:
                  "towards negative, white not at all (full colour at ±{m}). Hover a character for its value; wavy "
                  "underlines mark characters the model does not know (hiding them changes nothing).", m=f"{m:.3f}"))
     top = np.argsort(-np.abs(s), kind="stable")[:8]
-    st.dataframe([{t("step"): int(i), t("character"): token_label(tr.tokens[i]), name: float(s[i])} for i in top],
-                 hide_index=True, column_config={name: st.column_config.NumberColumn(format="%+.3f")})
+    st.columns([2, 3])[0].dataframe(
+        [{t("step"): int(i), t("character"): token_label(tr.tokens[i]), name: float(s[i])} for i in top],
+        hide_index=True, column_config={name: st.column_config.NumberColumn(format="%+.3f")})
 
 
 def units_ui(model: Model, tr: Trace) -> None:
@@ -109,11 +110,13 @@ def units_ui(model: Model, tr: Trace) -> None:
         r = cached_label_units(model, model.fingerprint())
     best = S.best_units(r, TOP_UNITS)
     quantities = [q for q in ("h", "c") if q in tr.keys()]
+    L, D = tr.shape[:2]
     rows, names, lines = [], [], []
     for q, layer, d, u, value in best:
         key = quantities[q]
-        rows.append({t("unit"): f"#{u}", t("quantity"): quantity_name(key, lang()), t("layer"): layer,
-                     "r": value, t("leans"): t("positive") if value > 0 else t("negative")})
+        where = ({t("layer"): layer} if L > 1 else {}) | ({t("direction"): label(DIRECTIONS[d])} if D > 1 else {})
+        rows.append({t("unit"): f"#{u}", **where, t("quantity"): f"{key}_t", "r": value,
+                     t("leans"): t("positive") if value > 0 else t("negative")})
         names.append(f"{key}[{u}] · r = {value:+.2f}")
         lines.append(tr[key][layer, d, :, u])
     st.caption(t("Pearson r between each unit's state after the last character and the label (1 positive, 0 "
