@@ -21,6 +21,7 @@ from tests.app.helpers import ok, open_app_page
 from tests.app.test_cell import figures, set_text, show, text_of
 from tests.app.test_gradients import array
 from tests.app.test_i18n import open_in_chinese, visible_text
+from tests.app.test_url_state import notices, open_link, pretrained_title
 
 FISH = "鱼离不开"
 
@@ -128,3 +129,14 @@ def test_generate_writes_chinese_after_a_chinese_prime():
     gen = G.generate(model, FISH, 300, 0.8, 0, False)
     assert written.replace("⏎", "") == "".join(gen.tokens) and written.startswith(FISH)  # ⏎ marks a line break
     assert sum(map(is_cjk, written[len(FISH):])) > 100
+
+
+def test_a_link_with_chinese_text_reproduces_the_choice():
+    """The automatic choice is the widget's default, so a link leaves it out and the text brings it back; a model
+    named in the link is the sender's choice and is kept."""
+    auto = open_link("pages/cell.py", {"cell_sequence": FISH})
+    assert auto.selectbox(key="cell_pretrained").value == "char_zh_lstm"
+    assert "cell_pretrained" not in auto.query_params and not notices(auto)
+    gru = pretrained_title("char", "char_gru")
+    chosen = open_link("pages/cell.py", {"cell_sequence": FISH, "cell_pretrained": gru})
+    assert chosen.selectbox(key="cell_pretrained").value == "char_gru" and not notices(chosen)

@@ -7,6 +7,8 @@ import torch
 from rnnviz import Model, ModelConfig, Vocab
 from rnnviz import sentiment as S
 from rnnviz.errors import InputError
+from rnnviz.figures.common import ShapeError
+from rnnviz.figures.sentiment import running_figure, sentiment_units_figure
 
 TEXT = "东西不错，送货很快！就是包装有点差。"
 
@@ -142,3 +144,22 @@ def test_classifier_detection_and_positive_index():
     assert S.is_classifier(char, {"group": "sentiment"})
     assert S.positive_index({"classes": ["positive", "negative"]}) == 0
     assert S.positive_index({}) == 1
+
+
+def test_running_figure_draws_p_on_the_token_axis():
+    p = np.array([0.2, 0.7, 0.9])
+    fig = running_figure(p, ["好", "，", "差"], lang="zh")
+    np.testing.assert_allclose(np.asarray(fig.data[0].y, dtype=float), p, atol=1e-7)
+    assert list(fig.layout.xaxis.ticktext) == ["好", "，", "差"]
+    assert {a.text for a in fig.layout.annotations} == {"正面", "负面"}
+    with pytest.raises(ShapeError, match=r"\[time\] = \[2\]"):
+        running_figure(p, ["a", "b"])
+
+
+def test_units_figure_draws_one_named_line_per_unit():
+    values = np.arange(6.0).reshape(3, 2)
+    fig = sentiment_units_figure(values, ["h[1] · r = +0.50", "c[4] · r = −0.40"], ["a", "b", "c"])
+    assert [d.name for d in fig.data if d.name] == ["h[1] · r = +0.50", "c[4] · r = −0.40"]
+    np.testing.assert_allclose(np.asarray(fig.data[1].y, dtype=float), values[:, 1])
+    with pytest.raises(ShapeError):
+        sentiment_units_figure(values, ["one"], ["a", "b", "c"])
