@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
+from pages import cell_sentiment as CS
 from pages import cell_units as CU
 from pages.i18n import lang, t
 from pages.shared import (
@@ -21,6 +22,7 @@ from pages.shared import (
     MAX_STEPS,
     SOURCES,
     cached_trace,
+    choose_pretrained,
     label,
     linked_text,
     model_source_checks,
@@ -28,9 +30,11 @@ from pages.shared import (
     named,
     one_of,
     plotly_chart,
+    pretrained_cards,
     random_model,
     random_model_checks,
     random_model_ui,
+    release_pretrained,
     sequence_ui,
     short_text,
     show_error,
@@ -54,6 +58,7 @@ from rnnviz.i18n import LANGUAGES, N_
 from rnnviz.i18n import tr as tr_  # the name tr is the pages' trace
 from rnnviz.model import LEAKY
 from rnnviz.parse import parse_numbers
+from rnnviz.sentiment import is_classifier
 
 KEY = "cell"
 HIDDEN = 128  # the default random model matches the pretrained character models
@@ -87,7 +92,10 @@ PRESETS = {  # codes, and English labels (N_)
     N_("Python: nested brackets, quotes, indentation"): SNIPPET,
     N_("Long-lag recall: a, 150 dots, then a again"): "a" + "." * 150 + "a",
     N_("Chinese: a sentence"): "循环神经网络一边读字，一边记住前面的内容，也会慢慢忘记。",
+    CS.PRESET: CS.REVIEW,
 }
+PRESET_MODELS = {"Chinese: a sentence": "char_zh_lstm", CS.PRESET: CS.MODEL}  # presets that pick their reader
+GROUPS = ("char", "sentiment")  # the bundled models /cell offers
 NUMBER_PRESETS = {
     N_("Sine wave, 60 steps"): ", ".join(f"{math.sin(t / 4):.3f}" for t in range(60)),
     N_("A step: 0 then 1 then 0"): " ".join(["0"] * 15 + ["1"] * 15 + ["0"] * 15),
@@ -145,7 +153,16 @@ def input_ui() -> tuple[str, str | np.ndarray | None]:
     with box_column:
         if mode == "Numbers":
             return mode, numbers_ui()
-        return mode, sequence_ui(KEY + "_sequence", SNIPPET, PRESETS)
+        return mode, sequence_ui(KEY + "_sequence", SNIPPET, PRESETS, on_preset=preset_model)
+
+
+def preset_model(preset: str) -> None:
+    """A preset's callback: pick the bundled model that reads it (if bundled), or give the choice back."""
+    name = PRESET_MODELS.get(preset)
+    if name is not None and any(c["name"] == name for c in pretrained_cards(GROUPS)):
+        choose_pretrained(KEY, name)
+    else:
+        release_pretrained(KEY)
 
 
 def random_ui(mode: str, data) -> tuple[Model, str] | None:
@@ -174,7 +191,8 @@ def model_ui(mode: str, data) -> tuple[Model, str] | None:
         key, sources, default = KEY, SOURCES, "Pretrained" if list_pretrained("char") else "Random"
     else:
         key, sources, default = f"{KEY}_num", NUMBER_SOURCES, "Random"
-    picked = model_source_ui(key, "char", lambda: random_ui(mode, data), sources=sources, default=default)
+    picked = model_source_ui(key, GROUPS if mode == "Text" else "char", lambda: random_ui(mode, data),
+                             sources=sources, default=default, text=data if mode == "Text" else None)
     if picked is None:
         return None
     model = picked[0]
@@ -260,6 +278,10 @@ def states_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels
 
 
 def predictions_view(model: Model, tr: Trace, data) -> None:
+    if is_classifier(model):
+        st.info(t("This model predicts the sentiment of the whole text, not the next character: see the "
+                  "Sentiment tab."), icon=":material/info:")
+        return
     if tr.probs is None or model.vocab is None:
         if model.vocab is not None or tr.probs is None:
             st.info(t("This model has no next-token head, so it predicts no next tokens."), icon=":material/info:")
@@ -441,9 +463,9 @@ def open_tab_in_this_language() -> None:
     key = f"{KEY}_view"
     shown = st.session_state.get(key)
     for code in LANGUAGES:
-        labels = [tr_(code, name) for name in TABS]
+        labels = [tr_(code, name) for name in [*TABS, CS.TAB]]
         if shown in labels and code != lang():
-            st.session_state[key] = t(TABS[labels.index(shown)])
+            st.session_state[key] = t([*TABS, CS.TAB][labels.index(shown)])
             return
 
 
@@ -454,6 +476,8 @@ def views_ui(model: Model, tr: Trace, data) -> None:
     labels = CU.unit_labels(probes, layer, direction, tr.shape[3])
     open_tab_in_this_language()
     names = TABS if probes is not None else TABS[1:]  # numbers have no features a person can name: States first
+    if isinstance(data, str) and is_classifier(model):
+        names = [CS.TAB, *names]  # a classifier's own reading comes first
     tabs = st.tabs([t(name) for name in names], key=f"{KEY}_view", on_change="rerun")
     views = {
         UNITS_TAB: lambda: CU.units_view(tr, probes, model.fingerprint()),
@@ -464,6 +488,7 @@ def views_ui(model: Model, tr: Trace, data) -> None:
         "Saturation": lambda: saturation_view(tr),
         "Memory": lambda: memory_view(tr, layer, direction, units, labels),
         "Download": lambda: download_view(tr),
+        CS.TAB: lambda: CS.sentiment_view(model, tr, data),
     }
     for tab, name in zip(tabs, names, strict=True):
         if tab.open:
@@ -474,7 +499,7 @@ def views_ui(model: Model, tr: Trace, data) -> None:
 def link_checks() -> dict:
     """What the page keeps in its link: the input, the model source and its settings."""
     return {f"{KEY}_mode": one_of(MODES, label), f"{KEY}_sequence": short_text(), f"{KEY}_numbers": short_text(),
-            **model_source_checks(KEY, "char"), f"{KEY}_num_source": one_of(NUMBER_SOURCES, label),
+            **model_source_checks(KEY, GROUPS), f"{KEY}_num_source": one_of(NUMBER_SOURCES, label),
             **random_model_checks(f"{KEY}_text", CELLS), **random_model_checks(f"{KEY}_numbers", CELLS)}
 
 

@@ -76,7 +76,8 @@ def demo_ui() -> tuple[Model, str] | None:
 
 def model_ui() -> tuple[Model, str] | None:
     default = "Pretrained" if list_pretrained("char") else DEMO  # a bundled model if there is one
-    picked = model_source_ui(KEY, "char", demo_ui, sources=SOURCES, default=default)
+    prime = st.session_state.get(f"{KEY}_prime", st.query_params.get(f"{KEY}_prime", DEFAULT_PRIME))
+    picked = model_source_ui(KEY, "char", demo_ui, sources=SOURCES, default=default, text=prime)  # before the prime
     if picked is None:
         return None
     try:

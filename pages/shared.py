@@ -42,7 +42,7 @@ from rnnviz.assets import list_pretrained, load_pretrained
 from rnnviz.figures import with_revision
 from rnnviz.i18n import LANGUAGES, N_
 from rnnviz.uploads import UPLOAD_TYPES, kind_of, read_model
-from rnnviz.vocab import read_tokens
+from rnnviz.vocab import mostly_chinese, read_tokens
 
 
 def leave_legacy_pages_mode() -> None:
@@ -285,11 +285,14 @@ def _text_link(key: str) -> str | None:
 
 
 def sequence_ui(key: str, default: str, presets: dict[str, str] | None = None, height: int = 90,
-                help: str | None = None) -> str | None:
-    """The "Sequence" box with optional presets; returns the text cut to MAX_STEPS, or None when empty."""
+                help: str | None = None, on_preset: Callable[[str], None] | None = None) -> str | None:
+    """The "Sequence" box with optional presets; returns the text cut to MAX_STEPS, or None when empty.
+    ``on_preset(name)`` runs after a preset has set the text (a page may pick the model that reads it)."""
     if presets:
         def apply_preset():
             st.session_state[key] = presets[st.session_state[f"{key}_preset"]]
+            if on_preset is not None:
+                on_preset(st.session_state[f"{key}_preset"])
 
         st.selectbox(t("Preset"), list(presets), key=f"{key}_preset", on_change=apply_preset, index=None,
                      placeholder=t("Pick an example sequence…"), format_func=label)  # names marked with N_
@@ -446,19 +449,68 @@ def card_caption(card: dict) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def pretrained_ui(key: str, group: str) -> tuple[Model, str] | None:
-    cards = list_pretrained(group)
+Groups = str | tuple[str, ...]  # a card group ("char", "recall", "sentiment"), or several in the order listed
+
+
+def pretrained_cards(group: Groups) -> list[dict]:
+    """The bundled models' cards of one group, or of several (in the order given), each sorted by name."""
+    return [c for g in ((group,) if isinstance(group, str) else group) for c in list_pretrained(g)]
+
+
+def auto_pretrained(cards: list[dict], text: str | None) -> tuple[str, str]:
+    """(name, why) of the bundled model that should read ``text``: a Chinese character model (card group "char",
+    "language" "zh") when the text is mostly Chinese ("zh"), else FIRST_PRETRAINED or the first ("default")."""
+    names = [c["name"] for c in cards]
+    if text and mostly_chinese(text):
+        chinese = [c["name"] for c in cards if c.get("language") == "zh" and c.get("group") == "char"]
+        if chinese:
+            return chinese[0], "zh"
+    return (FIRST_PRETRAINED if FIRST_PRETRAINED in names else names[0]), "default"
+
+
+def choose_pretrained(key: str, name: str, by: str = "preset") -> None:
+    """Select the bundled model ``name`` in model_source_ui(key, …), as chosen ``by`` "preset" (the next preset
+    without a model gives the choice back to the automatic one) or "user" (kept until the user changes it)."""
+    st.session_state[f"{key}_source"] = "Pretrained"
+    st.session_state[f"{key}_pretrained"] = name
+    st.session_state[f"{key}_pretrained_by"] = by
+
+
+def release_pretrained(key: str) -> None:
+    """Give the choice of model back to the automatic one, unless the user made it."""
+    if st.session_state.get(f"{key}_pretrained_by") == "preset":
+        st.session_state[f"{key}_pretrained_by"] = "auto"
+
+
+def pretrained_ui(key: str, group: Groups, text: str | None = None) -> tuple[Model, str] | None:
+    """The bundled model of ``group``. Until someone chooses one (the user, a preset, or the link the page was
+    opened with), the page picks it for ``text`` (auto_pretrained): the Chinese model for Chinese text. The
+    automatic pick is also the widget's default, so a link leaves it out and reproduces it from the text."""
+    cards = pretrained_cards(group)
     if not cards:
         st.info(t("No pretrained models of this kind are bundled yet: run `python -m rnnviz.pretrain`, "
                   "or choose another source."), icon=":material/info:")
         return None
     names = [c["name"] for c in cards]
-    first = names.index(FIRST_PRETRAINED) if FIRST_PRETRAINED in names else 0
+    widget, by_key = f"{key}_pretrained", f"{key}_pretrained_by"
+    if by_key not in st.session_state:  # the session's first run: a link's choice is the sender's
+        st.session_state[by_key] = "link" if widget in st.query_params else "auto"
+    auto, why = auto_pretrained(cards, text)
+    by = st.session_state[by_key]
+    if by == "auto" and st.session_state.get(widget, auto) != auto:
+        st.session_state[widget] = auto
     title = _titles(cards)
-    name = st.selectbox(t("Pretrained model"), names, index=first, key=f"{key}_pretrained", bind=LINK,
-                        format_func=title)
+    name = st.selectbox(t("Pretrained model"), names, index=names.index(auto), key=widget, bind=LINK,
+                        format_func=title, on_change=lambda: st.session_state.update({by_key: "user"}))
     model, card = pretrained(name)
     st.caption(card_caption(card))
+    reads_chinese = card.get("language") == "zh"
+    if by == "auto" and why == "zh" and name == auto:
+        st.caption(":material/translate: " + t("The text is mostly Chinese, so the Chinese character model reads "
+                                               "it. Pick another model above to override."))
+    elif text and mostly_chinese(text) and not reads_chinese:
+        st.caption(":material/translate: " + t("The text is mostly Chinese, but the model you chose was trained on "
+                                               "Python source: it reads most Chinese characters as unknown."))
     return model, title(name)
 
 
@@ -561,25 +613,26 @@ def upload_ui(key: str) -> tuple[Model, str] | None:
     return model, file.name
 
 
-def model_source_checks(key: str, group: str, sources=SOURCES) -> dict[str, Check]:
+def model_source_checks(key: str, group: Groups, sources=SOURCES) -> dict[str, Check]:
     """url_notice's checks for model_source_ui(key, group, …, sources): the source and the pretrained model."""
-    cards = list_pretrained(group)
+    cards = pretrained_cards(group)
     return {f"{key}_source": one_of(sources, label),
             f"{key}_pretrained": one_of([c["name"] for c in cards], _titles(cards))}
 
 
-def model_source_ui(key: str, group: str, random_ui, sources=SOURCES,
-                    default: str | None = None) -> tuple[Model, str] | None:
+def model_source_ui(key: str, group: Groups, random_ui, sources=SOURCES, default: str | None = None,
+                    text: str | None = None) -> tuple[Model, str] | None:
     """Pick where the model comes from, starting at ``default`` (else the first source). ``random_ui()`` builds the
     "Random" choice (the page knows what input it needs) and returns (Model, name) or None. Returns the chosen
-    (model, display name), or None with a message. Defaults are the widgets' own (index=), not set through
+    (model, display name), or None with a message. ``text``: what the model will read, for the automatic choice of
+    a bundled model (pretrained_ui). Defaults are the widgets' own (index=), not set through
     st.session_state, because a link leaves out a value equal to the widget's default."""
     source = st.radio(t("Model source"), sources, index=sources.index(default) if default in sources else 0,
                       horizontal=True, key=f"{key}_source", bind=LINK, format_func=label,
                       help=t("Pretrained: bundled with rnnviz. Random: untrained, from the controls below. "
                              "Trained here: from the Train live page in this session. Uploaded: your checkpoint."))
     if source == "Pretrained":
-        return pretrained_ui(key, group)
+        return pretrained_ui(key, group, text)
     if source == "Trained here":
         return trained_ui(key)
     if source == "Uploaded":

@@ -2,7 +2,8 @@
 card for people to read. ``python -m rnnviz.pretrain`` makes them all; nothing is downloaded at run time.
 
 Groups: "char" (character models on Python's standard-library source, for /cell and /generate) and
-"recall" (first-symbol recall at a long lag, for /gradients).
+"recall" (first-symbol recall at a long lag, for /gradients), "sentiment" (the review classifier, for /cell). A card's
+"language" says what text a model reads ("zh": Chinese; none: Python source).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # link holds it); tests/unit/test_i18n.py checks that every bundled title is listed here.
 TITLES = (N_("GRU, 256 units, Python source"), N_("LSTM, 256 units, Python source"),
           N_("vanilla RNN, 256 units, Python source"), N_("GRU, recall at lag 100"), N_("LSTM, recall at lag 100"),
-          N_("vanilla RNN, recall at lag 100"))
+          N_("vanilla RNN, recall at lag 100"), N_("LSTM, 256 units, Chinese reviews"),
+          N_("LSTM, 128 units, sentiment of Chinese reviews"), N_("LSTM, 256 units, sentiment of Chinese reviews"))
 
 
 def list_pretrained(group: str | None = None) -> list[dict]:

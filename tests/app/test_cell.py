@@ -348,7 +348,7 @@ def test_uploads_that_are_not_checkpoints_are_refused(at):
 def test_pretrained_source_is_offered_when_bundled(at):
     at.radio(key="cell_source").set_value("Pretrained")
     ok(at.run())
-    bundled = [card["name"] for card in list_pretrained("char")]
+    bundled = [card["name"] for card in list_pretrained("char") if card.get("language") != "zh"]  # Python source
     if not bundled:
         assert "No pretrained models" in at.info[0].value
         return

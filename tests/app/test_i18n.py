@@ -235,3 +235,26 @@ def test_switching_language_on_cell_recomputes_nothing(monkeypatch):
     assert at.session_state["rnnviz_lang"] == "zh" and "细胞内部" in [t.value for t in at.title]
     assert calls == before
     assert at.session_state["cell_selected"] == selected
+
+
+@pytest.mark.parametrize("method", ["Occlusion", "Gradient × input"])
+def test_cell_sentiment_tab_in_chinese_shows_no_english_sentence(method):
+    """/cell with the review classifier: its Sentiment tab (opened first), with each saliency, in Chinese."""
+    from pages.cell_sentiment import MODEL, REVIEW
+
+    at = open_in_chinese("pages/cell.py", {"cell_sequence": REVIEW, "cell_pretrained": MODEL,
+                                           "cell_pretrained_by": "user", "cell_sentiment_method": method})
+    assert at.tabs[0].label == tr("zh", "Sentiment") == "情感分析"
+    texts = visible_text(at, "pages/cell.py")
+    assert sum(s.startswith("plotly_chart") for s in texts) and any("正面" in s for s in texts)
+    found = english_found(at, "pages/cell.py")
+    tables = [str(x) for d in at.dataframe for x in [*d.value.columns, *d.value.to_numpy().ravel()]]
+    found += [f"{text}  ← {run!r}" for text in tables for run in english_runs(text)]
+    assert not found, "Untranslated English on /cell's Sentiment tab:\n" + "\n".join(found)
+
+
+def test_cell_with_the_chinese_model_in_chinese_says_why_in_chinese():
+    at = open_in_chinese("pages/cell.py", {"cell_sequence": "鱼离不开水，人离不开空气。"})
+    assert at.selectbox(key="cell_pretrained").value == "char_zh_lstm"
+    assert any("中文字符模型" in c.value for c in at.caption)
+    assert not english_found(at, "pages/cell.py")

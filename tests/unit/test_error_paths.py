@@ -30,8 +30,8 @@ import rnnviz
 from rnnviz import checkpoint as C
 from rnnviz import keras_files as KF
 from rnnviz import reviews as R
+from rnnviz import sentiment, tasks_data, train
 from rnnviz import stepthrough as S
-from rnnviz import tasks_data, train
 from rnnviz import units as U
 from rnnviz.assets import load_pretrained
 from rnnviz.bptt import bptt, descend, model_from_weights
@@ -669,6 +669,14 @@ CASES = [
     ("sweep-steps", lambda: SweepConfig(lags=(5,), steps=0), ConfigError, r"number of steps must be"),
     ("sweep-runs", lambda: SweepConfig(lags=(5, 10, 20, 50, 100, 200), seeds=20), ConfigError,
      r"The sweep has 600 runs; the limit is 500"),
+    ("sentiment-no-head", lambda: sentiment.running(Model(ModelConfig(hidden_size=2, head="none"),
+                                                          Vocab.from_text("ab")), "ab"), InputError,
+     r"no head to read a prediction"),
+    ("occlusion-empty", lambda: sentiment.occlusion(Model(ModelConfig(hidden_size=2), Vocab.from_text("ab")), ""),
+     InputError, r"The sequence is empty"),
+    ("occlusion-long", lambda: sentiment.occlusion(Model(ModelConfig(hidden_size=2), Vocab.from_text("ab")),
+                                                   "a" * (sentiment.MAX_OCCLUSION + 1)), InputError,
+     r"once per character: give at most 400"),
 ]
 
 # Raise sites no user can reach, matched by a piece of their source text: file → (piece, why).
