@@ -2,6 +2,7 @@
 
 import streamlit as st
 import torch
+from threadpoolctl import threadpool_limits
 
 from pages.i18n import LANG_KEY, NAMES, PARAM, choose_language, t
 from rnnviz.i18n import LANGUAGES
@@ -9,6 +10,9 @@ from rnnviz.i18n import LANGUAGES
 # The models here are tiny and sequential: sessions run in parallel threads, and a second intra-op thread per
 # op only adds synchronization (a 200-step LSTM trace: ~10 ms on one thread, 30-550 ms on two on a busy machine).
 torch.set_num_threads(1)
+# numpy's OpenBLAS keeps a pool of its own as wide as the machine, whose workers spin after each product: beside
+# torch's they starved each other (a fused LSTM forward ran 5-8x its own time inside a trace; rnnviz.bench says more).
+threadpool_limits(1, user_api="blas")
 
 SWITCH_KEY = "rnnviz_lang_switch"  # never language-dependent, like every widget key
 

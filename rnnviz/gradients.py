@@ -31,6 +31,7 @@ import torch
 from . import cells
 from .errors import InputError, shown
 from .model import LEAKY, Model
+from .spectral import spectral_norms
 from .trace import Trace, as_input, trace
 
 OBJECTIVES = ("sum", "next_token")
@@ -142,7 +143,7 @@ class GradFlow:
         L, D, T, H = self.dh_units.shape
         out = np.empty((L, D, T), dtype=np.float64)
         for (layer, d), (q, d0, w) in zip(np.ndindex(L, D), self._jac_parts, strict=True):
-            out[layer, d] = _spectral_norms(q, d0, w)
+            out[layer, d] = spectral_norms(q, d0, w)
         return out
 
     def compact(self, step_norms: bool = True) -> GradFlow:
@@ -188,140 +189,6 @@ def _sigma_max(w: np.ndarray) -> float:
     """σ_max(W) as the square root of the top eigenvalue of the small Gram matrix WᵀW."""
     w = w.astype(np.float64)
     return float(np.sqrt(max(np.linalg.eigvalsh(w.T @ w)[-1], 0.0)))
-
-
-def _top_eigenvalue(a: np.ndarray, b: np.ndarray, iters: int = 50) -> np.ndarray:
-    """Largest eigenvalue of each symmetric tridiagonal matrix: diagonal ``a`` ``[R, n]``, off-diagonal ``b``
-    ``[R, n−1]`` (float64), to a few units in the last place.
-
-    Laguerre's method on det(T − x), started above Gershgorin's bound: for a polynomial whose roots are all real
-    it converges monotonically to the largest root (cubically near it), and above every eigenvalue the LDLᵀ
-    pivots of T − x are all negative, so the recurrence that gives Σ 1/(x − λ) and Σ 1/(x − λ)² needs no
-    factorization. It costs O(n) per matrix and iteration, where a dense eigvalsh of every Lanczos tridiagonal
-    cost O(n³) and a third of the Lanczos time.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    R, n = a.shape
-    if n == 1:
-        return a[:, 0].copy()
-    b2 = b * b
-    radius = np.zeros_like(a)
-    radius[:, :-1] += np.abs(b)
-    radius[:, 1:] += np.abs(b)
-    scale = np.maximum(np.abs(a).max(1), np.abs(b).max(1))
-    tiny = 1e-300
-    x = (a + radius).max(1) + 1e-12 * scale + tiny
-    moving = np.ones(R, dtype=bool)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for _ in range(iters):
-            q = a[:, 0] - x  # the pivot d_i of T − x and its first two derivatives in x
-            q = np.where(q == 0, -tiny, q)
-            dq = np.full(R, -1.0)
-            ddq = np.zeros(R)
-            g = dq / q
-            total, square = g.copy(), g * g - ddq / q
-            for i in range(1, n):
-                r = b2[:, i - 1] / q
-                rq = r / q
-                dq, ddq = -1.0 + rq * dq, rq * (ddq - 2.0 * dq * dq / q)
-                q = a[:, i] - x - r
-                q = np.where(q == 0, -tiny, q)
-                g = dq / q
-                total += g
-                square += g * g - ddq / q
-            # total = Σ 1/(x − λ_j) and square = Σ 1/(x − λ_j)²: Laguerre's step towards the largest root
-            root = np.sqrt(np.maximum((n - 1) * (n * square - total * total), 0.0))
-            step = n / (total + np.copysign(root, total))  # the larger denominator: towards the nearest root (a
-            #                                                 rounding step just below the top one comes back up)
-            step = np.where(np.isfinite(step) & moving, step, 0.0)
-            x = x - step
-            moving = np.abs(step) > 4e-16 * np.maximum(np.abs(x), scale)
-            if not moving.any():
-                break
-    return x
-
-
-def _spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: int = 40,
-                    check: int = 4, first: int = 12) -> np.ndarray:
-    """Largest singular value of J_t = diag(d0_t) + Σ_b diag(q_{t,b}) W_b for every t at once.
-
-    ``q`` is ``[T, G*H]`` (one coefficient per gate block and unit), ``w`` is W_hh ``[G*H, H]``. Steps whose
-    coefficients are identical (a state that has settled, as on the recall task's blank filler) are solved once.
-    Batched Lanczos on J_tᵀJ_t with full reorthogonalization: at most ``iters`` matrix products for all steps
-    together, exact once that reaches H, and far faster to converge than power iteration before that. It runs in
-    W_hh's precision (float32 for the app's models, float64 for float64 ones) and stops early once no step's top
-    Ritz value moved by more than a few units in the last place over ``check`` iterations (checked from iteration
-    ``first`` on). (Stopping each step on its own, when its value stalls or its residual is small, was tried: a
-    step whose start vector barely touches the top singular vector stalls at the second one first, and came out
-    up to 3e-3 low.) Clustered top singular values (orthogonal W_hh at gain 1) can still come out up to ~1e-3 low.
-    """
-    dtype = np.float64 if w.dtype == np.float64 else np.float32
-    tol, floor = (1e-12, 1e-9) if dtype == np.float64 else (1e-6, 1e-5)
-    q = np.nan_to_num(np.asarray(q, dtype=dtype))
-    d0 = None if d0 is None else np.nan_to_num(np.asarray(d0, dtype=dtype))
-    rows = q if d0 is None else np.concatenate([q, d0], 1)
-    rows = np.ascontiguousarray(rows)
-    _, first_at, inverse = np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel(),
-                                     return_index=True, return_inverse=True)
-    q = np.ascontiguousarray(q[first_at])
-    d0 = None if d0 is None else np.ascontiguousarray(d0[first_at])
-    T, GH = q.shape
-    H = w.shape[1]
-    G = GH // H
-    k = min(iters, H)
-    q3 = torch.from_numpy(q).view(T, G, H)
-    d0t = None if d0 is None else torch.from_numpy(d0)
-    w_ = torch.from_numpy(np.ascontiguousarray(w, dtype=dtype))
-    w_t = torch.from_numpy(np.ascontiguousarray(w.T, dtype=dtype))
-
-    def gram(v):  # JᵀJ v, in torch (one intra-op thread in the app) on numpy's memory
-        v = torch.from_numpy(v)
-        u = (q3 * (v @ w_t).view(T, G, H)).sum(1)
-        if d0t is not None:
-            u += d0t * v
-        out = (q3 * u[:, None, :]).view(T, GH) @ w_
-        return (out if d0t is None else out.add_(d0t * u)).numpy()
-
-    # Start vectors: half the top right singular vector of the mean Jacobian (the steps' Jacobians share W_hh and
-    # differ only in their gates, so it is close to each one's; Lanczos then needs fewer products), half noise, so
-    # that every step's own top direction is in the start (a start without it stalls at the second one).
-    v = torch.randn(T, H, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    mean = (q.mean(0, dtype=np.float64).reshape(G, H, 1) * w.astype(np.float64).reshape(G, H, H)).sum(0)
-    if d0 is not None:
-        mean += np.diag(d0.mean(0, dtype=np.float64))
-    if np.isfinite(mean).all():
-        v += np.linalg.svd(mean)[2][0]
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-    v = v.astype(dtype)
-    basis = np.zeros((T, k, H), dtype=dtype)  # per step, its Krylov basis as rows: batched products are contiguous
-    alpha = np.zeros((T, k))
-    beta = np.zeros((T, k))
-    top = last = None
-    for j in range(k):
-        basis[:, j] = v
-        x = gram(v)
-        a = np.einsum("th,th->t", x, v)
-        alpha[:, j] = a
-        size = np.linalg.norm(x, axis=1)
-        x -= a[:, None].astype(dtype) * v  # the three-term recurrence, then one full Gram-Schmidt pass against
-        if j:  # every basis vector, which removes what rounding left of earlier directions
-            x -= beta[:, j - 1, None].astype(dtype) * basis[:, j - 1]
-        known = basis[:, : j + 1]
-        x -= np.matmul(np.matmul(known, x[:, :, None]).transpose(0, 2, 1), known)[:, 0]
-        b = np.linalg.norm(x, axis=1)
-        live = b > floor * size  # else the Krylov space is exhausted: the Ritz values are exact, stop that row
-        beta[:, j] = np.where(live, b, 0.0)
-        v = np.where(live[:, None], x / np.maximum(b, 1e-30)[:, None].astype(dtype), 0).astype(dtype)
-        n = j + 1
-        if (n < first or n % check) and n < k:
-            continue
-        top = np.maximum(_top_eigenvalue(alpha[:, :n], beta[:, : n - 1]), 0.0)
-        if last is not None and bool((np.abs(top - last) <= tol * top).all()):
-            break
-        last = top
-    return np.sqrt(top)[inverse.ravel()]
 
 
 def _shift(a: np.ndarray, direction: int) -> np.ndarray:
@@ -503,7 +370,7 @@ def step_norms(model: Model, x, layer: int | None = None) -> np.ndarray:
             if layer is None or i == layer:
                 w_hh = model.layer_weights(i, d)[1].detach().numpy().astype(dt)
                 slopes = _slopes(model.cell, tr, i, d, getattr(model.rnn, "nonlinearity", "tanh"))
-                out[i, d] = _spectral_norms(*_jacobian_parts(model.cell, slopes), w_hh)
+                out[i, d] = spectral_norms(*_jacobian_parts(model.cell, slopes), w_hh)
     return out
 
 

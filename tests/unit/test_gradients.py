@@ -282,7 +282,7 @@ def test_repeated_steps_are_solved_once_and_answer_the_same():
 def test_top_eigenvalue_of_tridiagonals_matches_eigvalsh():
     """The Lanczos convergence checks use Laguerre's method on each tridiagonal; check it against LAPACK on random,
     clustered, split (zero off-diagonal) and all-zero matrices of every size the checks see."""
-    from rnnviz.gradients import _top_eigenvalue
+    from rnnviz.spectral import _top_eigenvalue
 
     rng = np.random.default_rng(0)
     for n in (1, 2, 3, 5, 12, 40):
