@@ -429,9 +429,9 @@ def metrics_ui(race: Race) -> None:
         last = trainer.history.evals[-1] if trainer.history.evals else {}
         value = last.get(race.score)
         shown = "–" if value is None else f"{value:.1%}" if race.score == "accuracy" else f"{value:.4g}"
-        col.metric(t("{cell} · validation {what}", cell=cell.upper(), what=what), shown,
-                   delta=reviews.against(value, race),
-                   help=t("On the held-out batch at step {step:,}.", step=last.get("step", 0)))
+        delta, why = reviews.against(value, race)
+        col.metric(t("{cell} · validation {what}", cell=cell.upper(), what=what), shown, delta=delta,
+                   help=t("On the held-out batch at step {step:,}.", step=last.get("step", 0)) + why)
         solved = trainer.history.first_step("accuracy", 0.99) if race.score == "accuracy" else None
         if trainer.diverged:
             col.caption(":red[" + t("diverged at step {step:,}", step=trainer.step_count) + "]")

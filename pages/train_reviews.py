@@ -88,13 +88,15 @@ def baselines_ui(race: Race) -> None:
     race.measure_baselines(values)
 
 
-def against(value: float | None, race: Race) -> str | None:
-    """A cell's validation accuracy against the first baseline (bag of characters), in points: a metric's delta."""
+def against(value: float | None, race: Race) -> tuple[str | None, str]:
+    """A cell's validation accuracy against the first baseline (bag of characters or words), in percentage points:
+    (a metric's delta, a sentence for its help), or (None, "") before the baselines are measured."""
     lines = race.accuracy_baselines
     if value is None or not lines:
-        return None
+        return None, ""
     best, name = lines[0]
-    return t("{d:+.1f} points against {name}", d=100 * (value - best), name=t(name))
+    return (t("{d:+.1f} points", d=100 * (value - best)),
+            t(" The arrow: percentage points above or below the {name} baseline ({p:.1%}).", name=t(name), p=best))
 
 
 def baseline_metrics(cols, race: Race) -> None:
