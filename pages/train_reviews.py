@@ -51,8 +51,8 @@ def describe(task: Task) -> str:
                  "on and {val:,} held out, none of them also in training. The {vocab:,} characters seen at least "
                  "{min_count} times in training are the vocabulary, the rest read as <unk>; during training a "
                  "random {unk:.0%} of characters read as <unk> too, so that the model cannot memorize reviews.",
-                 n=p["examples"], train=p["train"], val=p["val"], vocab=p["vocab_size"], min_count=p["min_count"],
-                 unk=p["unk_rate"])
+                 n=p["examples"], train=p["train"], val=p["val"], min_count=p["min_count"], unk=p["unk_rate"],
+                 vocab=sum(len(token) == 1 for token in task.vocab.tokens))  # not <unk> and <pad>
     if p.get("source") == "synthetic":
         return t("Generated English reviews, {n:,} of them, read word by word: \"not\" flips a clause and \"but\" "
                  "hands the verdict to the second clause.", n=p["examples"])

