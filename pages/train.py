@@ -19,6 +19,7 @@ import time
 import streamlit as st
 
 from pages import train_jobs as jobs
+from pages import train_reviews as reviews
 from pages.i18n import lang, t
 from pages.shared import (
     LINK,
@@ -79,13 +80,12 @@ TASK_HELP = {
     "stocks": N_("Weekly prices of six stocks (2018–2019); windows of weeks in, the next week out. The last fifth of "
                  "the weeks is the test set."),
     "sine": N_("A noisy sine wave; a window of values in, the next value out; the last fifth is the test set."),
-    "sentiment": N_("Short reviews in which \"not\" flips a clause and \"but\" hands the verdict to the second "
-                    "clause: positive or negative, read at the last word."),
+    "sentiment": N_("Is a review positive or negative? The answer is read at its last character (or word), and "
+                    "each race is measured against a bag-of-characters classifier and the majority class fitted on "
+                    "the same split."),
 }
 SAMPLE_TEXT = ("Twinkle, twinkle, little star,\nHow I wonder what you are!\nUp above the world so high,\n"
                "Like a diamond in the sky.\n") * 8
-SAMPLE_REVIEWS = ("+ a lovely film\n- the plot was dull\n+ the music was very good\n- not good at all\n"
-                  "+ the acting was not bad\n- boring but the ending was fine\n+ great fun\n- a messy script\n")
 GATE_INITS = {"chrono": N_("Chrono (spread of time scales)"), "forget": N_("Forget-gate bias"),
               "default": N_("PyTorch default")}
 SCHEMES = {"default": N_("PyTorch default"), "orthogonal": N_("Orthogonal × gain"), "identity": N_("Identity × gain")}
@@ -94,7 +94,7 @@ FILLERS = {"blank": N_("blank"), "noise": N_("noise")}
 LETTER_INPUTS = {"one": N_("one letter"), "four": N_("four letters")}
 ENCODINGS = {"onehot": N_("onehot"), "embedding": N_("embedding")}
 TEXT_SOURCES = {"stdlib": N_("Python's standard library"), "user": N_("Your text")}
-REVIEW_SOURCES = {"synthetic": N_("Generated"), "user": N_("Yours")}
+REVIEW_SOURCES = reviews.SOURCES
 KEEP = {"persist_state": "session"}  # a setting keeps its value when the user visits another page
 
 
@@ -177,14 +177,18 @@ def task_params_ui(name: str) -> dict:
         params["many_to_many"] = st.checkbox(t("Predict at every step (many-to-many)"), **linked(f"{name}_many", False))
         return params
     if name == "sentiment":
-        source = st.radio(t("Reviews"), list(REVIEW_SOURCES), horizontal=True, format_func=named(REVIEW_SOURCES),
-                          **linked("review_source", "synthetic", REVIEW_SOURCES))
+        source = st.radio(t("Reviews"), list(REVIEW_SOURCES), format_func=named(REVIEW_SOURCES),
+                          **linked("review_source", "reviews", REVIEW_SOURCES))
         if source == "user":
-            text = st.text_area(t("One review a line, label first (+ or -)"), key=k("reviews", SAMPLE_REVIEWS), **KEEP,
-                                height=150, max_chars=100_000,
-                                help=t("Not kept in the page's link: a link opens with the sample reviews."))
-            return {"texts": text}
-        return {"size": int(st.number_input(t("Reviews"), 20, 20_000, step=500, **linked("size", 2000)))}
+            text = st.text_area(t("One review a line, label first (+ or -)"), key=k("reviews", reviews.sample()),
+                                **KEEP, height=150, max_chars=100_000,
+                                help=t("Not kept in the page's link: a link opens with the sample reviews. Lines "
+                                       "with Chinese are read by character."))
+            return reviews.params("user", texts=text)
+        if source == "synthetic":
+            size = st.number_input(t("Generated reviews"), 20, 20_000, step=500, **linked("size", 2000))
+            return reviews.params("synthetic", size=int(size))
+        return reviews.params("reviews")
     return {}
 
 
@@ -296,6 +300,8 @@ def settings_ui() -> tuple[RaceConfig | None, int, RnnvizError | None]:
             task = cached_task(name, tuple(sorted(params.items())), seed)
     except RnnvizError as err:
         error = err
+    if name == "sentiment" and task is not None:
+        st.caption(reviews.describe(task))
     follow_defaults(task_defaults(task if task is not None else TASKS[name]))
     st.divider()
     m = model_ui()
@@ -418,18 +424,20 @@ def player_ui(race: Race, target: int) -> None:
 
 def metrics_ui(race: Race) -> None:
     what = {"bpc": t("bits per character"), "accuracy": t("accuracy"), "loss": "MSE"}[race.score]
-    cols = st.columns(max(3, len(race.trainers)))
+    cols = st.columns(max(3, len(race.trainers) + len(race.accuracy_baselines)))
     for col, (cell, trainer) in zip(cols, race.trainers.items(), strict=False):
         last = trainer.history.evals[-1] if trainer.history.evals else {}
         value = last.get(race.score)
         shown = "–" if value is None else f"{value:.1%}" if race.score == "accuracy" else f"{value:.4g}"
-        col.metric(t("{cell} · validation {what}", cell=cell.upper(), what=what), shown,
-                   help=t("On the held-out batch at step {step:,}.", step=last.get("step", 0)))
+        delta, why = reviews.against(value, race)
+        col.metric(t("{cell} · validation {what}", cell=cell.upper(), what=what), shown, delta=delta,
+                   help=t("On the held-out batch at step {step:,}.", step=last.get("step", 0)) + why)
         solved = trainer.history.first_step("accuracy", 0.99) if race.score == "accuracy" else None
         if trainer.diverged:
             col.caption(":red[" + t("diverged at step {step:,}", step=trainer.step_count) + "]")
         elif solved is not None:
             col.caption(t("≥ 99% accuracy from step {step:,}", step=solved))
+    reviews.baseline_metrics(cols[len(race.trainers):], race)
 
 
 def diverged_ui(race: Race) -> None:
@@ -458,8 +466,9 @@ def charts_ui(race: Race, target: int, runs: list) -> None:
     code = lang()
     plotly_chart(left, loss_figure(runs, race.loss_unit, race.baseline, x_max=target, lang=code), width="stretch",
                  key=f"{KEY}_loss")
-    plotly_chart(right, accuracy_figure(runs, chance, x_max=target, scored=race.has_accuracy, lang=code),
-                 width="stretch", key=f"{KEY}_accuracy")
+    baselines = race.accuracy_baselines  # the majority class stands for chance where it is measured
+    plotly_chart(right, accuracy_figure(runs, None if baselines else chance, x_max=target, scored=race.has_accuracy,
+                                        lang=code, baselines=baselines), width="stretch", key=f"{KEY}_accuracy")
     clip = next(iter(race.trainers.values())).clip
     plotly_chart(left, grad_norm_figure(runs, clip, x_max=target, lang=code), width="stretch",
                  key=f"{KEY}_grad_norm")
@@ -631,6 +640,7 @@ def main() -> None:
     st.caption(t("Racing {cells} on **{task}**, seed {seed}.", cells=", ".join(c.upper() for c in race.trainers),
                  task=task_label(race.task, lang()), seed=race.config.seed))
     player_ui(race, target)
+    reviews.baselines_ui(race)
     live_ui(target)
     explain_ui(race)
     models_ui(race)

@@ -37,6 +37,7 @@ MAX_RACE_STEPS = 5000  # a race's step cap: its history and snapshots stay small
 # 5e9; recall at lag 500 with 256 units and batch 512 would need 9e11 (about 20 s a step here).
 MAX_STEP_FLOPS = 3e10
 GATES = {"rnn": 1, "gru": 3, "lstm": 4, "leaky": 1, "esn": 1}
+REVIEW_SOURCES = {"reviews": N_("Chinese reviews"), "synthetic": N_("generated"), "user": N_("yours")}
 
 
 @dataclass(frozen=True)
@@ -97,11 +98,11 @@ def task_label(task: Task, lang: str = "en") -> str:
         return tr(lang, "recall lag {lag}", lag=p["lag"]) + (tr(lang, ", noise") if p.get("filler") == "noise" else "")
     if task.name == "letters":
         return tr(lang, "letters (four in)") if p["mode"] == "four" else tr(lang, "letters (one in)")
-    if task.name in ("text", "sentiment"):
-        source = N_("yours") if p.get("source") == "user" else p.get("source", "")
-        if task.name == "text":
-            return tr(lang, "text ({source})", source=source)
-        return tr(lang, "sentiment ({source})", source=source)
+    if task.name == "text":
+        source = tr(lang, "yours") if p.get("source") == "user" else p.get("source", "")
+        return tr(lang, "text ({source})", source=source)
+    if task.name == "sentiment":
+        return tr(lang, "sentiment ({source})", source=tr(lang, REVIEW_SOURCES.get(p.get("source"), "yours")))
     if task.name == "adding":
         return tr(lang, "adding length {n}", n=p["length"])
     if task.name == "temporal_order":
@@ -144,6 +145,7 @@ class Race:
         self.token = uuid.uuid4().hex  # marks this race's entries in a published store
         self.trainers: dict[str, Trainer] = {}
         self.fits: dict[str, dict] = {}  # {cell: fit_readout's result}: the ESN, trained in one ridge fit
+        self.baselines: dict | None = None  # the task's baselines() once measured (measure_baselines)
         for cell in sorted(config.cells, key=CELL_ORDER.index):
             model = self.task.build_model(cell, config.hidden_size, config.init, config.seed,
                                           num_layers=config.num_layers)
@@ -230,7 +232,8 @@ class Race:
     def _snapshot(self, trainer: Trainer) -> None:
         cell = trainer.model.cell
         model = copy.deepcopy(trainer.model).eval()
-        card = make_card(model, {**trainer.card(), "title": self.model_name(cell, trainer.step_count)})
+        extra = {"baselines": self.baselines} if self.baselines else {}  # the accuracies it had to beat
+        card = make_card(model, {**trainer.card(), **extra, "title": self.model_name(cell, trainer.step_count)})
         self.snapshots[cell] = (model, card)  # the card as checkpoint.load would return it
 
     def snapshot_now(self) -> None:
@@ -291,6 +294,29 @@ class Race:
         if hasattr(self.task, "persistence_loss"):
             return self.task.persistence_loss(), N_("persistence: next = last")
         return None
+
+    @property
+    def has_baselines(self) -> bool:
+        """The task has classifiers to beat that are fitted in the run (the sentiment task's ``baselines()``)."""
+        return callable(getattr(self.task, "baselines", None))
+
+    def measure_baselines(self, values: dict | None = None) -> dict | None:
+        """The task's baselines, kept for :attr:`accuracy_baselines`: ``values`` when given (a page passes the
+        result it cached for this task), else ``task.baselines()``, which fits them (seconds on a CPU)."""
+        if self.has_baselines:
+            self.baselines = dict(values) if values is not None else self.task.baselines()
+        return self.baselines
+
+    @property
+    def accuracy_baselines(self) -> list[tuple[float, str]]:
+        """Validation accuracies a model has to beat, measured on the same split: [(accuracy, catalog name)].
+        The bag-of-characters (or bag-of-words, for a vocabulary of words) logistic regression fitted on the
+        training split, then the majority class of the training split; empty until measured."""
+        b = self.baselines or {}
+        words = getattr(getattr(self.task, "vocab", None), "level", "char") == "word"
+        names = (("bag_of_chars", N_("bag of words") if words else N_("bag of characters")),
+                 ("majority", N_("majority class")))
+        return [(float(b[key]), name) for key, name in names if isinstance(b.get(key), float)]
 
     def _fitted_curves(self, cell: str, trainer: Trainer, scale: float, latest: int | None) -> RunCurves:
         """A fitted ESN: no training steps; its one validation result drawn flat from step 0 to the race's step."""

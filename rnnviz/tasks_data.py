@@ -313,7 +313,7 @@ class Sentiment(Task):
     encoder = "embedding"
     defaults = Defaults(hidden_size=32, lr=1e-2, batch_size=32, clip=1.0, steps=600, eval_every=50,
                         init=InitConfig(forget_bias=1.0))
-    review_defaults = Defaults(hidden_size=64, lr=5e-3, batch_size=64, clip=1.0, steps=1500, eval_every=100,
+    review_defaults = Defaults(hidden_size=128, lr=5e-3, batch_size=64, clip=1.0, steps=1500, eval_every=100,
                                init=InitConfig(forget_bias=1.0))
     SOURCES = ("reviews", "synthetic")
 
@@ -411,7 +411,11 @@ class Sentiment(Task):
         if getattr(self, "_baselines", None) is None:
             from .reviews import bag_of_chars
 
-            self._baselines = bag_of_chars(self.train_pairs, self.val_pairs, self.vocab)
+            if self.vocab.level == "word":  # read as the model reads them: lower case (see encode)
+                train, val = ([(t.lower(), lab) for t, lab in pairs] for pairs in (self.train_pairs, self.val_pairs))
+            else:
+                train, val = self.train_pairs, self.val_pairs
+            self._baselines = bag_of_chars(train, val, self.vocab)
         return self._baselines
 
     def sample(self, n, generator):

@@ -1,7 +1,8 @@
 """Training views: :class:`rnnviz.race.RunCurves` in, ``go.Figure`` out (one run per cell, on shared axes).
 
 - :func:`loss_figure`: training loss per step (thin) and validation loss (bold, dots), log y.
-- :func:`accuracy_figure`: the same for accuracy, with the chance level as a dashed line.
+- :func:`accuracy_figure`: the same for accuracy, with the chance level as a dashed line and the task's baselines
+  (bag of characters, majority class) as dotted ones.
 - :func:`grad_norm_figure`: the gradient norm of every step before clipping, log y; clipped steps marked ×,
   the clipping threshold dashed.
 - :func:`train_flow_figure`: ‖dL/dh_t‖ against lag on one validation example, now (solid) beside step 0 (dashed).
@@ -27,6 +28,7 @@ from .gradients import CELL_COLORS, EXTRA_COLORS, _log_ticks, _plot, _rgba, _saf
 MAX_POINTS = 250  # drawn bins per per-step curve over the run's full length (x_max): a 1,000-step run in bins of 4
 MAX_MARKERS = 300  # drawn clipping markers per run
 GREY = "#6b7280"
+BASELINE_COLORS = ("#111827", "#9ca3af", "#6b7280")  # the accuracies to beat: near-black first, then greys
 LEGEND = dict(orientation="h", yanchor="top", y=-0.2, x=0, font=dict(size=11))  # below the x axis: never on the title
 
 
@@ -99,9 +101,11 @@ def _log_axis(data: list[dict]) -> dict:
     return dict(range=[lo, hi], **_log_ticks(lo, hi))
 
 
-def _hline(y: float, x_right: float, name: str) -> dict:
+def _hline(y: float, x_right: float, name: str, hover: str | None = None, color: str = GREY,
+           dash: str = "dash") -> dict:
     return dict(type="scatter", mode="lines", x=[0, x_right], y=[y, y], name=name,
-                line=dict(color=GREY, width=1.5, dash="dash"), hovertemplate=f"{_safe(name)}<extra></extra>")
+                line=dict(color=color, width=1.5, dash=dash),
+                hovertemplate=f"{_safe(hover or name)}<extra></extra>")
 
 
 def _diverged_marks(runs: Sequence[RunCurves], x_right: float, lang: str) -> tuple[list[dict], list[dict]]:
@@ -143,9 +147,12 @@ def loss_figure(runs: Sequence[RunCurves], unit: str = "cross-entropy (nats)",
 
 def accuracy_figure(runs: Sequence[RunCurves], chance: float | None = None, x_max: float | None = None,
                     scored: bool = True, max_points: int = MAX_POINTS, height: int = 370,
-                    lang: str = "en") -> go.Figure:
+                    lang: str = "en", baselines: Sequence[tuple[float, str]] = ()) -> go.Figure:
     """Training accuracy per step (binned mean, thin) and validation accuracy (bold); chance as a dashed line.
-    ``scored=False``: the task has no accuracy (a plain regression), and the figure says so."""
+    ``baselines`` = [(validation accuracy, name)]: classifiers measured on the same split (rnnviz.race's
+    ``Race.accuracy_baselines``: bag of characters, majority class), each a dotted line with its value in the
+    legend; names are catalog ids. ``scored=False``: the task has no accuracy (a plain regression), and the figure
+    says so."""
     if not runs:
         return empty_figure(tr(lang, "No model is training yet."))
     if not scored:
@@ -158,6 +165,12 @@ def accuracy_figure(runs: Sequence[RunCurves], chance: float | None = None, x_ma
                      tickformat=".0%")
     if chance is not None:
         data.append(_hline(float(chance), layout["xaxis"]["range"][1], tr(lang, "chance {p:.1%}", p=chance)))
+    for (value, name), color, dash in zip(baselines, BASELINE_COLORS, ("dot", "dashdot", "longdash"), strict=False):
+        name = tr(lang, name)
+        hover = tr(lang, "{name}: {p:.1%} validation accuracy, fitted on the training split in this run",
+                   name=name, p=value)
+        data.append(_hline(float(value), layout["xaxis"]["range"][1], tr(lang, "{name} {p:.1%}", name=name, p=value),
+                           hover, color, dash))
     layout["shapes"], layout["annotations"] = _diverged_marks(runs, layout["xaxis"]["range"][1], lang)
     return go.Figure(data=data, layout=layout)
 

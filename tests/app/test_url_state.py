@@ -224,7 +224,8 @@ STATES = {
     "pages/train.py": [{"train_task": label} for label in ("Recall: a symbol, a long lag, then name it",
                                                            "Letters: a→b→c→d→e→a", "Text: predict the next character",
                                                            "Adding problem", "Stock prices: next week",
-                                                           "Noisy sine: next value", "Sentiment of short reviews")],
+                                                           "Noisy sine: next value", "Sentiment of short reviews")]
+                      + [{"train_task": "Sentiment of short reviews", "train_review_source": "Generated (English)"}],
     "pages/step.py": [{}, {"step_source": "Random"}, {"step_source": "Type your own"}, {"step_view": "Backward"}],
     "pages/generate.py": [{}],
 }

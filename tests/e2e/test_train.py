@@ -103,3 +103,28 @@ def test_play_stops_by_itself_at_the_step_count(page):
     expect(page.get_by_text(re.compile(r"· playing$"))).to_have_count(0)
     assert curve_lengths(page, "Accuracy")["LSTM validation"] == 2  # at step 0, and at step 20 where it stopped
     assert_no_exception(page)
+
+
+def test_sentiment_race_on_real_reviews_draws_its_baselines(page):
+    """The sentiment task opens on the real Chinese reviews; once the baselines are fitted (seconds, once per task)
+    they show beside the cells and as lines on the accuracy chart, and stay there while the race plays."""
+    open_page(page, "train?train_task=Sentiment+of+short+reviews&train_hidden=8", timeout_s=TIMEOUT_S * 2)
+    assert_no_exception(page)
+    expect(page.get_by_text("Baseline · bag of characters")).to_be_visible(timeout=TIMEOUT_S * 1000)
+    metric = page.get_by_test_id("stMetric").filter(has_text="Baseline · bag of characters")
+    shown = metric.get_by_test_id("stMetricValue")
+    value = shown.inner_text()
+    assert re.fullmatch(r"\d{2}\.\d%", value), value
+    page.get_by_role("radio", name="Play").click()
+    expect(page.get_by_text(re.compile(r"· playing$"))).to_be_visible(timeout=TIMEOUT_S * 1000)
+    wait_for_step(page, 3)
+    lines = curve_lengths(page, "Accuracy")
+    assert lines[f"bag of characters {value}"] == 2 and any(n.startswith("majority class ") for n in lines)
+    assert lines["LSTM validation"] >= 1 and "chance 50.0%" not in lines
+    chart = page.locator(PLOTLY_CHART).filter(has=page.locator(".gtitle", has_text="Accuracy"))
+    expect(chart.locator(".legendtext", has_text=f"bag of characters {value}")).to_be_visible()
+    page.get_by_role("radio", name="Pause").click(force=True)
+    expect(page.get_by_text(re.compile(r"· (playing|pausing…)$"))).to_have_count(0, timeout=TIMEOUT_S * 1000)
+    wait_idle(page)
+    assert_no_exception(page)
+    save_screenshot(page, "train_sentiment")

@@ -237,3 +237,36 @@ def test_the_esn_races_only_on_tasks_answered_at_the_last_step():
     with pytest.raises(ConfigError, match="recall, adding and temporal order"):
         RaceConfig(task="letters", cells=("esn",))
     RaceConfig(task="letters", cells=("leaky",))
+
+
+def test_sentiment_baselines_are_fitted_on_the_race_s_own_split():
+    """The lines a race draws are the task's baselines fitted in the run: on typed reviews that one character
+    separates, the bag of characters is right on every held-out review, and the majority class scores the share of
+    held-out labels equal to the training majority, counted here."""
+    lines = "\n".join(f"+ 好{c}" for c in "一二三四五六七八") + "\n" + "\n".join(f"- 差{c}" for c in "一二三四五六")
+    race = Race(RaceConfig(task="sentiment", params=(("texts", lines),), cells=("lstm",), hidden_size=4,
+                           batch_size=4), evaluate=False)
+    assert race.has_baselines and race.accuracy_baselines == []  # nothing drawn until measured
+    race.measure_baselines()
+    train = [lab for _, lab in race.task.train_pairs]
+    val = np.array([lab for _, lab in race.task.val_pairs])
+    top = int(np.mean(train) >= 0.5)
+    assert race.accuracy_baselines == [(1.0, "bag of characters"), (pytest.approx(np.mean(val == top)),
+                                                                     "majority class")]
+    race.advance(1)
+    race.snapshot_now()
+    assert race.snapshots["lstm"][1]["baselines"]["bag_of_chars"] == 1.0  # the card records what it had to beat
+    assert not tiny().has_baselines and tiny().accuracy_baselines == []
+
+
+def test_word_baselines_read_the_reviews_as_the_model_does():
+    """English reviews are read in lower case, so GOOD in a held-out review is the word good of the training ones."""
+    lines = "\n".join(["+ good film", "+ good plot", "+ so good", "- bad film", "- bad plot", "- so bad",
+                       "+ GOOD", "- BAD"])
+    race = Race(RaceConfig(task="sentiment", params=(("texts", lines),), cells=("lstm",), hidden_size=4,
+                           batch_size=4), evaluate=False)
+    race.task.val_pairs = [("GOOD", 1), ("Bad", 0)]  # the held-out part, whatever the shuffle put there
+    values = race.measure_baselines({"bag_of_chars": 0.75, "majority": 0.5})
+    assert values == {"bag_of_chars": 0.75, "majority": 0.5}  # a page passes the values it cached for the task
+    assert [name for _, name in race.accuracy_baselines] == ["bag of words", "majority class"]
+    assert race.task.baselines()["bag_of_chars"] == 1.0

@@ -138,3 +138,14 @@ def test_figures_from_a_real_race():
     t = traces(accuracy_figure(runs, race.task.chance, x_max=100))
     assert len(t["GRU train"].x) == 8 and list(t["GRU validation"].x) == [0, 4, 8]
     assert list(traces(train_flow_figure(runs))) == ["RNN at step 0", "RNN at step 8", "GRU at step 0", "GRU at step 8"]
+
+
+def test_accuracy_draws_each_baseline_as_a_line_with_its_value():
+    fig = accuracy_figure([run()], baselines=[(0.8125, "bag of characters"), (0.5, "majority class")], x_max=40)
+    t = traces(fig)
+    bag, majority = t["bag of characters 81.2%"], t["majority class 50.0%"]
+    assert list(bag.y) == [0.8125, 0.8125] and list(majority.y) == [0.5, 0.5]
+    assert list(bag.x) == [0, fig.layout.xaxis.range[1]]  # across the whole axis
+    assert bag.line.dash != majority.line.dash and "validation accuracy" in bag.hovertemplate
+    zh = traces(accuracy_figure([run()], baselines=[(0.8125, "bag of characters")], lang="zh"))
+    assert not any("bag of characters" in name for name in zh) and len(zh) == 3
