@@ -96,7 +96,7 @@ def train_sentiment(args, log=print) -> dict:
     record = trainer.evaluate()  # the whole held-out split
     base = task.baselines()
     metrics = {"step": trainer.step_count, "accuracy": record["accuracy"], "loss": record["loss"],
-               "started_from": args.sentiment_from or None,
+               "started_from": None if lm is None else lm.started_from,
                "bag_of_chars": base["bag_of_chars"], "majority": base["majority"], "val_reviews": len(task.val_y)}
     card = {**trainer.card(), "metrics": metrics, "group": "sentiment", "language": "zh",
             "title": f"LSTM, {hidden} units, sentiment of Chinese reviews",
@@ -118,7 +118,9 @@ def _language_model(args):
         return None
     from .checkpoint import load
 
-    model, _ = load(args.out / f"{args.sentiment_from}.safetensors")
+    model, card = load(args.out / f"{args.sentiment_from}.safetensors")
+    model.started_from = {"name": args.sentiment_from, "steps": card["training"]["steps"],
+                          "bpc": card["metrics"].get("bpc")}
     return model
 
 

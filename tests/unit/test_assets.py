@@ -13,8 +13,9 @@ from rnnviz.tasks import make_task
 CARDS = {c["name"]: c for c in list_pretrained()}
 
 
-def test_all_six_models_are_bundled():
-    assert sorted(CARDS) == [f"{g}_{c}" for g in ("char", "recall") for c in ("gru", "lstm", "rnn")]
+def test_all_eight_models_are_bundled():
+    assert sorted(CARDS) == sorted([f"{g}_{c}" for g in ("char", "recall") for c in ("gru", "lstm", "rnn")]
+                                   + ["char_zh_lstm", "sentiment_lstm"])
 
 
 def test_bundle_is_small():
@@ -23,10 +24,10 @@ def test_bundle_is_small():
 
 
 def test_every_card_names_its_group_and_loads():
-    assert {c["group"] for c in CARDS.values()} == {"char", "recall"}
+    assert {c["group"] for c in CARDS.values()} == {"char", "recall", "sentiment"}
     for name in CARDS:
         model, card = load_pretrained(name)
-        assert card["cell"] == name.split("_")[1]
+        assert card["cell"] == name.split("_")[-1]
         assert not model.training
 
 
