@@ -21,6 +21,7 @@ APP = str(ROOT / "app.py")
 TIMEOUT_S = 60  # the first run imports torch and plotly
 NOT_PAGES = {  # helper modules that live beside the pages
     "pages/shared.py", "pages/i18n.py", "pages/cell_units.py", "pages/step_backward.py", "pages/train_jobs.py",
+    "pages/cell_sentiment.py", "pages/train_reviews.py",
 }
 PAGE_TITLES = {  # every page file and the title it shows
     "pages/home.py": "rnnviz",
