@@ -269,12 +269,13 @@ def states_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels
                   "others in Show units.", cap=cap, n=len(units)), icon=":material/filter_alt:")
         units = units[:cap]
     st.caption(t("Rows are units ({n} shown), columns are steps; hover for token, step, unit and value. "
-                 "Quantities: {keys}. Gates (sigmoid) on [0, 1], tanh-range values on [−1, 1].", n=len(units),
-                 keys=keys))
+                 "Quantities: {keys}. Gates (sigmoid) on [0, 1], tanh-range values on [−1, 1]. Click a unit's "
+                 "square at the left to select it on every view; its row is outlined.", n=len(units), keys=keys))
     names = {int(u): labels[u] for u in units if labels[u]}
     fig = cell_heatmaps(tr, layer, direction, units, unit_names=names, steps=steps,
-                        groups=groups[:len(units)] if groups else None, lang=lang())
-    plotly_chart(st, fig, width="stretch", key=f"{KEY}_heatmaps")
+                        groups=groups[:len(units)] if groups else None, lang=lang(), handles=True,
+                        selected=CU.selected_unit(layer, direction))
+    CU.clickable_chart(st, fig, f"{KEY}_heatmaps", layer, direction)
 
 
 def predictions_view(model: Model, tr: Trace, data) -> None:
@@ -434,14 +435,18 @@ def memory_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels
         horizon = U.memory_horizon(np.broadcast_to(1 - alpha, (len(tr.labels), len(alpha))))
         st.caption(t("Memory horizon τ = −1 / ln(1 − α): without the input, the state fades by a factor e every τ "
                      "steps. Median over the units shown: {steps} steps.", steps=f"{np.median(horizon[units]):.3g}"))
-        plotly_chart(st, horizon_figure(horizon, units, "1 − α", lang=lang()), width="stretch", key=f"{KEY}_horizon")
+        CU.clickable_chart(st, horizon_figure(horizon, units, "1 − α", lang=lang(),
+                                              selected=CU.selected_unit(layer, direction)),
+                           f"{KEY}_horizon", layer, direction)
         return
     gate = U.KEEP_GATE[tr.cell]
     horizon = U.memory_horizon(tr[gate][layer, direction])
     st.caption(t("Memory horizon τ = −1 / ln(mean {gate}): with a steady gate, memory fades by a factor e every τ "
                  "steps. Median over the units shown: {median} steps.", gate=gate,
                  median=f"{np.median(horizon[units]):.3g}"))
-    plotly_chart(st, horizon_figure(horizon, units, gate, lang()), width="stretch", key=f"{KEY}_horizon")
+    CU.clickable_chart(st, horizon_figure(horizon, units, gate, lang(), selected=CU.selected_unit(layer, direction)),
+                       f"{KEY}_horizon", layer, direction)
+    st.caption(t("Click a bar to select its unit on every view."))
 
 
 def download_view(tr: Trace) -> None:

@@ -6,6 +6,8 @@ unit finder sets it (through callbacks, before the next run draws anything), and
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
@@ -77,6 +79,30 @@ def unit_groups(probes: P.Probes, layer: int, direction: int, units) -> list[str
     feature, r = probes.unit_best(layer, direction)
     return [P.feature_name(probes.codes[feature[u]], lang()) if abs(r[u]) >= P.TRACKS else t("tracks nothing named")
             for u in units]
+
+
+def _clicked(key: str, layer: int, direction: int) -> None:
+    """on_select of a chart whose points carry units in customdata (the heatmaps' squares, the horizon bars)."""
+    state = st.session_state.get(key) or {}
+    points = (state.get("selection") or {}).get("points") or []
+    for point in points:
+        unit = point.get("customdata")
+        unit = unit[0] if isinstance(unit, list | tuple) and unit else unit
+        if isinstance(unit, int | float) and not isinstance(unit, bool) and unit == int(unit) and unit >= 0:
+            select(layer, direction, int(unit))
+            return
+
+
+def clickable_chart(where, fig, key: str, layer: int, direction: int) -> None:
+    """Draw ``fig`` so that a click on a point carrying a unit in customdata selects that unit everywhere."""
+    plotly_chart(where, fig, width="stretch", key=key, on_select=partial(_clicked, key, layer, direction),
+                 selection_mode="points")
+
+
+def selected_unit(layer: int, direction: int) -> int | None:
+    """The selected unit when it is in this layer and direction, else None."""
+    sel = st.session_state.get(SELECTED)
+    return sel[2] if sel and (sel[0], sel[1]) == (layer, direction) else None
 
 
 def unit_text(unit: int, labels: list[str]) -> str:

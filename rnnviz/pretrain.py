@@ -155,9 +155,27 @@ class Progress:
 def train_char(cell: str, args, corpus: Corpus, task: CorpusText, log=print) -> dict:
     """Train one character model as ``args`` say (resuming from ``args.work``), write it to ``args.out``."""
     name = f"char_{cell}"
-    model = task.build_model(cell, args.hidden, seed=0, num_layers=args.layers).to(args.device)
-    trainer = train_loop(name, model, task, args, log, cell=cell)
-    return _finish(name, cell, model, trainer, task, corpus, args, log)
+    model = task.build_model(cell, args.hidden, seed=0, num_layers=args.layers)
+    started = continue_from(model, args.out / f"{name}.safetensors") if args.continue_training else None
+    model.to(args.device)
+    trainer = train_loop(name, model, task, args, log, cell=cell, start=started or {})
+    return _finish(name, cell, model, trainer, task, corpus, args, log, started)
+
+
+def continue_from(model, path: Path) -> dict:
+    """Copy the weights of the bundled model at ``path`` into ``model`` (same cell, size and vocabulary, else
+    ValueError) and return what the card records of it: the steps, minutes and scores it had reached."""
+    from .checkpoint import load
+
+    old, card = load(path)
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if old.vocab.tokens != model.vocab.tokens or {k: tuple(v.shape) for k, v in old.state_dict().items()} != shapes:
+        raise ValueError(f"{path.name} has another vocabulary or size; train it anew (without --continue)")
+    model.load_state_dict(old.state_dict())
+    training = card["training"]
+    return {"name": path.stem, "steps": training["steps"], "minutes": round(card.get("seconds", 0) / 60, 1),
+            "bpc": card["metrics"].get("bpc"), "heldout_bpc": card["metrics"].get("heldout_bpc"),
+            "started_from": training.get("started_from")}
 
 
 def train_loop(name: str, model, task: Task, args, log=print, **extra) -> Trainer:
@@ -187,7 +205,7 @@ def train_loop(name: str, model, task: Task, args, log=print, **extra) -> Traine
     return trainer
 
 
-def _finish(name, cell, model, trainer, task, corpus, args, log) -> dict:
+def _finish(name, cell, model, trainer, task, corpus, args, log, started: dict | None = None) -> dict:
     t0 = time.perf_counter()
     val_bpc = bits_per_char(model, corpus.val)
     heldout_bpc = bits_per_char(model, heldout_source())
@@ -201,6 +219,7 @@ def _finish(name, cell, model, trainer, task, corpus, args, log) -> dict:
             "heldout": {"packages": ["numpy", "plotly"], "chars": sum(len(t) for _, t in files),
                         "files": [rel for rel, _ in files], "window": 500}}
     card["training"]["lr"] = args.lr
+    card["training"]["started_from"] = started  # a --continue run: the bundled model it went on from
     full = write_bundled(model, card, args.out, name)
     log(f"{name}: val {val_bpc:.3f} bpc, held-out {heldout_bpc:.3f} bpc after {trainer.step_count} steps "
         f"({trainer.seconds / 60:.1f} min on {args.device})")
@@ -271,6 +290,8 @@ def parse_args(argv=None):
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--save-every", type=float, default=60.0, help="seconds between checkpoints")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--continue", dest="continue_training", action="store_true",
+                   help="char models: go on from the model already in --out (its weights; a fresh schedule)")
     p.add_argument("--work", type=Path, default=WORK, help="checkpoint folder")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--out", type=Path, default=ASSETS)

@@ -18,11 +18,12 @@ DIRECTION_SYMBOLS = ("circle", "diamond")
 
 def cell_heatmaps(trace, layer: int = 0, direction: int = 0, units=None, panel_height: int = 190,
                   unit_names: dict[int, str] | None = None, steps: tuple[int, int] | None = None,
-                  groups: list[str] | None = None, lang: str = "en") -> go.Figure:
+                  groups: list[str] | None = None, lang: str = "en", handles: bool = False,
+                  selected: int | None = None) -> go.Figure:
     """Every internal of the cell stacked on one token axis: LSTM i, f, g, o, c, h; GRU r, z, n, h; RNN h.
-    ``unit_names``, ``steps``, ``groups`` and ``lang`` as in :func:`state_heatmaps`."""
+    ``unit_names``, ``steps``, ``groups``, ``lang``, ``handles`` and ``selected`` as in :func:`state_heatmaps`."""
     return state_heatmaps(trace, CELL_KEYS[trace.cell], layer, direction, units, panel_height, unit_names, steps,
-                          groups, lang=lang)
+                          groups, lang=lang, handles=handles, selected=selected)
 
 
 LINE_COLORS = {"i": "#2563eb", "f": "#dc2626", "o": "#16a34a", "g": "#9333ea", "c": "#ea580c", "h": "#111827",
@@ -196,20 +197,26 @@ def memory_figure(kept: np.ndarray, written: np.ndarray, labels: list[str], cell
     return fig
 
 
-def horizon_figure(horizon: np.ndarray, units=None, gate: str = "f", lang: str = "en") -> go.Figure:
+def horizon_figure(horizon: np.ndarray, units=None, gate: str = "f", lang: str = "en",
+                   selected: int | None = None) -> go.Figure:
     """Memory horizon τ = −1 / ln(mean gate) per unit, bars in the order of ``units`` (default: by index),
-    on a log axis: the number of steps over which the unit's memory decays by a factor e. Words in ``lang``."""
+    on a log axis: the number of steps over which the unit's memory decays by a factor e. Words in ``lang``.
+    Each bar carries its unit as ``customdata`` (a click can select it); the ``selected`` unit's bar is dark."""
     horizon = check("horizon", horizon, 1)
     units = np.arange(len(horizon)) if units is None else np.asarray(units, dtype=int)
     values = finite32(horizon[units])
+    base = "#dc2626" if gate == "f" else "#ea580c"
     fig = go.Figure(go.Bar(
-        x=[f"#{u}" for u in units], y=values, marker_color="#dc2626" if gate == "f" else "#ea580c",
+        x=[f"#{u}" for u in units], y=values, customdata=units.astype(np.int32),
+        marker_color=["#111827" if u == selected else base for u in units],
+        selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=1)),
         hovertemplate=tr(lang, "unit {unit}<br>τ = {tau} steps (mean {gate} = e^(−1/τ))", unit="%{x}", tau="%{y:.3g}",
-                         gate=gate) + "<extra></extra>",
+                         gate=gate) + "<br>" + tr(lang, "click to select it") + "<extra></extra>",
     ))
     fig.update_xaxes(type="category", title_text=tr(lang, "unit"), showticklabels=len(units) <= 64)
     fig.update_yaxes(type="log", dtick=1, title_text=tr(lang, "horizon τ (steps)"))  # a label per decade
-    fig.update_layout(height=300, margin=dict(l=60, r=20, t=20, b=50), bargap=0.15)
+    fig.update_layout(height=300, margin=dict(l=60, r=20, t=20, b=50), bargap=0.15, clickmode="event+select",
+                      dragmode=False)
     return fig
 
 

@@ -103,7 +103,7 @@ def stacked_time_layout(labels: list[str], rows: int = 1, titles=None, spacing: 
 def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units=None,
                    panel_height: int = 170, unit_names: dict[int, str] | None = None,
                    steps: tuple[int, int] | None = None, groups: list[str] | None = None,
-                   lang: str = "en") -> go.Figure:
+                   lang: str = "en", handles: bool = False, selected: int | None = None) -> go.Figure:
     """Stacked heatmaps (units × time) of ``trace[key][layer, direction]`` for each key.
 
     ``units`` picks and orders the rows, first at the top (default: all, in index order); past 32 rows the unit
@@ -114,6 +114,10 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
     and rules a line between groups, so an ordering by feature shows on the axis. Gates use a
     sequential scale fixed to [0, 1]; h, g and n a diverging scale fixed to [−1, 1]; c a diverging scale
     symmetric about 0 up to its 99th percentile of |c|. Hover: token, step, unit and value. Words in ``lang``.
+
+    ``handles``: a strip of squares left of each panel, one per row, each carrying its unit as ``customdata``, so that
+    a page can select a unit by a click (Plotly heatmaps send no selection events; bars do). ``selected``: a unit
+    whose row is outlined in every panel and whose square is filled dark.
     """
     keys = [k for k in keys if k in trace.keys()]
     if not keys:
@@ -141,9 +145,21 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
     spans = list(zip(firsts, [*firsts[1:], len(units)][:len(firsts)], strict=True))  # rows of each group
     # a group is named on the axis when it is at least 10 px high
     px = panel_height / max(1, len(units))
-    data = []
+    data, squares = [], []
+    strip = HANDLE_WIDTH if handles else 0.0
+    marked = [i for i, u in enumerate(units) if selected is not None and u == selected]
     for row, key in enumerate(keys, start=1):
         s = _suffix(row)
+        if handles:
+            layout[f"xaxis{s}"]["domain"] = [strip, 1]
+            squares.append(_handles(units, names, row, marked, lang))
+            layout[f"xaxis{HANDLE_AXIS + row}"] = dict(domain=[0, strip * 0.8], anchor=f"y{s}", visible=False,
+                                                       range=[0, 1], fixedrange=True)
+            layout[f"yaxis{s}"].update(anchor="free", position=0)
+        for i in marked:
+            layout.setdefault("shapes", []).append(
+                dict(type="rect", xref=f"x{s}", x0=start - 0.5, x1=stop - 0.5, yref=f"y{s}", y0=i - 0.5, y1=i + 0.5,
+                     line=dict(color="#111827", width=1.5), fillcolor="rgba(0,0,0,0)"))
         z = check(key, trace[key], 4)[layer, direction][start:stop, units].T  # [unit, time]
         zmin, zmax, scale = color_range(key, z)
         lo, hi = layout[f"yaxis{s}"]["domain"]
@@ -169,4 +185,23 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
                                    **ticks)
     left = 60 if groups is None or labelled else 20 + 6 * max(len(g) for g in groups)
     layout.update(height=height, margin=dict(l=left, r=30, t=30, b=40))
-    return go.Figure(data=data + extra, layout=layout)
+    if handles:
+        layout.update(clickmode="event+select", dragmode=False)
+    return go.Figure(data=data + squares + extra, layout=layout)
+
+
+HANDLE_WIDTH = 0.018  # of the plot's width: the strip of unit squares left of each panel
+HANDLE_AXIS = 40  # the strips' x axes are x41, x42, ... (the panels use x, x2, ... and one overlay axis)
+
+
+def _handles(units, names: list[str], row: int, marked: list[int], lang: str) -> dict:
+    """One panel's strip of unit squares: a horizontal bar per row, filling the row's band on the panel's own unit
+    axis (so a click lands on exactly one unit, however thin the rows), its unit in customdata."""
+    s = _suffix(row)
+    color = np.full(len(units), "#9ca3af", dtype=object)
+    color[marked] = "#111827"
+    return dict(type="bar", orientation="h", x=np.ones(len(units), dtype=np.int8), y=names, width=1.0,
+                customdata=np.asarray(units, dtype=np.int32), xaxis=f"x{HANDLE_AXIS + row}", yaxis=f"y{s}",
+                marker=dict(color=list(color), line=dict(width=0.5, color="#ffffff")),
+                selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=1)), showlegend=False,
+                hovertemplate=tr(lang, "unit {unit}: click to select it", unit="%{y}") + "<extra></extra>")

@@ -450,3 +450,43 @@ def test_leaky_and_esn_saturation_and_memory(rand, cell):
     assert [t.get("name") for t in memory["data"] if t.get("name")] == ["kept (1 − α) ⊙ h_{t−1}", "written α ⊙ n"]
     assert len(horizon["data"][0]["x"]) == 128
     assert not rand.exception and not rand.error
+
+
+def test_a_click_on_a_unit_s_square_or_bar_selects_it(monkeypatch):
+    """The on_select callback of the heatmaps and the horizon bars: the clicked point's customdata is the unit.
+    (AppTest cannot click a Plotly chart; tests/e2e/test_cell.py clicks one in Chromium.)"""
+    from types import SimpleNamespace
+
+    from pages import cell_units as CU
+
+    state: dict = {}
+    monkeypatch.setattr(CU, "st", SimpleNamespace(session_state=state))
+    state["chart"] = {"selection": {"points": [{"curve_number": 3, "point_index": 1, "customdata": 17}]}}
+    CU._clicked("chart", 1, 0)
+    assert state[CU.SELECTED] == (1, 0, 17) and state["cell_layer"] == 1 and state["cell_direction"] == "forward"
+    state["chart"] = {"selection": {"points": [{"customdata": [5]}]}}  # a list, as Plotly sends an array's row
+    CU._clicked("chart", 0, 1)
+    assert state[CU.SELECTED] == (0, 1, 5) and state["cell_direction"] == "backward"
+    for points in ([], [{"x": 3}], [{"customdata": "5"}], [{"customdata": -1}], [{"customdata": 2.5}],
+                   [{"customdata": True}]):  # no unit in the click: the selection stays
+        state["chart"] = {"selection": {"points": points}}
+        CU._clicked("chart", 2, 0)
+        assert state[CU.SELECTED] == (0, 1, 5)
+    state.pop("chart")
+    CU._clicked("chart", 2, 0)
+    assert state[CU.SELECTED] == (0, 1, 5)
+
+
+def test_heatmaps_carry_a_square_per_unit_and_outline_the_selected_one(rand):
+    rand.number_input(key="cell_text_hidden").set_value(8)
+    ok(rand.run())
+    rand.session_state["cell_selected"] = (0, 0, 5)
+    show(ok(rand.run()), "States")
+    (fig,) = figures(rand)
+    squares = [t for t in fig["data"] if t["type"] == "bar" and "customdata" in t]
+    assert len(squares) == 6
+    outlined = [s for s in fig["layout"]["shapes"] if s["type"] == "rect"]
+    assert len(outlined) == 6
+    show(rand, "Memory")
+    (bars,) = [f for f in figures(rand) if f["data"][0]["type"] == "bar"]
+    assert bars["layout"]["clickmode"] == "event+select"

@@ -161,3 +161,32 @@ def test_cell_opens_on_a_named_unit_painted_over_the_default_text(page):
     names = gates.evaluate("g => g.data.map(t => t.name).filter(n => n)")
     assert names[-1] == f"{feature} (scaled to 0–1)" and "cell state c_t" in names
     save_screenshot(page, "cell-units")
+
+
+def test_a_click_on_a_unit_s_square_selects_it_on_every_view(page):
+    """Clicking a unit's square left of the heatmaps selects it: its row is outlined, and the other views show it."""
+    open_page(page, "cell")
+    open_tab(page, "States")
+    chart = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
+    chart.locator("g.subplot.x41y g.point").first.wait_for()
+    rows = chart.evaluate("g => g.data.find(t => t.type === 'bar' && t.customdata).y")  # "#12 · what it tracks"
+    target = int(rows[5].split()[0].lstrip("#"))  # the sixth row, in the page's order
+    box = chart.bounding_box()
+    x, y = chart.evaluate("""g => { const L = g._fullLayout, xa = L.xaxis41, ya = L.yaxis;
+        return [xa._offset + xa.c2p(0.5), ya._offset + ya.c2p(5)]; }""")  # the middle of row 5's square
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    page.wait_for_function("t => (document.querySelector('.hoverlayer') || {}).textContent.includes(t)",
+                           arg=f"#{target} ")
+    with expect_rerun(page):
+        page.mouse.click(box["x"] + x, box["y"] + y)
+    assert_no_exception(page)
+    chart = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
+    page.wait_for_function("""(y) => {
+      const g = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+      return g && (g.layout.shapes || []).some(s => s.type === 'rect' && s.y0 === y - 0.5);
+    }""", arg=5)
+    hidden = load_pretrained("char_lstm")[1]["hidden_size"]
+    open_tab(page, "Colored text")
+    chosen = page.locator(f'.st-key-cell_paint_unit_{hidden} input[role="combobox"]').input_value()
+    assert chosen.startswith(f"#{target}")
+    save_screenshot(page, "cell-click-select")

@@ -153,3 +153,27 @@ def test_train_char_writes_a_card_and_resumes(tmp_path):
     args2 = argparse.Namespace(**{**vars(args), "steps": 5})
     card2 = train_char("gru", args2, task_corpus, task, log=lines.append)
     assert "resumed at step 3" in lines[-2] and card2["training"]["steps"] == 5
+
+
+def test_continue_goes_on_from_the_bundled_model_and_records_it(tmp_path):
+    task = _task(tmp_path)
+    base = ["--device", "cpu", "--hidden", "8", "--embed", "4", "--seq-len", "12", "--batch", "4", "--steps", "3",
+            "--eval-every", "2", "--out", str(tmp_path / "out")]
+    args = parse_args([*base, "--work", str(tmp_path / "work1")])
+    args.out.mkdir()
+    corpus = stdlib_corpus(0.3, str(tmp_path / "lib"))
+    first = train_char("lstm", args, corpus, task, log=lambda _: None)
+    bundled, _ = load(args.out / "char_lstm.safetensors")
+    # a fresh work folder, so nothing is resumed: the weights can only come from the bundled model
+    again = parse_args([*base, "--work", str(tmp_path / "work2"), "--continue", "--steps", "1", "--lr", "1e-7"])
+    card = train_char("lstm", again, corpus, task, log=lambda _: None)
+    assert card["training"]["started_from"]["steps"] == first["training"]["steps"] == 3
+    assert card["training"]["started_from"]["bpc"] == pytest.approx(first["metrics"]["bpc"])
+    # one step of 1e-7: the same weights
+    assert card["metrics"]["bpc"] == pytest.approx(first["metrics"]["bpc"], rel=1e-5)
+    went_on, _ = load(args.out / "char_lstm.safetensors")
+    for a, b in zip(bundled.parameters(), went_on.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    wider = parse_args([*base, "--work", str(tmp_path / "work3"), "--continue", "--hidden", "16"])
+    with pytest.raises(ValueError, match="another vocabulary or size"):
+        train_char("lstm", wider, corpus, task)

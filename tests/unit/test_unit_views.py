@@ -6,7 +6,7 @@ import pytest
 
 from rnnviz import Trace
 from rnnviz import units as U
-from rnnviz.figures import cell_heatmaps, unit_gates_figure
+from rnnviz.figures import cell_heatmaps, horizon_figure, unit_gates_figure
 from rnnviz.figures.common import ShapeError
 
 
@@ -73,7 +73,35 @@ def test_heatmaps_name_units_group_them_and_show_a_window_of_steps():
     assert list(fig.layout.yaxis.ticktext) == ["indentation", "tracks nothing named"]  # each group named once
     rules = [s for s in fig.layout.shapes if s.yref == "y"]
     assert [s.y0 for s in rules] == [19.5]  # a line between the groups
+    assert not [t for t in fig.data if t.type == "bar"]  # no squares unless asked
     with pytest.raises(IndexError):
         cell_heatmaps(tr, units=units, groups=groups[:3])
     with pytest.raises(IndexError):
         cell_heatmaps(tr, steps=(10, 10))
+
+
+def test_heatmap_squares_carry_each_row_s_unit_and_the_selected_row_is_outlined():
+    tr = lstm_trace(T=60, H=40)
+    units = np.array([7, 3, 39, 0])
+    fig = cell_heatmaps(tr, units=units, unit_names={3: "brackets, r = 0.80"}, handles=True, selected=39)
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    squares = [t for t in fig.data if t.type == "bar"]
+    assert len(squares) == len(heat) == 6  # one strip per panel
+    for row, (h, sq) in enumerate(zip(heat, squares, strict=True), start=1):
+        assert list(sq.customdata) == [7, 3, 39, 0] and list(sq.y) == list(h.y)  # the same rows, the same order
+        assert sq.yaxis == h.yaxis and sq.xaxis != h.xaxis  # beside the panel, on its unit axis
+        assert list(sq.marker.color).index("#111827") == 2  # the selected unit's square is dark
+        strip, panel = fig.layout[f"xaxis{40 + row}"].domain, fig.layout[sq.yaxis.replace("y", "xaxis")].domain
+        assert strip[1] <= panel[0]  # the strip is left of the heatmap
+    outlines = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(outlines) == 6 and {(s.y0, s.y1) for s in outlines} == {(1.5, 2.5)}  # row 2 of every panel
+    assert fig.layout.clickmode == "event+select"
+    plain = cell_heatmaps(tr, units=units, selected=5)  # 5 is not shown: nothing outlined
+    assert not [s for s in (plain.layout.shapes or ()) if s.type == "rect"]
+
+
+def test_horizon_bars_carry_units_and_mark_the_selected_one():
+    fig = horizon_figure(np.array([1.0, 2.0, 40.0, 3.0]), units=[2, 0, 3], selected=0)
+    bar = fig.data[0]
+    assert list(bar.customdata) == [2, 0, 3] and list(bar.x) == ["#2", "#0", "#3"]
+    assert [c == "#111827" for c in bar.marker.color] == [False, True, False]
