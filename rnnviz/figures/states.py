@@ -202,6 +202,6 @@ def _handles(units, names: list[str], row: int, marked: list[int], lang: str) ->
     color[marked] = "#111827"
     return dict(type="bar", orientation="h", x=np.ones(len(units), dtype=np.int8), y=names, width=1.0,
                 customdata=np.asarray(units, dtype=np.int32), xaxis=f"x{HANDLE_AXIS + row}", yaxis=f"y{s}",
-                marker=dict(color=list(color), line=dict(width=0.5, color="#ffffff")),
+                marker=dict(color=list(color), line=dict(width=0)),
                 selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=1)), showlegend=False,
                 hovertemplate=tr(lang, "unit {unit}: click to select it", unit="%{y}") + "<extra></extra>")
