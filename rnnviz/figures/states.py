@@ -183,7 +183,7 @@ def state_heatmaps(trace, keys=("h",), layer: int = 0, direction: int = 0, units
                                    tickfont=dict(size=9),
                                    title=dict(text="" if labelled or groups else tr(lang, "unit"), standoff=4),
                                    **ticks)
-    left = 60 if groups is None or labelled else 20 + 6 * max(len(g) for g in groups)
+    left = 60 if groups is None or labelled else 20 + 6 * max(_width(g) for g in groups)  # CJK: two cells
     layout.update(height=height, margin=dict(l=left, r=30, t=30, b=40))
     if handles:
         layout.update(clickmode="event+select", dragmode=False)

@@ -105,3 +105,11 @@ def test_horizon_bars_carry_units_and_mark_the_selected_one():
     bar = fig.data[0]
     assert list(bar.customdata) == [2, 0, 3] and list(bar.x) == ["#2", "#0", "#3"]
     assert [c == "#111827" for c in bar.marker.color] == [False, True, False]
+
+
+def test_group_names_get_room_for_wide_characters():
+    tr = lstm_trace(T=20, H=40)
+    groups = ["跟踪有名字的特征"] * 20 + ["abc"] * 20  # 8 wide characters: 16 cells
+    english = cell_heatmaps(tr, groups=["x" * 8] * 20 + ["abc"] * 20)
+    chinese = cell_heatmaps(tr, groups=groups)
+    assert chinese.layout.margin.l >= 20 + 6 * 16 > english.layout.margin.l
