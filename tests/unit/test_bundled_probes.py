@@ -1,12 +1,13 @@
 """The bundled character LSTM, re-measured (not read from its card): how well its best unit follows each named
-feature on held-out Python source that nothing here trains on (numpy's own ``_core/_methods.py``).
+feature on held-out Python source that nothing here trains on (numpy's own files, ``rnnviz.corpus.heldout_files``).
 
-FLOORS are the best |r| measured on the current char_lstm minus a margin of 0.05. When better models land, raise
-them to what those measure (the issue's targets: brackets 0.8, indentation 0.8, column 0.85, comment 0.7,
-string 0.6).
+One file's best |r| moves by 0.1-0.3 between two models of the same quality (the 72-minute char_lstm and the one that
+went on from it scored string 0.42 and 0.22 on ``numpy/_core/_methods.py``, but 0.50 and 0.51 on average over these
+files), so the figure is the mean over the first FILES held-out files of at least CHARS characters (their first
+CHARS characters each). FLOORS are those means, measured on the current char_lstm, minus a margin of 0.05. When
+better models land, raise them to what those measure (the issue's targets: brackets 0.8, indentation 0.8, column
+0.85, comment 0.7, string 0.6).
 """
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,28 +15,31 @@ import pytest
 from rnnviz import probes as P
 from rnnviz import trace
 from rnnviz.assets import list_pretrained, load_pretrained
+from rnnviz.corpus import heldout_files
 
-HELD_OUT_CHARS = 8000
-FLOORS = {  # measured 2026-12-04 on the 256-unit char_lstm (whole-stdlib corpus, 72 min on CPU):
-    # string 0.419, comment 0.575, docstring 0.578, brackets 0.767, indent 0.733, keyword 0.237, column 0.621,
-    # line_left 0.34, word_pos 0.538, space 0.682, digit 0.114, upper 0.289, punct 0.347
-    "string": 0.37, "comment": 0.52, "docstring": 0.53, "brackets": 0.72, "indent": 0.68, "keyword": 0.19,
-    "column": 0.57, "line_left": 0.29, "word_pos": 0.49, "space": 0.63, "digit": 0.06, "upper": 0.24, "punct": 0.30,
+FILES, CHARS = 8, 8000
+FLOORS = {  # measured 2026-12-04 on the 256-unit char_lstm (72 min on CPU, then 55 min more with --continue):
+    # string 0.51, comment 0.38, docstring 0.47, brackets 0.54, indent 0.59, keyword 0.23, column 0.75, line_left
+    # 0.37, word_pos 0.61, space 0.72, digit 0.17, upper 0.36, punct 0.35
+    "string": 0.46, "comment": 0.33, "docstring": 0.42, "brackets": 0.49, "indent": 0.54, "keyword": 0.18,
+    "column": 0.70, "line_left": 0.32, "word_pos": 0.56, "space": 0.67, "digit": 0.12, "upper": 0.31, "punct": 0.30,
 }
 
 
-def held_out_text() -> str:
-    path = Path(np.__file__).parent / "_core" / "_methods.py"
-    if not path.exists():
-        pytest.skip(f"{path} is not installed")
-    return path.read_text(encoding="utf-8")[:HELD_OUT_CHARS]
+def held_out_texts() -> list[str]:
+    texts = [text[:CHARS] for _, text in heldout_files() if len(text) >= CHARS][:FILES]
+    if len(texts) < FILES:
+        pytest.skip(f"fewer than {FILES} held-out files of {CHARS} characters are installed")
+    return texts
 
 
 @pytest.mark.skipif("char_lstm" not in [c["name"] for c in list_pretrained("char")], reason="no bundled char_lstm")
 def test_bundled_char_lstm_units_follow_named_features():
-    text = held_out_text()
     model, _ = load_pretrained("char_lstm")
-    probes = P.probe(trace(model, text), text)
-    measured = {row["code"]: abs(row["best"].r) for row in probes.summary()}
+    best = []
+    for text in held_out_texts():
+        probes = P.probe(trace(model, text), text)
+        best.append({row["code"]: abs(row["best"].r) for row in probes.summary()})
+    measured = {code: float(np.mean([b[code] for b in best])) for code in FLOORS}
     low = {code: round(measured[code], 3) for code, floor in FLOORS.items() if measured[code] < floor}
     assert not low, f"best |r| under the floor: {low} (floors {FLOORS})"
