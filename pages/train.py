@@ -482,6 +482,7 @@ def live_ui(target: int) -> None:
 
     @st.fragment(run_every=tick)
     def live():
+        started = time.thread_time()
         race = st.session_state.get(RACE)
         if race is None:
             return
@@ -493,6 +494,7 @@ def live_ui(target: int) -> None:
             job.touch()
         if job is not None and job.error is not None:
             show_error(job.error)
+        race.materialize()  # the model copies for other pages, made before the lock: a slice need not wait for them
         with jobs.lock(job):  # between the job's slices: its history is read whole
             if tick is not None:
                 race.snapshot_flows()
@@ -506,6 +508,8 @@ def live_ui(target: int) -> None:
         metrics_ui(race)
         diverged_ui(race)
         charts_ui(race, target, runs)
+        if tick is not None:
+            jobs.redrawn(time.thread_time() - started)  # what a redraw costs sets every live view's timer
 
     live()
 
@@ -620,6 +624,7 @@ def upload_ui(store: dict) -> None:
 
 
 def main() -> None:
+    jobs.warm()
     st.title(t("Train live"))
     st.caption(t("Pick a task and one or more cells in the sidebar, then press Play: every cell trains on the same "
                  "batches from the same seed, and the charts redraw as they learn."))

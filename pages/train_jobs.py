@@ -8,13 +8,15 @@ st.session_state, the scheduler is one per server process.
 
 from __future__ import annotations
 
+import threading
 from contextlib import nullcontext
 
 import streamlit as st
 
 from pages.i18n import t
 from rnnviz.race import MAX_RACE_STEPS, Race
-from rnnviz.scheduler import PAUSING, PLAYING, WAITING, Job, default_scheduler, redraw_tick_s
+from rnnviz.remote import thread_process
+from rnnviz.scheduler import PAUSING, PLAYING, WAITING, Job, default_scheduler, redraw_cost, redraw_tick_s
 
 JOB = "train_job"  # session_state: the rnnviz.scheduler.Job training this session's race, or None
 SLICE_S = 0.25  # training per turn: a Pause waits at most this (or one step, if longer)
@@ -42,12 +44,24 @@ def start(race: Race, until: int) -> Job:
     """Hand ``race`` to the scheduler until it reaches step ``until``, every model diverged, or :func:`stop`."""
     stop(wait=True)  # one job per race: never two workers on one race
 
-    def work() -> bool:
-        race.advance(until - race.step, budget_s=SLICE_S)
-        return race.step < min(until, MAX_RACE_STEPS) and bool(race.live)
+    lock = threading.Lock()  # the page reads the race under it; the slice holds it only to read and update the race
 
-    job = st.session_state[JOB] = default_scheduler().submit(work, name=race.token)
+    def work() -> bool:
+        # In the worker thread's own training process (rnnviz.remote), which also takes the gradient flow the
+        # live view draws; in this thread when RNNVIZ_TRAIN_PROCESSES=0.
+        process = thread_process()
+        race.advance(until - race.step, budget_s=SLICE_S, process=process, flow=True, lock=lock)
+        with lock:
+            return race.step < min(until, MAX_RACE_STEPS) and bool(race.live)
+
+    job = st.session_state[JOB] = default_scheduler().submit(work, name=race.token, lock=lock)
     return job
+
+
+def warm() -> None:
+    """Start the scheduler's threads and their training processes as /train opens, so the first Play does not wait
+    for them."""
+    default_scheduler().start()
 
 
 def stop(wait: bool = False) -> None:
@@ -74,6 +88,11 @@ def tick_s() -> float | None:
         return PAUSING_TICK_S
     sched = default_scheduler()
     return redraw_tick_s(sched.playing, sched.workers, base_s=BASE_TICK_S)
+
+
+def redrawn(cpu_s: float) -> None:
+    """A live redraw took ``cpu_s`` seconds of this thread's CPU: the server's estimate of a redraw's cost."""
+    redraw_cost.add(cpu_s)
 
 
 def status() -> str:

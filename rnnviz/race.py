@@ -14,9 +14,9 @@ from __future__ import annotations
 import copy
 import math
 import re
-import time
 import uuid
 import weakref
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,7 @@ from .errors import ConfigError
 from .i18n import N_, tr
 from .init import InitConfig
 from .model import Model
+from .remote import TrainerProcess, advance_trainers, load_weights
 from .reservoir import fit_readout
 from .tasks import Task, make_task
 from .train import TASK_DEFAULT, Trainer
@@ -140,7 +141,8 @@ class Race:
                  evaluate: bool = True):
         self.config = config
         self.task = task if task is not None else config.make_task()
-        self.snapshots: dict[str, tuple[Model, dict]] = {}  # {cell: (model copy, card)}
+        self._snapshots: dict[str, tuple[Model, dict]] = {}  # {cell: (model copy, card)}
+        self._pending: dict[str, tuple[dict, dict]] = {}  # {cell: (weights as numpy, card)}: made a model when read
         self.listed: dict[str, str] = {}  # {cell: the name publish() listed its snapshot under}
         self.token = uuid.uuid4().hex  # marks this race's entries in a published store
         self.trainers: dict[str, Trainer] = {}
@@ -188,34 +190,38 @@ class Race:
     def seconds(self) -> float:
         return sum(t.seconds for t in self.trainers.values())
 
-    def advance(self, steps: int, budget_s: float | None = None) -> int:
+    def advance(self, steps: int, budget_s: float | None = None, process: TrainerProcess | None = None,
+                flow: bool = False, lock=None) -> int:
         """Up to ``steps`` more steps for every trainer that has not diverged, in equal chunks so that they stay
         level. With ``budget_s`` it returns once that many seconds have passed (after at least one step),
-        growing the chunk as it learns the time per step. Returns the steps taken."""
+        growing the chunk as it learns the time per step. With ``process`` (rnnviz.remote) the steps run in that
+        process, with the same result: ``flow`` takes each trainer's gradient flow at the step it ends on there, and
+        ``lock`` is held only while the trainers are read and updated, not while that process trains. Returns the
+        steps taken."""
         steps = max(0, min(int(steps), MAX_RACE_STEPS - self.step))
-        start, done, chunk = time.perf_counter(), 0, 1 if budget_s is not None else steps
-        while done < steps and self.live:
-            n = min(chunk, steps - done)
-            t0 = time.perf_counter()
-            for trainer in self.live:
-                trainer.step(n)
-            done += n
-            now = time.perf_counter()
-            if budget_s is not None:
-                left = budget_s - (now - start)
-                if left <= 0:
-                    break
-                per_step = (now - t0) / n
-                chunk = max(1, min(2 * n, int(left / per_step) if per_step > 0 else 2 * n))
-        return done
+        if process is not None:
+            done = process.advance(self.task, self.live, steps, budget_s, flow=flow, lock=lock)
+            if done:  # (none when a page was reading the race: the slice gave its turn away)
+                with lock if lock is not None else nullcontext():
+                    self.prune_flows()
+            return done
+        with lock if lock is not None else nullcontext():
+            return advance_trainers(self.live, steps, budget_s)
 
     def snapshot_flows(self) -> None:
         """Store each trainer's gradient flow at the current step, keeping only step 0 and the newest one."""
         for trainer in self.live:
             if trainer.step_count not in trainer.flows:
                 trainer.snapshot_flow()
-            for s in [s for s in trainer.flows if s not in (0, trainer.step_count)]:
-                del trainer.flows[s]  # the page draws step 0 beside the newest: bounded memory in long sessions
+        self.prune_flows()
+
+    def prune_flows(self) -> None:
+        """Keep each trainer's gradient flow at step 0 and its newest one: the page draws those two, and a long
+        session's memory stays bounded."""
+        for trainer in self.live:
+            newest = max(trainer.flows, default=0)
+            for s in [s for s in trainer.flows if s not in (0, newest)]:
+                del trainer.flows[s]
 
     @property
     def diverged(self) -> dict[str, int]:
@@ -231,10 +237,34 @@ class Race:
 
     def _snapshot(self, trainer: Trainer) -> None:
         cell = trainer.model.cell
-        model = copy.deepcopy(trainer.model).eval()
         extra = {"baselines": self.baselines} if self.baselines else {}  # the accuracies it had to beat
-        card = make_card(model, {**trainer.card(), **extra, "title": self.model_name(cell, trainer.step_count)})
-        self.snapshots[cell] = (model, card)  # the card as checkpoint.load would return it
+        card = make_card(trainer.model, {**trainer.card(), **extra, "title": self.model_name(cell, trainer.step_count)})
+        weights = getattr(trainer, "eval_weights", None)  # trained in a process (rnnviz.remote): its weights then
+        if weights is not None:
+            self._pending[cell] = (weights, card)  # copied into a model when read: not at every slice
+            return
+        self._pending.pop(cell, None)
+        self._snapshots[cell] = (copy.deepcopy(trainer.model).eval(), card)  # the card as checkpoint.load returns it
+
+    @property
+    def snapshots(self) -> dict[str, tuple[Model, dict]]:
+        """{cell: (model copy, card)} at each cell's latest validation pass."""
+        self.materialize()
+        return self._snapshots
+
+    def materialize(self) -> None:
+        """Make the models of the snapshots taken in a training process (their weights came as numpy arrays).
+
+        Safe without the job's lock while a slice runs: the copy's architecture is the trainer's, and its weights
+        are all overwritten from the snapshot's own arrays. A snapshot that a slice replaced meanwhile stays pending,
+        for the next read. So a page can do this before it takes the lock, and not hold up the training."""
+        for cell, entry in list(self._pending.items()):
+            weights, card = entry
+            model = copy.deepcopy(self.trainers[cell].model).eval()
+            load_weights(model, weights)
+            if self._pending.get(cell) is entry:
+                self._snapshots[cell] = (model, card)
+                del self._pending[cell]
 
     def snapshot_now(self) -> None:
         """Snapshots at the current step, with a validation pass where the last one is older."""

@@ -17,7 +17,9 @@ lost behind a training slice); the worker reads it when the slice ends, and a jo
 once. So a paused job has trained at most the one slice that was running when it was asked. A job that nobody has
 looked at (``touch()``) for ``idle_s`` seconds is paused as well: a closed tab does not train on forever.
 
-No UI and no Streamlit here; the threads are daemons started with the first job.
+No UI and no Streamlit here; the threads are daemons started with the first job (or by ``start()``). The server's
+scheduler gives each worker thread a training process of its own (rnnviz.remote): a thread training beside the
+server's busy Python threads would wait for the GIL after every PyTorch operation, so a slice could last seconds.
 
 States: waiting → playing → (pausing →) paused | done | failed; a waiting job asked to pause is paused at once.
 """
@@ -30,6 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import nullcontext
 
 WAITING, PLAYING, PAUSING, PAUSED, DONE, FAILED = "waiting", "playing", "pausing", "paused", "done", "failed"
 STOPPED = (PAUSED, DONE, FAILED)
@@ -50,21 +53,47 @@ def default_workers() -> int:
     return max(1, server_cores() - 1)
 
 
-def redraw_tick_s(playing: int, workers: int, base_s: float = 1.0, per_core_s: float = 4.0,
-                  longest_s: float = 10.0) -> float:
+class RedrawCost:
+    """The server's running estimate of the CPU seconds one live redraw costs (an exponential average of what the
+    pages report), so that the redraw timer follows what this server, with these charts, actually spends."""
+
+    def __init__(self, initial_s: float = 0.25, weight: float = 0.2):
+        self.value, self.weight, self.samples = float(initial_s), float(weight), 0
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        if not math.isfinite(seconds) or seconds < 0:
+            return
+        with self._lock:
+            self.value += self.weight * (seconds - self.value)
+            self.samples += 1
+
+
+redraw_cost = RedrawCost()
+
+
+def redraw_tick_s(playing: int, workers: int, base_s: float = 1.0, cost_s: float | None = None,
+                  busy: float = 0.5, longest_s: float = 10.0) -> float:
     """Seconds between redraws of a live view: ``base_s`` while the server can afford every playing session's
-    redraw, longer as more play. A redraw of /train (four charts) costs the server about 0.1-0.25 s of a core, so
-    ``per_core_s`` redraws a second fit on each core that does not train; at most ``longest_s``."""
+    redraw, longer as more play. One redraw costs ``cost_s`` seconds of a core (default: ``redraw_cost``, measured),
+    and the redraws of all ``playing`` sessions may keep at most ``busy`` of the cores that do not train busy, so
+    that a click or a page load always finds a core half free. At most ``longest_s``; in steps of half a second."""
+    cost = redraw_cost.value if cost_s is None else float(cost_s)
     free = max(1, server_cores() - workers)
-    return float(min(longest_s, max(base_s, math.ceil(2 * playing / (per_core_s * free)) / 2)))
+    need = playing * cost / (busy * free)
+    return float(min(longest_s, max(base_s, math.ceil(2 * need) / 2)))
 
 
 class Job:
     """One session's training, as the scheduler runs it. Read ``state``, ``position``, ``slices``, ``error``."""
 
-    def __init__(self, scheduler: Scheduler, work: Callable[[], bool], name: str = ""):
+    def __init__(self, scheduler: Scheduler, work: Callable[[], bool], name: str = "",
+                 lock: threading.Lock | None = None):
         self.scheduler, self.work, self.name = scheduler, work, name
-        self.lock = threading.Lock()  # held while a slice runs: the page reads the trained objects under it
+        # The page reads the trained objects under it. The scheduler holds it while a slice runs, unless the job was
+        # given its lock: then work() takes it itself, only where it changes what readers read.
+        self.own_lock = lock is not None
+        self.lock = lock if lock is not None else threading.Lock()
         self.state = WAITING
         self.slices = 0  # slices run so far
         self.error: BaseException | None = None  # what work() raised (state "failed")
@@ -101,8 +130,10 @@ class Scheduler:
     ``threads=False`` starts no threads: a caller (a test) runs the slices with :meth:`run_next`."""
 
     def __init__(self, workers: int | None = None, max_active: int = MAX_ACTIVE, idle_s: float = IDLE_S,
-                 threads: bool = True, clock: Callable[[], float] = time.monotonic):
+                 threads: bool = True, clock: Callable[[], float] = time.monotonic,
+                 setup: Callable[[], object] | None = None):
         self.workers = max(1, int(workers or default_workers()))
+        self.setup = setup  # run first in each worker thread (rnnviz.remote starts the thread's training process)
         self.max_active = max(1, int(max_active))
         self.idle_s, self.clock, self.threads = idle_s, clock, threads
         self._cond = threading.Condition()
@@ -113,9 +144,10 @@ class Scheduler:
 
     # Sessions' side -------------------------------------------------------------------------------------------
 
-    def submit(self, work: Callable[[], bool], name: str = "") -> Job:
-        """A new job: active at once if fewer than ``max_active`` are, else last in the queue."""
-        job = Job(self, work, name)
+    def submit(self, work: Callable[[], bool], name: str = "", lock: threading.Lock | None = None) -> Job:
+        """A new job: active at once if fewer than ``max_active`` are, else last in the queue. With ``lock``, the
+        job's readers' lock is that one and ``work()`` takes it itself (see Job.lock)."""
+        job = Job(self, work, name, lock)
         with self._cond:
             self._queue.append(job)
             self._promote()
@@ -165,7 +197,7 @@ class Scheduler:
             job = self._ready.popleft()
             job._running = True
         more, error = False, None
-        with job.lock:
+        with nullcontext() if job.own_lock else job.lock:
             try:
                 more = bool(job.work())
             except Exception as err:  # noqa: BLE001 - the session shows it; the worker goes on with the others
@@ -184,8 +216,17 @@ class Scheduler:
         return job
 
     def _worker(self) -> None:
+        if self.setup is not None:
+            try:
+                self.setup()
+            except Exception:  # noqa: BLE001 - a slice that needs what setup() made will fail visibly instead
+                pass
         while True:
             self.run_next(timeout=1.0)
+
+    def start(self) -> None:
+        """Start the worker threads now (they start with the first job otherwise)."""
+        self._start_threads()
 
     def _start_threads(self) -> None:
         if not self.threads:
@@ -218,6 +259,14 @@ class Scheduler:
         self._promote()
 
 
+def _start_process() -> None:
+    """Each worker thread's training process (rnnviz.remote), started before the first slice needs it."""
+    from .remote import thread_process
+
+    if (proc := thread_process()) is not None:
+        proc.start()
+
+
 _default: Scheduler | None = None
 _default_lock = threading.Lock()
 
@@ -229,5 +278,6 @@ def default_scheduler() -> Scheduler:
     with _default_lock:
         if _default is None:
             _default = Scheduler(workers=int(os.environ.get("RNNVIZ_TRAIN_WORKERS") or default_workers()),
-                                 max_active=int(os.environ.get("RNNVIZ_MAX_TRAININGS") or MAX_ACTIVE))
+                                 max_active=int(os.environ.get("RNNVIZ_MAX_TRAININGS") or MAX_ACTIVE),
+                                 setup=_start_process)
         return _default

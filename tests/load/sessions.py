@@ -566,6 +566,11 @@ async def run(args: argparse.Namespace, say=print) -> Report:
     chromium = _chromium()
     if chromium is None:
         raise SystemExit("Chromium not found: install Debian's chromium or set RNNVIZ_CHROMIUM.")
+    if args.browser_nice:  # lighter clients: the browsers yield the cores to the server they measure
+        wrapper = Path(tempfile.mkdtemp(prefix="rnnviz-chromium-")) / "chromium"
+        wrapper.write_text(f'#!/bin/sh\nexec nice -n {int(args.browser_nice)} {chromium} "$@"\n')
+        wrapper.chmod(0o755)
+        chromium = str(wrapper)
     n = args.sessions
     report = Report(Session(0, args.timeout), max_growth_mb=args.max_growth_mb,
                     max_wave_growth_mb=args.max_wave_growth_mb)
@@ -685,6 +690,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--play-s", type=float, default=3.0, help="seconds of Play before Pause (0: no Play)")
     parser.add_argument("--target", type=int, default=300, help="/train's 'Train for (steps)': where Play stops")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds any one wait may take")
+    parser.add_argument("--browser-nice", type=int, default=0,
+                        help="run the browsers at this niceness (1-19): on one machine with the server, its sessions' "
+                             "browsers then take the cores only when the server and its training leave them idle, "
+                             "as browsers on the students' own machines would")
     parser.add_argument("--session-ttl", type=int, default=None,
                         help="server.disconnectedSessionTTL for this server (default: the app's config)")
     parser.add_argument("--settle-s", type=float, default=10.0, help="seconds between the reaping probe and a reading")

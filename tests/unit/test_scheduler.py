@@ -162,3 +162,39 @@ def test_the_redraw_tick_stretches_with_the_sessions_playing(monkeypatch, cores)
     assert ticks[0] == ticks[1] == 1.0 and ticks[-1] == 10.0
     assert all(a <= b for a, b in zip(ticks, ticks[1:], strict=False))
     assert workers == max(1, cores - 1)
+
+
+def test_the_redraw_tick_follows_the_measured_cost_of_a_redraw(monkeypatch):
+    monkeypatch.setattr(S, "server_cores", lambda: 2)
+    cheap = [S.redraw_tick_s(n, 1, cost_s=0.05) for n in range(1, 40)]
+    dear = [S.redraw_tick_s(n, 1, cost_s=0.4) for n in range(1, 40)]
+    assert all(a <= b for a, b in zip(cheap, dear, strict=True)) and cheap != dear
+    # 20 sessions whose redraws cost 0.2 s each may keep half of the one free core busy: every 8 s each
+    assert S.redraw_tick_s(20, 1, cost_s=0.2) == 8.0
+    assert S.redraw_tick_s(20, 1, cost_s=0.001) == 1.0  # never faster than the base tick
+
+
+def test_the_redraw_cost_is_a_running_average_of_what_pages_report():
+    cost = S.RedrawCost(initial_s=0.25, weight=0.5)
+    cost.add(0.05)
+    assert cost.value == pytest.approx(0.15)
+    for bad in (float("nan"), float("inf"), -1.0):
+        cost.add(bad)
+    assert cost.value == pytest.approx(0.15) and cost.samples == 1
+    for _ in range(30):
+        cost.add(0.6)
+    assert cost.value == pytest.approx(0.6, rel=1e-6)
+
+
+def test_each_worker_thread_runs_setup_once_before_its_first_slice():
+    ran, done = [], threading.Event()
+    sched = Scheduler(workers=2, setup=lambda: ran.append(threading.current_thread().name))
+    job = sched.submit(lambda: done.set() or False)
+    assert job.wait(30) and done.is_set()
+    sched.start()  # the threads run already: no more of them, no second setup
+    deadline = threading.Event()
+    for _ in range(300):
+        if len(ran) == 2:
+            break
+        deadline.wait(0.1)
+    assert sorted(ran) == ["rnnviz-trainer-0", "rnnviz-trainer-1"]
