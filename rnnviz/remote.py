@@ -47,9 +47,11 @@ from .errors import RnnvizError
 from .train import History, Trainer
 
 ENV = "RNNVIZ_TRAIN_PROCESSES"  # "0" trains in the server's own threads (the behaviour before this module)
-NICE_ENV, DEFAULT_NICE = "RNNVIZ_TRAIN_NICE", "10"  # the training process's niceness (Linux: 0 to 19)
+# The training process's niceness (Linux: 0 to 19). 0 by default: at 10, on a machine whose cores were all busy (the
+# browsers of a test on the same box), training got so little CPU that one Step took 16 s.
+NICE_ENV, DEFAULT_NICE = "RNNVIZ_TRAIN_NICE", "0"
 READ_WAIT_S = 0.05  # how long a slice waits for a page that is reading its race before it gives its turn away
-TASKS_KEPT = 8  # tasks a training process keeps; another one is sent when a slice needs it
+TASKS_KEPT = 32  # tasks a training process keeps (a class of 24 may train on 24); another is sent when needed
 TRAINERS_KEPT = 256  # trainers' copies it keeps (a class of 24 racing five cells is 120)
 _HEADER = struct.Struct(">Q")
 ROOT = Path(__file__).resolve().parents[1]  # where `rnnviz` is imported from, whatever the server's directory
@@ -222,8 +224,9 @@ def load_weights(model, weights: dict) -> None:
 class TrainerProcess:
     """One child process that trains slices for whoever calls :meth:`advance` (one call at a time)."""
 
-    def __init__(self, env: dict | None = None):
+    def __init__(self, env: dict | None = None, command: list[str] | None = None):
         self._env = env
+        self._command = command or [sys.executable, "-m", "rnnviz.remote"]  # a test may start another child
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self.started = 0  # processes started so far (a crashed one is replaced on the next call)
@@ -244,7 +247,7 @@ class TrainerProcess:
             path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
             env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": path,
                    **(self._env or {})}
-            self._proc = subprocess.Popen([sys.executable, "-m", "rnnviz.remote"], stdin=subprocess.PIPE,
+            self._proc = subprocess.Popen(self._command, stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, env=env)
             self.started += 1
         return self._proc
@@ -421,7 +424,7 @@ def serve(stdin, stdout) -> None:
     ("advance", task key, [(trainer key, state)], steps, budget_s, flow) trains and answers ("ok", steps done,
     results), ("need_task",), ("need_trainers", keys) or ("error", exception)."""
     torch.set_num_threads(1)
-    try:  # interactive work first: a page load or a click on the server, a browser on the same machine
+    try:  # an operator may put interactive work first (RNNVIZ_TRAIN_NICE)
         os.nice(int(os.environ.get(NICE_ENV, DEFAULT_NICE)))
     except (OSError, ValueError, AttributeError):
         pass

@@ -234,9 +234,23 @@ def unreadable_dataset(*args, **kwargs):
 
 # The table ------------------------------------------------------------------------------------------------------
 
+def _dead_training_process():
+    """A slice sent to a training process that has exited (as one killed for memory has)."""
+    from rnnviz.race import Race, RaceConfig
+    from rnnviz.remote import TrainerProcess
+
+    race = Race(RaceConfig(task="recall", params=(("lag", 3),), hidden_size=4, batch_size=4))
+    proc = TrainerProcess(command=[sys.executable, "-c", "pass"])
+    try:
+        race.advance(1, process=proc)
+    finally:
+        proc.close()
+
+
 CASES = [
     # vocab.py
     ("vocab-no-tokens", lambda: Vocab((), unk=False), InputError, r"at least one token"),
+    ("training-process-died", _dead_training_process, RnnvizError, r"training process stopped unexpectedly"),
     ("vocab-duplicate", lambda: Vocab(("a", "a")), InputError, r"lists a token twice"),
     ("vocab-too-many", lambda: Vocab(tuple(map(chr, range(0x100, 0x100 + 5100)))), InputError, r"limit is 5,000"),
     ("vocab-level", lambda: Vocab(("a",), level="x" * BIG), InputError, r"Unknown vocabulary level"),
