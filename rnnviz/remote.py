@@ -3,19 +3,20 @@
 Why a process and not a thread: PyTorch lets go of the GIL around each operation and must take it back after. In a
 server whose threads keep the GIL busy (Streamlit reruns, Plotly figures, many sessions), a training thread waits
 up to the switch interval (5 ms) after each of the hundreds of operations in a step. Measured on the 2-core dev
-box (``python -m rnnviz.remote --probe``): a recall race of RNN and LSTM ran 75 steps/s alone and 0.4 steps/s
-beside 4 threads busy with Python. A slice of 0.25 s then took several seconds, and so did a Pause. A process has
-its own GIL, so its slices run at full speed however busy the server is.
+box (``python -m rnnviz.remote --probe``): a recall race of RNN and LSTM ran 83 steps/s in an idle server's thread,
+0.2 steps/s in a thread beside 4 threads busy with Python, and 31 steps/s in a process beside them. A slice of 0.25 s
+in such a thread took seconds, and so did a Pause. A process has its own GIL.
 
     proc = TrainerProcess()                      # starts `python -m rnnviz.remote` on first use
     done = proc.advance(race.task, race.live, steps=500, budget_s=0.25, flow=True)
     proc.close()
 
-Each call sends the trainers' state (model and optimizer state, generator, counters, the last validation record)
-and the task's key; the process builds the task once per key (the task itself goes only when the process asks for
-it), trains them with the same code as in-process training (:func:`advance_trainers`), and sends back the new state
-and history records. :func:`apply` puts them into the server's trainers, so what pages read always lives in the
-server, and the process keeps nothing but tasks. The same steps give the same weights as training in-process.
+Each call sends the trainers' state (weights, optimizer state and generator as numpy arrays, the counters, the last
+validation record) and the task's key. The process keeps a copy of each trainer (model, optimizer, settings) and each
+task, both sent once when it asks for them; it loads the state into the copy, trains it with the same code as
+in-process training (:func:`advance_trainers`), and sends back the new state and history records. :func:`apply` puts
+them into the server's trainers, so what pages read always lives in the server. The same steps give the same weights
+as training in-process.
 
 Callbacks: the process replays nothing but the slice's last validation pass ("eval"), on the server, with the
 weights and history the trainer had then, so that a Race's snapshot of the model at that step is what it was.
