@@ -5,6 +5,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from pages.i18n import LANG_KEY, NAMES, PARAM, choose_language, t
+from rnnviz.heap import freeze_imports
 from rnnviz.i18n import LANGUAGES
 
 # The models here are tiny and sequential: sessions run in parallel threads, and a second intra-op thread per
@@ -13,6 +14,8 @@ torch.set_num_threads(1)
 # numpy's OpenBLAS keeps a pool of its own as wide as the machine, whose workers spin after each product: beside
 # torch's they starved each other (a fused LSTM forward ran 5-8x its own time inside a trace; rnnviz.bench says more).
 threadpool_limits(1, user_api="blas")
+# Once per process, before any session's objects: the libraries' objects leave the garbage collector's walks.
+freeze_imports()
 
 SWITCH_KEY = "rnnviz_lang_switch"  # never language-dependent, like every widget key
 

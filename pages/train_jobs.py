@@ -40,8 +40,9 @@ def training() -> bool:
     return job is not None and job.state in (PLAYING, WAITING)
 
 
-def start(race: Race, until: int) -> Job:
-    """Hand ``race`` to the scheduler until it reaches step ``until``, every model diverged, or :func:`stop`."""
+def start(race: Race, until: int, kind: str = "play") -> Job:
+    """Hand ``race`` to the scheduler until it reaches step ``until``, every model diverged, or :func:`stop`. ``kind``
+    ("play" or "step") names the job in the scheduler's event log, with the race's token."""
     stop(wait=True)  # one job per race: never two workers on one race
 
     lock = threading.Lock()  # the page reads the race under it; the slice holds it only to read and update the race
@@ -54,7 +55,8 @@ def start(race: Race, until: int) -> Job:
         with lock:
             return race.step < min(until, MAX_RACE_STEPS) and bool(race.live)
 
-    job = st.session_state[JOB] = default_scheduler().submit(work, name=race.token, lock=lock)
+    job = st.session_state[JOB] = default_scheduler().submit(work, name=f"{kind}:{race.token}", lock=lock,
+                                                             progress=lambda: race.step)
     return job
 
 
@@ -86,13 +88,12 @@ def tick_s() -> float | None:
         return None
     if job.state == PAUSING:
         return PAUSING_TICK_S
-    sched = default_scheduler()
-    return redraw_tick_s(sched.playing, sched.workers, base_s=BASE_TICK_S)
+    return redraw_tick_s(default_scheduler().playing, base_s=BASE_TICK_S)
 
 
-def redrawn(cpu_s: float) -> None:
-    """A live redraw took ``cpu_s`` seconds of this thread's CPU: the server's estimate of a redraw's cost."""
-    redraw_cost.add(cpu_s)
+def redrawn() -> None:
+    """A live view has redrawn: counted into the server's estimate of what a redraw costs (RedrawCost)."""
+    redraw_cost.redrawn()
 
 
 def status() -> str:
@@ -117,7 +118,7 @@ def tick_note(tick: float | None) -> str | None:
 
 def run_steps(race: Race, until: int, budget_s: float) -> Job:
     """Step's training: a job like Play's, waited for up to ``budget_s`` seconds, then stopped at a slice boundary."""
-    job = start(race, until)
+    job = start(race, until, kind="step")
     if not job.wait(budget_s):
         job.pause()
         job.wait()

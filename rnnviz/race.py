@@ -193,11 +193,11 @@ class Race:
     def advance(self, steps: int, budget_s: float | None = None, process: TrainerProcess | None = None,
                 flow: bool = False, lock=None) -> int:
         """Up to ``steps`` more steps for every trainer that has not diverged, in equal chunks so that they stay
-        level. With ``budget_s`` it returns once that many seconds have passed (after at least one step),
-        growing the chunk as it learns the time per step. With ``process`` (rnnviz.remote) the steps run in that
-        process, with the same result: ``flow`` takes each trainer's gradient flow at the step it ends on there, and
-        ``lock`` is held only while the trainers are read and updated, not while that process trains. Returns the
-        steps taken."""
+        level. With ``budget_s`` it returns once it has trained that many seconds of CPU time (after at least one
+        step; rnnviz.remote.advance_trainers), growing the chunk as it learns the time per step. With ``process``
+        (rnnviz.remote) the steps run in that process, with the same result: ``flow`` takes each trainer's gradient
+        flow at the step it ends on there, and ``lock`` is held only while the trainers are read and updated, not
+        while that process trains. Returns the steps taken."""
         steps = max(0, min(int(steps), MAX_RACE_STEPS - self.step))
         if process is not None:
             done = process.advance(self.task, self.live, steps, budget_s, flow=flow, lock=lock)

@@ -26,6 +26,7 @@ States: waiting → playing → (pausing →) paused | done | failed; a waiting 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -38,6 +39,7 @@ WAITING, PLAYING, PAUSING, PAUSED, DONE, FAILED = "waiting", "playing", "pausing
 STOPPED = (PAUSED, DONE, FAILED)
 MAX_ACTIVE = 24  # trainings at once before Play queues: 20 sessions of a class share the cores, the 25th waits
 IDLE_S = 60.0  # a job not looked at for this long is paused (its tab was closed or lost its connection)
+LOG_ENV = "RNNVIZ_SCHEDULER_LOG"  # a file the server's scheduler appends its job events to (tests/load/sessions.py)
 
 
 def server_cores() -> int:
@@ -54,42 +56,109 @@ def default_workers() -> int:
 
 
 class RedrawCost:
-    """The server's running estimate of the CPU seconds one live redraw costs (an exponential average of what the
-    pages report), so that the redraw timer follows what this server, with these charts, actually spends."""
+    """The server's running estimate of the CPU seconds one live redraw costs, so that the redraw timer follows what
+    this server, with these charts, actually spends.
 
-    def __init__(self, initial_s: float = 0.25, weight: float = 0.2):
+    A redraw's cost is mostly outside the page's own code: Streamlit marshals the charts, the event loop serializes
+    and writes them to the websocket, and all of it holds the one GIL. So the estimate is the server process's CPU
+    time over a window of at least ``window_s`` seconds divided by the redraws in that window (:meth:`redrawn`), an
+    exponential average over windows. It counts everything else the server did meanwhile as redraw cost too, so a
+    server busy with page loads stretches the redraws as well. :meth:`add` takes one measured cost directly."""
+
+    def __init__(self, initial_s: float = 0.25, weight: float = 0.2, window_s: float = 2.0,
+                 cpu: Callable[[], float] = time.process_time, clock: Callable[[], float] = time.monotonic):
         self.value, self.weight, self.samples = float(initial_s), float(weight), 0
+        self.window_s, self.cpu, self.clock = float(window_s), cpu, clock
         self._lock = threading.Lock()
+        self._start: tuple[float, float] | None = None  # (clock, cpu) where the window began
+        self._redraws = 0
 
     def add(self, seconds: float) -> None:
         if not math.isfinite(seconds) or seconds < 0:
             return
         with self._lock:
-            self.value += self.weight * (seconds - self.value)
-            self.samples += 1
+            self._add(seconds)
+
+    def _add(self, seconds: float) -> None:
+        self.value += self.weight * (seconds - self.value)
+        self.samples += 1
+
+    def redrawn(self) -> None:
+        """A live view has redrawn: counted in the current window, which closes into one sample once it is long
+        enough."""
+        now, cpu = self.clock(), self.cpu()
+        with self._lock:
+            if self._start is None:  # the first redraw opens the window; the CPU before it was not redrawing
+                self._start = (now, cpu)
+                return
+            self._redraws += 1
+            began, cpu0 = self._start
+            if now - began >= self.window_s:
+                if now - began < 10 * self.window_s:  # a window across a long quiet spell says nothing
+                    self._add(max(0.0, cpu - cpu0) / self._redraws)
+                self._start, self._redraws = (now, cpu), 0
 
 
 redraw_cost = RedrawCost()
 
 
-def redraw_tick_s(playing: int, workers: int, base_s: float = 1.0, cost_s: float | None = None,
+def redraw_tick_s(playing: int, base_s: float = 1.0, cost_s: float | None = None,
                   busy: float = 0.5, longest_s: float = 10.0) -> float:
     """Seconds between redraws of a live view: ``base_s`` while the server can afford every playing session's
-    redraw, longer as more play. One redraw costs ``cost_s`` seconds of a core (default: ``redraw_cost``, measured),
-    and the redraws of all ``playing`` sessions may keep at most ``busy`` of the cores that do not train busy, so
-    that a click or a page load always finds a core half free. At most ``longest_s``; in steps of half a second."""
+    redraw, longer as more play. One redraw costs ``cost_s`` seconds of CPU (default: ``redraw_cost``, measured),
+    and the redraws of all ``playing`` sessions may keep at most ``busy`` of one core busy, so that a click or a page
+    load always finds the server half free. One core, whatever the machine: the server is one Python process, whose
+    threads run Python one at a time (training runs in processes of its own, rnnviz.remote). At most ``longest_s``;
+    in steps of half a second."""
     cost = redraw_cost.value if cost_s is None else float(cost_s)
-    free = max(1, server_cores() - workers)
-    need = playing * cost / (busy * free)
+    need = playing * cost / busy
     return float(min(longest_s, max(base_s, math.ceil(2 * need) / 2)))
+
+
+class EventLog:
+    """One JSON line per job event, appended to a file: ``{"t", "event", "job", "state", "slices", "step", …}``.
+
+    Events: "submit"; "pause" (asked, with the state it was in); "slice" (one ended, with its wall ``seconds``);
+    "stopped" (paused, done or failed). ``t`` is the scheduler's clock: in a server time.monotonic(), which every
+    process of a Linux machine shares, so a load script can set a click beside the moment the job stopped. Off unless
+    the server's environment names the file (``RNNVIZ_SCHEDULER_LOG``); nothing in it says who the session is."""
+
+    def __init__(self, path: str | os.PathLike, clock: Callable[[], float] = time.monotonic):
+        self.path, self.clock = os.fspath(path), clock
+        self._lock = threading.Lock()
+
+    def write(self, event: str, job: Job, **extra) -> None:
+        step = None
+        if job.progress is not None:
+            try:
+                step = int(job.progress())
+            except Exception:  # noqa: BLE001 - a log line must never break a slice or a click
+                step = None
+        line = json.dumps({"t": round(self.clock(), 4), "event": event, "job": job.name, "state": job.state,
+                           "slices": job.slices, "step": step, **extra})
+        with self._lock, open(self.path, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
+def read_log(path: str | os.PathLike) -> list[dict]:
+    """The events an :class:`EventLog` wrote, in order (a line cut short by a crash is skipped)."""
+    events = []
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return events
 
 
 class Job:
     """One session's training, as the scheduler runs it. Read ``state``, ``position``, ``slices``, ``error``."""
 
     def __init__(self, scheduler: Scheduler, work: Callable[[], bool], name: str = "",
-                 lock: threading.Lock | None = None):
+                 lock: threading.Lock | None = None, progress: Callable[[], int] | None = None):
         self.scheduler, self.work, self.name = scheduler, work, name
+        self.progress = progress  # how far the job has got (a race's step), for the event log
         # The page reads the trained objects under it. The scheduler holds it while a slice runs, unless the job was
         # given its lock: then work() takes it itself, only where it changes what readers read.
         self.own_lock = lock is not None
@@ -131,7 +200,7 @@ class Scheduler:
 
     def __init__(self, workers: int | None = None, max_active: int = MAX_ACTIVE, idle_s: float = IDLE_S,
                  threads: bool = True, clock: Callable[[], float] = time.monotonic,
-                 setup: Callable[[], object] | None = None):
+                 setup: Callable[[], object] | None = None, log: str | os.PathLike | None = None):
         self.workers = max(1, int(workers or default_workers()))
         self.setup = setup  # run first in each worker thread (rnnviz.remote starts the thread's training process)
         self.max_active = max(1, int(max_active))
@@ -141,16 +210,20 @@ class Scheduler:
         self._active: set[Job] = set()  # ready or running
         self._queue: deque[Job] = deque()  # waiting for a place among the active
         self._started = 0
+        self.log = EventLog(log, clock) if log else None
 
     # Sessions' side -------------------------------------------------------------------------------------------
 
-    def submit(self, work: Callable[[], bool], name: str = "", lock: threading.Lock | None = None) -> Job:
+    def submit(self, work: Callable[[], bool], name: str = "", lock: threading.Lock | None = None,
+               progress: Callable[[], int] | None = None) -> Job:
         """A new job: active at once if fewer than ``max_active`` are, else last in the queue. With ``lock``, the
-        job's readers' lock is that one and ``work()`` takes it itself (see Job.lock)."""
-        job = Job(self, work, name, lock)
+        job's readers' lock is that one and ``work()`` takes it itself (see Job.lock). ``progress`` says how far the
+        job has got, for the event log."""
+        job = Job(self, work, name, lock, progress)
         with self._cond:
             self._queue.append(job)
             self._promote()
+            self._note("submit", job)
             self._cond.notify_all()
         self._start_threads()
         return job
@@ -172,6 +245,7 @@ class Scheduler:
 
     def pause(self, job: Job) -> None:
         with self._cond:
+            self._note("pause", job)
             if job.stopped:
                 return
             if job._running:
@@ -179,6 +253,7 @@ class Scheduler:
                 return
             self._remove(job)
             job.state = PAUSED
+            self._note("stopped", job)
             self._promote()
             self._cond.notify_all()
 
@@ -196,7 +271,7 @@ class Scheduler:
                 return None
             job = self._ready.popleft()
             job._running = True
-        more, error = False, None
+        more, error, began = False, None, time.monotonic()
         with nullcontext() if job.own_lock else job.lock:
             try:
                 more = bool(job.work())
@@ -205,10 +280,12 @@ class Scheduler:
         with self._cond:
             job._running = False
             job.slices += 1
+            self._note("slice", job, seconds=round(time.monotonic() - began, 4))
             if error is not None or not more or job._pause:
                 self._active.discard(job)
                 job.error = error
                 job.state = FAILED if error is not None else PAUSED if more else DONE
+                self._note("stopped", job)
                 self._promote()
             else:
                 self._ready.append(job)  # the back of the line: every other job runs a slice first
@@ -256,7 +333,12 @@ class Scheduler:
         for job in [j for j in (*self._ready, *self._queue) if now - j.seen > self.idle_s]:
             self._remove(job)
             job.state, job.idle = PAUSED, True
+            self._note("stopped", job, idle=True)
         self._promote()
+
+    def _note(self, event: str, job: Job, **extra) -> None:
+        if self.log is not None:
+            self.log.write(event, job, **extra)
 
 
 def _start_process() -> None:
@@ -273,11 +355,12 @@ _default_lock = threading.Lock()
 
 def default_scheduler() -> Scheduler:
     """The server's scheduler, made on first use. ``RNNVIZ_TRAIN_WORKERS`` (default: cores − 1, at least 1) and
-    ``RNNVIZ_MAX_TRAININGS`` (default MAX_ACTIVE) in the environment override its sizes."""
+    ``RNNVIZ_MAX_TRAININGS`` (default MAX_ACTIVE) in the environment override its sizes; ``RNNVIZ_SCHEDULER_LOG``
+    names a file for its event log (EventLog)."""
     global _default
     with _default_lock:
         if _default is None:
             _default = Scheduler(workers=int(os.environ.get("RNNVIZ_TRAIN_WORKERS") or default_workers()),
                                  max_active=int(os.environ.get("RNNVIZ_MAX_TRAININGS") or MAX_ACTIVE),
-                                 setup=_start_process)
+                                 setup=_start_process, log=os.environ.get(LOG_ENV) or None)
         return _default

@@ -7,8 +7,9 @@ Streamlit session) per user, all driven at once through Playwright's async API. 
 
 1. opens Home and types its own marker into "Sequence" (``会话007·庚🐵``: Chinese, an emoji, its number) and waits
    for the heatmap to label its steps with those characters;
-2. goes to Train live (the navigation, so the same session), sets the recall lag to its own value (5 + its number,
-   so its models have names no other session's have), presses Step, plays for a few seconds and pauses;
+2. goes to Train live (the navigation, so the same session), sets the recall lag to its own value (``--lag-base``,
+   5, plus its number, so its models have names no other session's have), presses Step, plays for a few seconds and
+   pauses;
 3. goes to Inside the cell, picks "Trained here" and reads the list: exactly the models /train listed for it; types
    its marker again, and searches its page (text, inputs, the URL, Plotly's data) for every other session's marker,
    marker characters and model names. None may be there; its own must be (else the search proves nothing).
@@ -16,7 +17,11 @@ Streamlit session) per user, all driven at once through Playwright's async API. 
 With ``--play-s S`` each session plays S seconds and pauses, and the summary gives, per session, the steps it played,
 the time from its Pause click to the step counter stopping and the steps the counter gained after the click, the
 time Home took to open and /cell to draw the typed marker; per wave, the server's CPU (cores busy on average and in
-the busiest second) and fairness (min/max of the steps played). ``--url`` drives a server it did not start, such as
+the busiest second) and fairness (min/max of the steps played). Those figures are as the browsers show them, and on
+a small machine the browsers share its cores with the server. So the server this script starts also logs its
+scheduler's job events (rnnviz.scheduler.EventLog), and the summary adds what that log says (tests.load.joblog): from
+the server receiving each Pause to the job stopping, the slices and steps trained after it, and the steps and slices
+of each job over the stretch when all of them played at once. ``--url`` drives a server it did not start, such as
 nginx in front of replicas (deploy/replicas.sh), reading CPU and memory from ``--pids``; memory is not checked then.
 
 Sessions wait for one another between these steps, so every session's data is on the server when each one looks.
@@ -62,10 +67,11 @@ from pathlib import Path
 
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from rnnviz.scheduler import server_cores
+from rnnviz.scheduler import LOG_ENV, read_log, server_cores
 from tests.e2e.conftest import CHROMIUM_ARGS, _chromium
 from tests.e2e.helpers import _FINISHED, EXCEPTION, IDLE, STALE, VIEWPORT
 from tests.e2e.server import ROOT, app_process
+from tests.load import joblog
 
 STREAMLIT_DEFAULT_TTL_S = 120  # server.disconnectedSessionTTL when .streamlit/config.toml does not set it
 # Measured on the 2-core dev box (README, Development): after two waves of 20 sessions the server kept 15 MiB above
@@ -107,6 +113,7 @@ class Session:
 
     index: int
     timeout_s: float
+    lag_base: int = 5  # its recall lag is this plus its number
     page: object = None  # playwright.async_api.Page
     runs: int = 0  # script runs finished, counted from the websocket
     seconds: dict[str, float] = field(default_factory=dict)  # phase: wall seconds
@@ -134,7 +141,7 @@ class Session:
 
     @property
     def lag(self) -> int:
-        return 5 + self.index
+        return self.lag_base + self.index
 
     def needles(self) -> list[str]:
         """What only this session typed or trained: another session must find none of it on its page."""
@@ -351,7 +358,15 @@ async def train(s: Session, steps: int, play_s: float, target: int, together: as
         s.played = step_of(text) - before
     await wait_idle(s)
     s.steps = step_of(await progress(s))
-    s.trained = sorted(t for t in await page.locator("strong").all_inner_texts() if MODEL_NAME.match(t))
+    # The list of models is drawn after the progress line, in the same run or (after a Pause that waited for its
+    # slice) in the run the live view starts once the job has stopped: read it once it has caught up.
+    deadline = time.monotonic() + s.timeout_s
+    while True:
+        s.trained = sorted(t for t in await page.locator("strong").all_inner_texts() if MODEL_NAME.match(t))
+        if (s.trained and all(t.endswith(f" · step {s.steps:,}") for t in s.trained)) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+        await wait_idle(s)
     if not s.trained or not all(f"recall lag {s.lag} ·" in t for t in s.trained):
         s.problems.append(f"/train lists {s.trained} after {text!r}, not this session's recall lag {s.lag} models")
 
@@ -435,6 +450,9 @@ class Wave:
     state_mb: float = math.nan  # session state still held after close (metrics); only the probe's should be left
     cache_mb: float = math.nan  # what the bounded caches hold after close (metrics)
     seconds: float = 0.0
+    began: float = math.nan  # time.monotonic() as the wave started and ended (the scheduler log's clock)
+    ended: float = math.nan
+    jobs: joblog.WaveFigures | None = None  # what the server's scheduler log says about its Play jobs
 
 
 @dataclass
@@ -451,6 +469,7 @@ class Report:
     max_wave_growth_mb: float = MAX_WAVE_GROWTH_MB
     log: Path | None = None
     remote: bool = False  # --url: a server this script did not start; no memory checks
+    jobs_log: Path | None = None  # the started server's scheduler log
 
     @property
     def sessions(self) -> list[Session]:
@@ -547,9 +566,10 @@ async def _wave(wave: Wave, everyone: list[Session], browser, url: str, pid: int
     stop = asyncio.Event()
     sampler = asyncio.create_task(_sample_peak(pid, wave, stop))
     barrier = asyncio.Barrier(len(wave.sessions))
-    t0 = time.monotonic()
+    t0 = wave.began = time.monotonic()
     await asyncio.gather(*(run_session(s, browser, url, everyone, barrier, args) for s in wave.sessions))
-    wave.seconds = time.monotonic() - t0
+    wave.ended = time.monotonic()
+    wave.seconds = wave.ended - t0
     wave.loaded_mb = rss_mb(pid)
     say(f"sessions done in {wave.seconds:.0f} s; RSS {wave.loaded_mb:.0f} MiB; closing them")
     for s in wave.sessions:
@@ -572,11 +592,16 @@ async def run(args: argparse.Namespace, say=print) -> Report:
         wrapper.chmod(0o755)
         chromium = str(wrapper)
     n = args.sessions
-    report = Report(Session(0, args.timeout), max_growth_mb=args.max_growth_mb,
+    report = Report(Session(0, args.timeout, args.lag_base), max_growth_mb=args.max_growth_mb,
                     max_wave_growth_mb=args.max_wave_growth_mb)
     report.ttl_s = args.session_ttl if args.session_ttl is not None else session_ttl_s()
     options = [] if args.session_ttl is None else ["--server.disconnectedSessionTTL", str(args.session_ttl)]
     report.log = Path(tempfile.mkdtemp(prefix="rnnviz-load-")) / "streamlit.log"
+    if not args.url:  # the server this script starts logs its scheduler's job events (rnnviz.scheduler.EventLog)
+        report.jobs_log = report.log.with_name("scheduler.jsonl")
+        os.environ[LOG_ENV] = str(report.jobs_log)
+    elif args.scheduler_log:
+        report.jobs_log = Path(args.scheduler_log)
     start = time.monotonic()
     report.remote = bool(args.url)
     release = _release if not report.remote else _settle
@@ -594,7 +619,7 @@ async def run(args: argparse.Namespace, say=print) -> Report:
             report.baseline_mb, report.baseline_state_mb, report.baseline_cache_mb = await release(
                 url, browser, report.ttl_s, pid, args.settle_s, say)
             for w in range(args.waves):
-                wave = Wave([Session(w * n + i, args.timeout) for i in range(1, n + 1)])
+                wave = Wave([Session(w * n + i, args.timeout, args.lag_base) for i in range(1, n + 1)])
                 report.waves.append(wave)
                 everyone += wave.sessions  # later sessions must not see earlier ones' data either
                 say(f"wave {w + 1} of {args.waves}: {n} sessions at once (baseline {report.baseline_mb:.0f} MiB)")
@@ -602,6 +627,8 @@ async def run(args: argparse.Namespace, say=print) -> Report:
                 wave.after_mb, wave.state_mb, wave.cache_mb = await release(
                     url, browser, report.ttl_s, pid, args.settle_s, say)
                 say(f"wave {w + 1}: peak {wave.peak_mb:.0f} MiB, after close {wave.after_mb:.0f} MiB")
+                if report.jobs_log is not None and report.jobs_log.exists():
+                    wave.jobs = joblog.play_figures(read_log(report.jobs_log), wave.began, wave.ended)
             report.hwm_mb = peak_rss_mb(pid)
             await browser.close()
     report.wall_s = time.monotonic() - start
@@ -615,6 +642,8 @@ def play_figures(report: Report) -> list[str]:
     """Pause times, steps past Pause and fairness (min/max steps played) for each wave that played."""
     out = []
     for i, w in enumerate(report.waves, 1):
+        if w.jobs is not None:
+            out.append(f"wave {i}, " + joblog.summary(w.jobs))
         played = [s for s in w.sessions if not math.isnan(s.pause_s)]
         if not played:
             continue
@@ -683,9 +712,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=20, help="browser sessions at once")
     parser.add_argument("--url", help="drive this server (e.g. nginx from deploy/replicas.sh) instead of starting one; "
                                       "memory is then read from --pids only, and not checked")
+    parser.add_argument("--scheduler-log", help="with --url: the file the servers' schedulers log to (start them with "
+                                                "RNNVIZ_SCHEDULER_LOG set to it; replicas may share one)")
     parser.add_argument("--pids", type=int, nargs="*", default=[],
                         help="with --url: the server processes whose CPU and memory to read")
     parser.add_argument("--waves", type=int, default=2, help="waves of sessions, one after another")
+    parser.add_argument("--lag-base", type=int, default=5,
+                        help="each session's recall lag is this plus its number, so its models' names are its own. A "
+                             "step costs about lag + 1 time steps: with 20 sessions, 5 makes the last one's steps cost "
+                             "3.7 times the first's, and time-fair slices then give it fewer steps; 50 keeps them "
+                             "within 1.4 times, for a fairness figure in steps")
     parser.add_argument("--steps", type=int, default=2, help="presses of Step on /train (10 steps each)")
     parser.add_argument("--play-s", type=float, default=3.0, help="seconds of Play before Pause (0: no Play)")
     parser.add_argument("--target", type=int, default=300, help="/train's 'Train for (steps)': where Play stops")

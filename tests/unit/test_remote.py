@@ -306,3 +306,42 @@ def test_a_snapshot_that_a_slice_replaces_while_its_model_is_made_stays_pending(
     assert card["title"] == "newer" and not r._pending
     for name, tensor in model.state_dict().items():
         assert (tensor.numpy() == older[0][name]).all()
+
+
+class Clocked:
+    """A trainer whose steps advance fake clocks: each step costs ``cpu_s`` of CPU and ``wall_s`` of wall time."""
+
+    def __init__(self, clocks: dict, cpu_s: float, wall_s: float):
+        self.clocks, self.cpu_s, self.wall_s, self.diverged, self.steps, self.calls = clocks, cpu_s, wall_s, False, 0, 0
+
+    def step(self, n: int) -> None:
+        self.steps += n
+        self.calls += 1
+        self.clocks["cpu"] += n * self.cpu_s
+        self.clocks["wall"] += n * self.wall_s
+
+
+def budgeted(cpu_s: float, wall_s: float, budget_s: float = 0.25) -> Clocked:
+    clocks = {"cpu": 0.0, "wall": 0.0}
+    trainer = Clocked(clocks, cpu_s, wall_s)
+    remote.advance_trainers([trainer], 10_000, budget_s, cpu=lambda: clocks["cpu"], wall=lambda: clocks["wall"])
+    return trainer
+
+
+def test_a_slice_spends_its_budget_in_cpu_time_however_many_cores_it_gets():
+    alone = budgeted(cpu_s=0.01, wall_s=0.01)  # a core of its own
+    shared = budgeted(cpu_s=0.01, wall_s=0.03)  # a third of a core: the same work, three times the wall time
+    assert alone.steps == shared.steps == 25  # 0.25 s of CPU at 10 ms a step
+    assert alone.calls < 10  # the chunk grew: not one call per step
+
+
+def test_a_starved_slice_still_ends_after_its_wall_cap():
+    starved = budgeted(cpu_s=0.01, wall_s=0.1)  # a tenth of a core: 0.25 s of CPU would take 2.5 s
+    cap = remote.WALL_BUDGETS * 0.25
+    assert starved.steps == round(cap / 0.1)  # 10 steps: the chunks were sized to end at the 1 s cap, not past it
+    assert starved.clocks["wall"] <= cap + 1e-9
+
+
+def test_a_slice_takes_one_step_even_when_it_costs_more_than_the_budget():
+    slow = budgeted(cpu_s=2.0, wall_s=2.0)
+    assert slow.steps == 1

@@ -154,24 +154,19 @@ def test_worker_threads_never_run_more_slices_at_once_than_workers():
     assert 1 <= most[0] <= 2
 
 
-@pytest.mark.parametrize("cores", [2, 4, 16])
-def test_the_redraw_tick_stretches_with_the_sessions_playing(monkeypatch, cores):
-    monkeypatch.setattr(S, "server_cores", lambda: cores)
-    workers = S.default_workers()
-    ticks = [S.redraw_tick_s(n, workers) for n in range(0, 200)]
+def test_the_redraw_tick_stretches_with_the_sessions_playing():
+    ticks = [S.redraw_tick_s(n, cost_s=0.1) for n in range(0, 200)]
     assert ticks[0] == ticks[1] == 1.0 and ticks[-1] == 10.0
     assert all(a <= b for a, b in zip(ticks, ticks[1:], strict=False))
-    assert workers == max(1, cores - 1)
 
 
-def test_the_redraw_tick_follows_the_measured_cost_of_a_redraw(monkeypatch):
-    monkeypatch.setattr(S, "server_cores", lambda: 2)
-    cheap = [S.redraw_tick_s(n, 1, cost_s=0.05) for n in range(1, 40)]
-    dear = [S.redraw_tick_s(n, 1, cost_s=0.4) for n in range(1, 40)]
+def test_the_redraw_tick_follows_the_measured_cost_of_a_redraw():
+    cheap = [S.redraw_tick_s(n, cost_s=0.05) for n in range(1, 40)]
+    dear = [S.redraw_tick_s(n, cost_s=0.4) for n in range(1, 40)]
     assert all(a <= b for a, b in zip(cheap, dear, strict=True)) and cheap != dear
-    # 20 sessions whose redraws cost 0.2 s each may keep half of the one free core busy: every 8 s each
-    assert S.redraw_tick_s(20, 1, cost_s=0.2) == 8.0
-    assert S.redraw_tick_s(20, 1, cost_s=0.001) == 1.0  # never faster than the base tick
+    # 20 sessions whose redraws cost 0.2 s each may keep half of one core busy: every 8 s each
+    assert S.redraw_tick_s(20, cost_s=0.2) == 8.0
+    assert S.redraw_tick_s(20, cost_s=0.001) == 1.0  # never faster than the base tick
 
 
 def test_the_redraw_cost_is_a_running_average_of_what_pages_report():
@@ -186,6 +181,31 @@ def test_the_redraw_cost_is_a_running_average_of_what_pages_report():
     assert cost.value == pytest.approx(0.6, rel=1e-6)
 
 
+def test_the_redraw_cost_is_the_servers_cpu_per_redraw_over_a_window():
+    now, cpu = [0.0], [0.0]
+    cost = S.RedrawCost(initial_s=0.25, weight=1.0, window_s=2.0, cpu=lambda: cpu[0], clock=lambda: now[0])
+    cost.redrawn()  # opens the window: nothing measured yet
+    assert cost.samples == 0
+    for _ in range(5):  # a redraw every 0.5 s, while the process spends 0.12 s of CPU (its event loop's writes too)
+        now[0] += 0.5
+        cpu[0] += 0.12
+        cost.redrawn()
+    assert cost.samples == 1 and cost.value == pytest.approx(0.12)  # the window closed at its 4th redraw: 2 s
+    now[0] += 0.5
+    cpu[0] += 0.3
+    cost.redrawn()  # the next window has two redraws in 1 s: not closed
+    assert cost.samples == 1
+    now[0] += 100  # a quiet spell: the window that spans it is dropped, not averaged in
+    cpu[0] += 5.0
+    cost.redrawn()
+    assert cost.samples == 1 and cost.value == pytest.approx(0.12)
+    for _ in range(4):  # the next window, begun at the end of that spell: 0.1 s of CPU per redraw
+        now[0] += 0.5
+        cpu[0] += 0.1
+        cost.redrawn()
+    assert cost.samples == 2 and cost.value == pytest.approx(0.1)
+
+
 def test_each_worker_thread_runs_setup_once_before_its_first_slice():
     ran, done = [], threading.Event()
     sched = Scheduler(workers=2, setup=lambda: ran.append(threading.current_thread().name))
@@ -198,3 +218,66 @@ def test_each_worker_thread_runs_setup_once_before_its_first_slice():
             break
         deadline.wait(0.1)
     assert sorted(ran) == ["rnnviz-trainer-0", "rnnviz-trainer-1"]
+
+
+def test_the_event_log_tells_the_load_script_each_pause_and_the_steps_of_each_job(tmp_path):
+    from tests.load.joblog import play_figures, summary
+
+    ticks = iter(range(10**6))  # a clock that moves at every reading: events never share a time
+    sched = Scheduler(threads=False, log=tmp_path / "jobs.jsonl", clock=lambda: float(next(ticks)), idle_s=1e9)
+    log = []
+    steps = {"a": 0, "b": 0, "c": 0}
+    per_slice = {"a": 10, "b": 10, "c": 5}  # c's steps cost twice as much: half as many in a slice of equal time
+
+    def work(name):
+        counter = Counter(name, log)
+
+        def run() -> bool:
+            more = counter()  # a click during the slice comes before its steps land, as they land at its end
+            steps[name] += per_slice[name]
+            return more
+
+        return counter, run
+
+    made = {n: work(n) for n in "abc"}
+    jobs_ = {n: sched.submit(run, name=f"play:{n}", progress=lambda n=n: steps[n]) for n, (_, run) in made.items()}
+    sched.submit(Counter("s", log, limit=1), name="step:s")  # a Step's job: not in the Play figures
+    for _ in range(3 * 4 + 1):  # four rounds of a, b, c, and the Step's one slice
+        sched.run_next()
+    made["a"][0].during = lambda: jobs_["a"].pause()  # a's Pause arrives while its slice trains
+    sched.run_next()  # a: the slice that was running goes on to its end
+    jobs_["b"].pause()  # b's arrives between its slices: it stops at once
+    for _ in range(4):
+        sched.run_next()  # c alone
+    jobs_["c"].pause()
+
+    wave = play_figures(S.read_log(tmp_path / "jobs.jsonl"))
+    by = {j.name: j for j in wave.jobs}
+    assert sorted(by) == ["play:a", "play:b", "play:c"]
+    assert by["play:a"].slices_past == 1 and by["play:a"].steps_past == 10
+    assert by["play:b"].slices_past == 0 and by["play:b"].steps_past == 0
+    assert by["play:c"].step_at_stop == 5 * 8 and by["play:a"].step_at_stop == 50
+    assert all(s >= 0 for s in wave.pause_s) and len(wave.pause_s) == 3
+    # From c's first slice (the last of the three to start) to a's Pause: a and b trained 3 more slices of 10 steps
+    # each (their 2nd to 4th), c 3 of 5 (the Step's slice sits among them and counts for nobody).
+    assert wave.window_slices == [3, 3, 3] and wave.window_steps == [30, 30, 15]
+    assert wave.fairness == pytest.approx(0.5) and wave.slice_fairness == 1.0
+    assert len(wave.window_seconds) == 3 and all(s >= 0 for s in wave.window_seconds)
+    assert len(wave.rates) == 3 and all(r > 0 for r in wave.rates)
+    job = by["play:c"]  # c: 40 steps between its Play and its Pause
+    assert job.rate == pytest.approx(40 / (job.paused_at - job.submitted))
+    assert "fairness min/max 0.50" in summary(wave)
+
+
+def test_the_event_log_is_off_unless_named_and_skips_a_cut_line(tmp_path):
+    sched = Scheduler(threads=False)
+    assert sched.log is None
+    path = tmp_path / "jobs.jsonl"
+    sched = Scheduler(threads=False, log=path)
+    job = sched.submit(lambda: False, name="play:x", progress=lambda: 1 // 0)  # a broken progress: step None
+    sched.run_next()
+    with open(path, "a") as out:
+        out.write('{"t": 1, "event": "sl')  # a crash mid-line
+    events = S.read_log(path)
+    assert [e["event"] for e in events] == ["submit", "slice", "stopped"]
+    assert all(e["step"] is None and e["job"] == "play:x" for e in events) and job.state == DONE

@@ -1,0 +1,44 @@
+"""The server's heap: the imported libraries moved out of the garbage collector's way, once per process.
+
+A full collection walks every object the process tracks. In the app's server that is over 340,000 objects before
+any session exists (torch, plotly, numpy, streamlit and rnnviz themselves): 0.17 s per collection on the dev box,
+holding the GIL, so every session's script, the websocket writes and the training threads' bookkeeping wait for it.
+Streamlit ran one after every script run, fragments included (``runner.postScriptGC``, off in .streamlit/config.toml):
+with a class's live views redrawing, that alone was over half of the server's CPU. Python's own collections still
+run, and :func:`freeze_imports` makes them cheap: what is alive once the libraries are imported stays alive for the
+life of the process, so the collector need not walk it again (``gc.freeze``).
+
+    freeze_imports()            # first call: import, collect, freeze; later calls do nothing
+
+``RNNVIZ_GC_FREEZE=0`` in the server's environment leaves the heap as it is (tests/perf/live_redraw.py measures the
+difference).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import threading
+
+# What every page imports, so that it is in the frozen part whichever page a server's first request opens.
+MODULES = ("numpy", "torch", "plotly.graph_objects", "streamlit", "rnnviz.figures", "rnnviz.trace", "rnnviz.train")
+
+_lock = threading.Lock()
+_frozen = False
+
+
+def freeze_imports(modules: tuple[str, ...] = MODULES) -> bool:
+    """Import ``modules``, collect, and freeze every object alive now (``gc.freeze``); once per process. Call it
+    before any session's objects exist: frozen objects are never collected, even once unreachable. Returns whether
+    this call froze."""
+    global _frozen
+    with _lock:
+        if _frozen or os.environ.get("RNNVIZ_GC_FREEZE") == "0":
+            return False
+        for name in modules:
+            importlib.import_module(name)
+        gc.collect()
+        gc.freeze()
+        _frozen = True
+        return True

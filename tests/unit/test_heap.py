@@ -1,0 +1,58 @@
+"""The server's heap (rnnviz.heap): the imported libraries frozen once, garbage made later still collected; and
+Streamlit's collection after every script run kept off."""
+
+import gc
+import tomllib
+import weakref
+from pathlib import Path
+
+import pytest
+
+from rnnviz import heap
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    monkeypatch.setattr(heap, "_frozen", False)
+    frozen_before = gc.get_freeze_count()
+    yield
+    if frozen_before == 0:
+        gc.unfreeze()  # what this test froze goes back to the collector
+
+
+class Node:
+    def __init__(self):
+        self.other = self  # a cycle: only the collector frees it
+
+
+def test_the_imports_are_frozen_once_per_process(fresh):
+    kept = Node()  # alive before the freeze: frozen with the libraries
+    before = gc.get_freeze_count()
+    assert heap.freeze_imports(("json", "csv")) is True
+    assert gc.get_freeze_count() > before
+    assert not any(o is kept for o in gc.get_objects())  # the collector no longer walks it
+    assert heap.freeze_imports(("json",)) is False
+    assert gc.get_freeze_count() >= before
+
+
+def test_garbage_made_after_the_freeze_is_still_collected(fresh):
+    heap.freeze_imports(("json",))
+    node = Node()
+    gone = weakref.ref(node)
+    del node
+    assert gone() is not None  # a cycle: reference counts alone do not free it
+    gc.collect()
+    assert gone() is None
+
+
+def test_streamlit_does_not_collect_after_every_script_run():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
+
+
+def test_the_freeze_can_be_turned_off_for_a_measurement(fresh, monkeypatch):
+    monkeypatch.setenv("RNNVIZ_GC_FREEZE", "0")
+    before = gc.get_freeze_count()
+    assert heap.freeze_imports(("json",)) is False and gc.get_freeze_count() == before
