@@ -33,8 +33,7 @@ def test_the_imports_are_frozen_once_per_process(fresh):
     assert heap.freeze_imports(("json", "csv")) is True
     assert gc.get_freeze_count() > before
     assert not any(o is kept for o in gc.get_objects())  # the collector no longer walks it
-    assert heap.freeze_imports(("json",)) is False
-    assert gc.get_freeze_count() >= before
+    assert heap.freeze_imports(("json",)) is False  # once per process
 
 
 def test_garbage_made_after_the_freeze_is_still_collected(fresh):
@@ -54,5 +53,6 @@ def test_streamlit_does_not_collect_after_every_script_run():
 
 def test_the_freeze_can_be_turned_off_for_a_measurement(fresh, monkeypatch):
     monkeypatch.setenv("RNNVIZ_GC_FREEZE", "0")
-    before = gc.get_freeze_count()
-    assert heap.freeze_imports(("json",)) is False and gc.get_freeze_count() == before
+    kept = Node()
+    assert heap.freeze_imports(("json",)) is False
+    assert any(o is kept for o in gc.get_objects())  # not frozen: the collector still walks it
