@@ -7,9 +7,10 @@ For each cell, on one sequence (T=1000, hidden 256, input 64, batch 1, float32, 
 The fused reference is nn.LSTM / nn.GRU / nn.RNN for those cells. Leaky units and ESN reservoirs have no fused
 kernel (rnnviz.leaky loops over time), so theirs is the nearest one: nn.RNN (tanh) of the same sizes.
 
-Also printed, as ratios to the same reference: the per-step Jacobian norms ‖dh_t/dh_{t−1}‖₂ of that flow, by the
-lockstep Lanczos solver (before) and the deflating one the app uses (after), and optionally the autograd step loop
-the design rules out.
+Also printed: the per-step Jacobian norms ‖dh_t/dh_{t−1}‖₂ of that flow, by the lockstep Lanczos solver that was
+measured when the speed issue was filed (before, rnnviz.spectral.lockstep_norms) and by the one the app uses
+(after, rnnviz.spectral.spectral_norms), the speedup, and the app's as a ratio to the fused reference; optionally,
+the autograd step loop the design rules out.
 
 Threads: ``--threads`` (default 1, what app.py runs with) sets both torch's intra-op threads and numpy's BLAS
 threads. With torch and OpenBLAS each running a pool as wide as the machine, on 2 shared cores their spinning
@@ -33,7 +34,7 @@ from torch import nn
 
 from .gradients import gradient_flow, gradient_flow_autograd
 from .model import CELLS, LEAKY, Model, ModelConfig
-from .spectral import spectral_norms
+from .spectral import lockstep_norms, spectral_norms
 from .trace import trace
 
 CHECK_LIMIT = 2.0  # --check fails past this ratio (the target is 1.5; the margin is for machine noise)
@@ -83,8 +84,8 @@ def measure_cell(cell: str, steps: int = 1000, hidden: int = 256, inputs: int = 
         tr = trace(model, x)
         return gradient_flow(model, x, tr=tr)
 
-    candidates = {"fused": fused, "ours": ours, "norms_before": lambda: spectral_norms(*parts, deflate=False),
-                  "norms_after": lambda: spectral_norms(*parts, deflate=True)}
+    candidates = {"fused": fused, "ours": ours, "norms_before": lambda: lockstep_norms(*parts),
+                  "norms_after": lambda: spectral_norms(*parts)}
     for fn in candidates.values():
         fn()  # warm up
     times: dict[str, list[float]] = {k: [] for k in candidates}
@@ -94,7 +95,8 @@ def measure_cell(cell: str, steps: int = 1000, hidden: int = 256, inputs: int = 
     med = {k: statistics.median(v) for k, v in times.items()}
     row = {"cell": cell, "T": steps, "hidden": hidden, "fused_ms": med["fused"] * 1e3, "ours_ms": med["ours"] * 1e3,
            "ratio": med["ours"] / med["fused"], "norms_before_ms": med["norms_before"] * 1e3,
-           "norms_after_ms": med["norms_after"] * 1e3, "norms_speedup": med["norms_before"] / med["norms_after"]}
+           "norms_after_ms": med["norms_after"] * 1e3, "norms_speedup": med["norms_before"] / med["norms_after"],
+           "norms_ratio": med["norms_after"] / med["fused"]}
     if with_autograd:
         t = min(_time(lambda: gradient_flow_autograd(model, x)) for _ in range(2))
         row["autograd_loop_ratio"] = t / med["fused"]
@@ -106,11 +108,12 @@ def report(rows: list[dict], args, load: tuple[float, float]) -> None:
           f"hidden={args.hidden}, input 64, batch 1, float32; medians of {args.rounds} interleaved rounds; "
           f"load average {load[0]:.2f} before, {load[1]:.2f} after")
     head = (f"{'cell':5} {'fused fwd+bwd':>14} {'trace+grad flow':>16} {'ratio':>6}   "
-            f"{'step norms before':>17} {'after':>9} {'speedup':>7}")
+            f"{'step norms before':>17} {'after':>9} {'speedup':>7} {'after/fused':>11}")
     print(head + (f" {'autograd loop':>14}" if args.autograd else ""))
     for r in rows:
         line = (f"{r['cell']:5} {r['fused_ms']:11.1f} ms {r['ours_ms']:13.1f} ms {r['ratio']:6.2f}   "
-                f"{r['norms_before_ms']:14.1f} ms {r['norms_after_ms']:6.1f} ms {r['norms_speedup']:6.2f}x")
+                f"{r['norms_before_ms']:14.1f} ms {r['norms_after_ms']:6.1f} ms {r['norms_speedup']:6.2f}x "
+                f"{r['norms_ratio']:10.2f}x")
         if args.autograd:
             line += f" {r['autograd_loop_ratio']:13.1f}x"
         print(line)

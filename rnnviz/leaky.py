@@ -55,11 +55,14 @@ class LeakyRNN(nn.Module):
                 leak.clamp_(MIN_LEAK, 1.0)
         B, T, _ = z.shape
         drive = torch.nn.functional.linear(z, w_ih, b_ih)  # [B, T, H]: the input's share, all steps at once
+        if b_hh is not None:
+            drive = drive + b_hh
+        w_hh_t = w_hh.t()
         h = z.new_zeros(B, self.hidden_size) if h0 is None else h0
         hs, ns = [None] * T, [None] * T
-        for t in range(T) if direction == 0 else range(T - 1, -1, -1):
-            n = torch.tanh(drive[:, t] + torch.nn.functional.linear(h, w_hh, b_hh))
-            h = (1 - leak) * h + leak * n
+        for t in range(T) if direction == 0 else range(T - 1, -1, -1):  # two operations a step: the loop is the cost
+            n = torch.tanh(torch.addmm(drive[:, t], h, w_hh_t))
+            h = torch.lerp(h, n, leak)  # (1 − α) h + α n
             hs[t], ns[t] = h, n
         return torch.stack(hs, 1), torch.stack(ns, 1)
 

@@ -1,15 +1,27 @@
 """‖J_t‖₂ for many small matrices J_t that share one weight matrix: the per-step Jacobian norms of gradients.py.
 
 Every step's Jacobian has the form J_t = diag(d0_t) + Σ_b diag(q_{t,b}) W_b, with W_b the gate blocks of W_hh
-(``[H, H]`` each), so J_t v costs one row of a batched product with W_hh and no J_t is ever formed. Lanczos on
-J_tᵀJ_t runs for all steps at once; its tridiagonals' top eigenvalues come from Laguerre's method.
+(``[H, H]`` each), so J_t v costs one row of a batched product with W_hh and no J_t is ever formed. Lanczos runs
+for all steps at once; its tridiagonals' top eigenvalues come from Laguerre's method.
 
-What was measured before settling on this (T = 1,000, float32, one thread): the Lanczos products are batched
-matrix products near the core's peak, so the cost is (steps still iterating) × (iterations). Warm starts from the
-neighbouring step do not help on varied input (the top singular vector of J_t and J_{t−1} are far apart when the
-gates jump), and batched exact SVD (torch.linalg.matrix_norm(ord=2)) is slower than Lanczos from 64 units up
-(0.75 s against 0.21 s at 128 units). What helps is letting each step stop on its own (``deflate``): most steps
-converge in 12-20 iterations, and only a few need 30 or more.
+What was measured before settling on this (T = 1,000, float32, one thread; the figures are in the README): the
+products are batched matrix products near the core's peak (about 12 µs per step and iteration for a 256-unit
+LSTM), so the cost is (steps still iterating) × (iterations), and a step needs 16 iterations on average to reach
+1e-6 even for an oracle that stops each step the moment it is there. So no stopping rule can save much: one that
+extrapolated the Ritz values' rises and checked at every iteration stopped 20-30% sooner but let a few steps stop
+up to 1e-2 low (a Ritz value that pauses near the second singular value), which the rule here does not. Warm
+starts from the neighbouring step do not help on varied input (the top singular vectors of J_t and J_{t−1} are
+far apart when the gates jump); bfloat16 products for the first iterations saved 15% of the products; batched
+exact SVD (torch.linalg.matrix_norm(ord=2)) is slower than Lanczos from 64 units up. What :func:`spectral_norms`
+saves over :func:`lockstep_norms` (the solver measured when the speed issue was filed, kept as the benchmark's
+reference), for the same values:
+
+- each step stops on its own once its value has converged; the lockstep solver iterated until all had;
+- no full reorthogonalization: the top Ritz value of plain Lanczos converges to the top eigenvalue however much
+  orthogonality the later vectors lose (Paige), and keeping every step's Krylov basis, then copying it each time
+  steps finished, cost a third of the time at 256 units;
+- for a plain RNN (one gate block, no diagonal term), J_t J_tᵀ = D_t (W Wᵀ) D_t: one product per iteration, not
+  two.
 """
 
 from __future__ import annotations
@@ -18,6 +30,8 @@ import numpy as np
 import torch
 
 PATIENCE = 2  # checks in a row without movement before a step stops on its own (1 let a GRU stop 5e-3 low)
+
+
 def _top_eigenvalue(a: np.ndarray, b: np.ndarray, iters: int = 50) -> np.ndarray:
     """Largest eigenvalue of each symmetric tridiagonal matrix: diagonal ``a`` ``[R, n]``, off-diagonal ``b``
     ``[R, n−1]`` (float64), to a few units in the last place.
@@ -26,68 +40,152 @@ def _top_eigenvalue(a: np.ndarray, b: np.ndarray, iters: int = 50) -> np.ndarray
     it converges monotonically to the largest root (cubically near it), and above every eigenvalue the LDLᵀ
     pivots of T − x are all negative, so the recurrence that gives Σ 1/(x − λ) and Σ 1/(x − λ)² needs no
     factorization. It costs O(n) per matrix and iteration, where a dense eigvalsh of every Lanczos tridiagonal
-    cost O(n³) and a third of the Lanczos time.
+    cost O(n³) and a third of the Lanczos time. Matrices that have converged drop out of the later iterations.
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     R, n = a.shape
     if n == 1:
         return a[:, 0].copy()
-    b2 = b * b
     radius = np.zeros_like(a)
     radius[:, :-1] += np.abs(b)
     radius[:, 1:] += np.abs(b)
     scale = np.maximum(np.abs(a).max(1), np.abs(b).max(1))
     tiny = 1e-300
     x = (a + radius).max(1) + 1e-12 * scale + tiny
-    moving = np.ones(R, dtype=bool)
+    a_all = np.ascontiguousarray(a.T)  # [n, R]: each step of the recurrence reads one contiguous row
+    b2_all = np.ascontiguousarray((b * b).T)
+    rows = np.arange(R)  # the matrices still moving
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for _ in range(iters):
-            q = a[:, 0] - x  # the pivot d_i of T − x and its first two derivatives in x
-            q = np.where(q == 0, -tiny, q)
-            dq = np.full(R, -1.0)
-            ddq = np.zeros(R)
-            g = dq / q
-            total, square = g.copy(), g * g - ddq / q
+            a_t, b2_t, xs = (a_all, b2_all, x) if len(rows) == R else (a_all[:, rows], b2_all[:, rows], x[rows])
+            shifted = a_t - xs  # the diagonal of T − x
+            q = np.where(shifted[0] == 0, -tiny, shifted[0])  # the pivot d_i of T − x, and its derivatives in x
+            inv = 1.0 / q
+            dq = np.full(len(rows), -1.0)
+            ddq = np.zeros(len(rows))
+            total = -inv
+            square = inv * inv
             for i in range(1, n):
-                r = b2[:, i - 1] / q
-                rq = r / q
-                dq, ddq = -1.0 + rq * dq, rq * (ddq - 2.0 * dq * dq / q)
-                q = a[:, i] - x - r
-                q = np.where(q == 0, -tiny, q)
-                g = dq / q
+                r = b2_t[i - 1] * inv
+                rq = r * inv
+                ddq = rq * (ddq - 2.0 * dq * dq * inv)
+                dq = rq * dq - 1.0
+                q = shifted[i] - r
+                inv = 1.0 / np.where(q == 0, -tiny, q)
+                g = dq * inv
                 total += g
-                square += g * g - ddq / q
+                square += g * g - ddq * inv
             # total = Σ 1/(x − λ_j) and square = Σ 1/(x − λ_j)²: Laguerre's step towards the largest root
             root = np.sqrt(np.maximum((n - 1) * (n * square - total * total), 0.0))
             step = n / (total + np.copysign(root, total))  # the larger denominator: towards the nearest root (a
             #                                                 rounding step just below the top one comes back up)
-            step = np.where(np.isfinite(step) & moving, step, 0.0)
-            x = x - step
-            moving = np.abs(step) > 4e-16 * np.maximum(np.abs(x), scale)
-            if not moving.any():
+            step = np.where(np.isfinite(step), step, 0.0)
+            x[rows] = xs - step
+            rows = rows[np.abs(step) > 4e-16 * np.maximum(np.abs(xs - step), scale[rows])]
+            if not len(rows):
                 break
     return x
 
 
 def spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: int = 40, check: int = 4,
-                   first: int = 12, deflate: bool = True) -> np.ndarray:
+                   first: int = 12) -> np.ndarray:
     """Largest singular value of J_t = diag(d0_t) + Σ_b diag(q_{t,b}) W_b for every t, ``[T]`` (float64).
 
     ``q`` is ``[T, G*H]`` (one coefficient per gate block and unit), ``w`` is W_hh ``[G*H, H]``. Steps whose
     coefficients are identical (a state that has settled, as on the recall task's blank filler) are solved once.
-    Batched Lanczos on J_tᵀJ_t with full reorthogonalization: at most ``iters`` matrix products, exact once that
-    reaches H. It runs in W_hh's precision (float32 for the app's models, float64 for float64 ones). The top Ritz
-    value is checked every ``check`` iterations from iteration ``first`` on; a step has converged when it moved by
-    no more than a few units in the last place since the previous check.
 
-    ``deflate=True``: each step stops on its own once its value has not moved over ``PATIENCE`` checks in a row,
-    and the later products skip it (1.3-2x faster on random input). ``deflate=False``: every step iterates until
-    all of them have converged (the lockstep solver this replaced; kept for the benchmark and the tests). The
-    start vectors hold half the top right singular vector of the mean Jacobian (the steps share W_hh, so it is
-    close to each one's) and half noise, so that every step's own top direction is in the start: a start without
-    it stalls at the second singular value. Clustered top singular values (orthogonal W_hh at gain 1) can still
-    come out up to ~1e-3 low.
+    Batched Lanczos on J_tᵀJ_t (on J_tJ_tᵀ = D_t W Wᵀ D_t for a plain RNN: one product per iteration), without
+    reorthogonalization, at most ``iters`` products per step, in W_hh's precision (float32 for the app's models,
+    float64 for float64 ones). The top Ritz value is checked every ``check`` iterations from iteration ``first``
+    on, and each step stops on its own once its value has moved by no more than a few units in the last place
+    over ``PATIENCE`` checks in a row; the later products skip it. The start vectors hold half the top singular
+    vector of the mean Jacobian (the steps share W_hh, so it is close to each one's) and half noise, so that every
+    step's own top direction is in the start: a start without it stalls at the second singular value. Clustered
+    top singular values (orthogonal W_hh at gain 1) can still come out up to ~1e-3 low.
+    """
+    dtype = np.float64 if w.dtype == np.float64 else np.float32
+    tol, floor = (1e-12, 1e-9) if dtype == np.float64 else (1e-6, 1e-5)
+    q = np.nan_to_num(np.asarray(q, dtype=dtype))
+    d0 = None if d0 is None else np.nan_to_num(np.asarray(d0, dtype=dtype))
+    rows = np.ascontiguousarray(q if d0 is None else np.concatenate([q, d0], 1))
+    _, first_at, inverse = np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel(),
+                                     return_index=True, return_inverse=True)
+    q = np.ascontiguousarray(q[first_at])
+    d0 = None if d0 is None else np.ascontiguousarray(d0[first_at])
+    T, GH = q.shape
+    H = w.shape[1]
+    G = GH // H
+    k = min(iters, H)
+    left = d0 is None and G == 1
+    w64 = np.nan_to_num(np.asarray(w, dtype=np.float64))
+    if left:
+        kernel = torch.from_numpy((w64 @ w64.T).astype(dtype))
+    else:
+        w_ = torch.from_numpy(np.ascontiguousarray(w64, dtype=dtype))
+        w_t = torch.from_numpy(np.ascontiguousarray(w64.T, dtype=dtype))
+    coef = torch.from_numpy(q).view(T, G, H)  # [step, gate block, unit]
+    diag = None if d0 is None else torch.from_numpy(d0)
+
+    def product(v: torch.Tensor) -> torch.Tensor:  # J Jᵀ v or Jᵀ J v for each row
+        if left:
+            c = coef[:, 0]
+            return c * ((c * v) @ kernel)
+        u = (coef * (v @ w_t).view(-1, G, H)).sum(1)
+        if diag is not None:
+            u += diag * v
+        out = (coef * u[:, None, :]).view(-1, GH) @ w_
+        return out if diag is None else out.add_(diag * u)
+
+    v = torch.from_numpy(_start_vectors(q, d0, w64, G, H, left=left).astype(dtype))
+    v_prev = torch.zeros_like(v)
+    alpha = np.zeros((T, k))
+    beta = np.zeros((T, k))
+    result = np.empty(T)
+    active = np.arange(T)  # the steps still iterating, as indices into the distinct steps
+    last = None
+    stalls = np.zeros(T, dtype=int)
+    for j in range(k):
+        x = product(v)
+        size = torch.linalg.vector_norm(x, dim=1)
+        a = (x * v).sum(1)
+        x -= a[:, None] * v  # the three-term recurrence
+        if j:
+            x -= torch.from_numpy(beta[:, j - 1, None].astype(dtype)) * v_prev
+        b = torch.linalg.vector_norm(x, dim=1)
+        live = b > floor * size  # else the Krylov space is exhausted: the Ritz values are exact
+        alpha[:, j] = a.double().numpy()
+        beta[:, j] = np.where(live.numpy(), b.double().numpy(), 0.0)
+        v_prev, v = v, torch.where(live[:, None], x / b.clamp_min(1e-30)[:, None], 0.0)
+        n = j + 1
+        if (n < first or n % check) and n < k:
+            continue
+        top = np.maximum(_top_eigenvalue(alpha[:, :n], beta[:, : n - 1]), 0.0)
+        still = np.zeros(len(top), dtype=bool) if last is None else np.abs(top - last) <= tol * top
+        stalls = np.where(still, stalls + 1, 0)
+        done = (stalls >= PATIENCE) | (n == k)
+        if done.any():
+            result[active[done]] = top[done]
+            keep = ~done
+            if not keep.any():
+                break
+            kept = torch.from_numpy(keep)
+            active, top, stalls, alpha, beta = active[keep], top[keep], stalls[keep], alpha[keep], beta[keep]
+            v, v_prev, coef = v[kept], v_prev[kept], coef[kept]
+            diag = None if diag is None else diag[kept]
+        last = top
+    return np.sqrt(result)[inverse.ravel()]
+
+
+def lockstep_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: int = 40, check: int = 4,
+                   first: int = 12, deflate: bool = False) -> np.ndarray:
+    """:func:`spectral_norms` by the solver it replaced, kept as the benchmark's reference and checked by the same
+    tests: batched Lanczos on J_tᵀJ_t with full reorthogonalization, at most ``iters`` matrix products, exact once
+    that reaches H, in W_hh's precision. The top Ritz value is checked every ``check`` iterations from iteration
+    ``first`` on; a step has converged when it moved by no more than a few units in the last place since the
+    previous check. ``deflate=False`` (the default, the solver measured when the speed issue was filed):
+    every step iterates until all of them have converged. ``deflate=True``: each step stops once its value has not
+    moved over ``PATIENCE`` checks in a row. The start vectors are :func:`spectral_norms`'s.
     """
     dtype = np.float64 if w.dtype == np.float64 else np.float32
     tol, floor = (1e-12, 1e-9) if dtype == np.float64 else (1e-6, 1e-5)
@@ -162,8 +260,10 @@ def spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: i
     return np.sqrt(result)[inverse.ravel()]
 
 
-def _start_vectors(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, G: int, H: int) -> np.ndarray:
-    """Unit start vectors ``[T, H]`` (float64): noise plus the top right singular vector of the mean Jacobian."""
+def _start_vectors(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, G: int, H: int,
+                   left: bool = False) -> np.ndarray:
+    """Unit start vectors ``[T, H]`` (float64): noise plus the top right (``left``: left) singular vector of the
+    mean Jacobian."""
     T = len(q)
     v = torch.randn(T, H, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
     v /= np.linalg.norm(v, axis=1, keepdims=True)
@@ -171,6 +271,7 @@ def _start_vectors(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, G: int, 
     if d0 is not None:
         mean += np.diag(d0.mean(0, dtype=np.float64))
     if np.isfinite(mean).all():
-        v += np.linalg.svd(mean)[2][0]
+        u, _, vt = np.linalg.svd(mean)
+        v += u[:, 0] if left else vt[0]
         v /= np.linalg.norm(v, axis=1, keepdims=True)
     return v

@@ -25,13 +25,14 @@ def test_bench_json_has_every_cell_and_ratio(capsys):
     assert [r["cell"] for r in data["cells"]] == ["lstm", "esn"]
     for r in data["cells"]:
         assert r["ratio"] > 0 and r["norms_before_ms"] > 0 and r["norms_after_ms"] > 0
+        assert r["norms_ratio"] == pytest.approx(r["norms_after_ms"] / r["fused_ms"])
 
 
 @pytest.mark.parametrize("ratio,status", [(1.4, 0), (bench.CHECK_LIMIT + 0.1, 1)])
 def test_check_fails_past_the_limit(monkeypatch, capsys, ratio, status):
     def fake(cell, *args, **kwargs):
         return {"cell": cell, "ratio": ratio if cell == "gru" else 1.0, "fused_ms": 1.0, "ours_ms": ratio,
-                "norms_before_ms": 2.0, "norms_after_ms": 1.0, "norms_speedup": 2.0}
+                "norms_before_ms": 2.0, "norms_after_ms": 1.0, "norms_speedup": 2.0, "norms_ratio": 1.0}
 
     monkeypatch.setattr(bench, "measure_cell", fake)
     assert bench.main(TINY + ["--check"]) == status
