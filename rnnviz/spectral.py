@@ -104,19 +104,10 @@ def spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: i
     step's own top direction is in the start: a start without it stalls at the second singular value. Clustered
     top singular values (orthogonal W_hh at gain 1) can still come out up to ~1e-3 low.
     """
-    dtype = np.float64 if w.dtype == np.float64 else np.float32
-    tol, floor = (1e-12, 1e-9) if dtype == np.float64 else (1e-6, 1e-5)
-    q = np.nan_to_num(np.asarray(q, dtype=dtype))
-    d0 = None if d0 is None else np.nan_to_num(np.asarray(d0, dtype=dtype))
-    rows = np.ascontiguousarray(q if d0 is None else np.concatenate([q, d0], 1))
-    _, first_at, inverse = np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel(),
-                                     return_index=True, return_inverse=True)
-    q = np.ascontiguousarray(q[first_at])
-    d0 = None if d0 is None else np.ascontiguousarray(d0[first_at])
-    T, GH = q.shape
-    H = w.shape[1]
-    G = GH // H
-    k = min(iters, H)
+    dtype, tol, floor = _precision(w)
+    q, d0, inverse = _distinct(q, d0, dtype)
+    (T, GH), H = q.shape, w.shape[1]
+    G, k = GH // H, min(iters, H)
     left = d0 is None and G == 1
     w64 = np.nan_to_num(np.asarray(w, dtype=np.float64))
     if left:
@@ -160,9 +151,7 @@ def spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: i
         n = j + 1
         if (n < first or n % check) and n < k:
             continue
-        top = np.maximum(_top_eigenvalue(alpha[:, :n], beta[:, : n - 1]), 0.0)
-        still = np.zeros(len(top), dtype=bool) if last is None else np.abs(top - last) <= tol * top
-        stalls = np.where(still, stalls + 1, 0)
+        top, still, stalls = _ritz_check(alpha[:, :n], beta[:, : n - 1], last, stalls, tol)
         done = (stalls >= PATIENCE) | (n == k)
         if done.any():
             result[active[done]] = top[done]
@@ -174,7 +163,7 @@ def spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: i
             v, v_prev, coef = v[kept], v_prev[kept], coef[kept]
             diag = None if diag is None else diag[kept]
         last = top
-    return np.sqrt(result)[inverse.ravel()]
+    return np.sqrt(result)[inverse]
 
 
 def lockstep_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: int = 40, check: int = 4,
@@ -187,19 +176,10 @@ def lockstep_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: i
     every step iterates until all of them have converged. ``deflate=True``: each step stops once its value has not
     moved over ``PATIENCE`` checks in a row. The start vectors are :func:`spectral_norms`'s.
     """
-    dtype = np.float64 if w.dtype == np.float64 else np.float32
-    tol, floor = (1e-12, 1e-9) if dtype == np.float64 else (1e-6, 1e-5)
-    q = np.nan_to_num(np.asarray(q, dtype=dtype))
-    d0 = None if d0 is None else np.nan_to_num(np.asarray(d0, dtype=dtype))
-    rows = np.ascontiguousarray(q if d0 is None else np.concatenate([q, d0], 1))
-    _, first_at, inverse = np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel(),
-                                     return_index=True, return_inverse=True)
-    q = np.ascontiguousarray(q[first_at])
-    d0 = None if d0 is None else np.ascontiguousarray(d0[first_at])
-    T, GH = q.shape
-    H = w.shape[1]
-    G = GH // H
-    k = min(iters, H)
+    dtype, tol, floor = _precision(w)
+    q, d0, inverse = _distinct(q, d0, dtype)
+    (T, GH), H = q.shape, w.shape[1]
+    G, k = GH // H, min(iters, H)
     w_ = torch.from_numpy(np.ascontiguousarray(w, dtype=dtype))
     w_t = torch.from_numpy(np.ascontiguousarray(w.T, dtype=dtype))
 
@@ -239,9 +219,7 @@ def lockstep_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: i
         n = j + 1
         if (n < first or n % check) and n < k:
             continue
-        top = np.maximum(_top_eigenvalue(alpha[:, :n], beta[:, : n - 1]), 0.0)
-        still = np.zeros(len(top), dtype=bool) if last is None else np.abs(top - last) <= tol * top
-        stalls = np.where(still, stalls + 1, 0)
+        top, still, stalls = _ritz_check(alpha[:, :n], beta[:, : n - 1], last, stalls, tol)
         done = stalls >= PATIENCE
         if n == k or not deflate and still.all():
             done[:] = True
@@ -257,7 +235,33 @@ def lockstep_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: i
             q3 = q3[torch.from_numpy(keep)]
             d0t = None if d0t is None else d0t[torch.from_numpy(keep)]
         last = top
-    return np.sqrt(result)[inverse.ravel()]
+    return np.sqrt(result)[inverse]
+
+
+def _ritz_check(alpha: np.ndarray, beta: np.ndarray, last: np.ndarray | None, stalls: np.ndarray, tol: float):
+    """Each step's top Ritz value (of its tridiagonal: ``alpha`` ``[R, n]``, ``beta`` ``[R, n−1]``), whether it moved
+    by at most ``tol`` of itself since the ``last`` check, and the checks in a row it has not moved."""
+    top = np.maximum(_top_eigenvalue(alpha, beta), 0.0)
+    still = np.zeros(len(top), dtype=bool) if last is None else np.abs(top - last) <= tol * top
+    return top, still, np.where(still, stalls + 1, 0)
+
+
+def _precision(w: np.ndarray) -> tuple[type, float, float]:
+    """W_hh's precision (float64 for float64 models, else float32), the relative movement below which a top Ritz
+    value has stalled, and the residual below which a Krylov space is exhausted, in that precision."""
+    return (np.float64, 1e-12, 1e-9) if w.dtype == np.float64 else (np.float32, 1e-6, 1e-5)
+
+
+def _distinct(q: np.ndarray, d0: np.ndarray | None, dtype) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The distinct steps' coefficients (NaN and inf made finite) and, per step, the index of its distinct one."""
+    q = np.nan_to_num(np.asarray(q, dtype=dtype))
+    d0 = None if d0 is None else np.nan_to_num(np.asarray(d0, dtype=dtype))
+    rows = np.ascontiguousarray(q if d0 is None else np.concatenate([q, d0], 1))
+    _, first_at, inverse = np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel(),
+                                     return_index=True, return_inverse=True)
+    q = np.ascontiguousarray(q[first_at])
+    d0 = None if d0 is None else np.ascontiguousarray(d0[first_at])
+    return q, d0, inverse.ravel()
 
 
 def _start_vectors(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, G: int, H: int,
