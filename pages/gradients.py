@@ -25,6 +25,7 @@ from pages.shared import (
     MAX_STEPS,
     NONLINEARITIES,
     SOURCES,
+    RunTraces,
     cached_gradient_flow,
     cached_step_norms,
     markdown_literal,
@@ -248,13 +249,14 @@ def pretrained_caption(cards: list[dict]) -> str:
     return t("Pretrained models: {parts}.", parts="; ".join(parts))
 
 
-def compute_flows(groups, text: str, objective: str, layer: int | None) -> list[tuple[Flow, list[Model]]]:
+def compute_flows(groups, text: str, objective: str, layer: int | None,
+                  traces: RunTraces) -> list[tuple[Flow, list[Model]]]:
     """Each group's Flow (BPTT for every seed, without the per-step Jacobian norms yet) and its models."""
     flows = []
     with st.spinner(t("Running backpropagation through time…")):
         for label, models in groups:
             try:
-                gfs = [cached_gradient_flow(m, m.fingerprint(), text, objective) for m in models]
+                gfs = [cached_gradient_flow(m, m.fingerprint(), text, objective, _traces=traces) for m in models]
             except RnnvizError as err:
                 st.error(markdown_literal(f"{label}: {err.text(lang())}"), icon=":material/error:")
                 continue
@@ -262,12 +264,13 @@ def compute_flows(groups, text: str, objective: str, layer: int | None) -> list[
     return flows
 
 
-def with_step_norms(flows: list[tuple[Flow, list[Model]]], text: str) -> list[Flow] | None:
-    """The same Flows with each step's Jacobian norm added (the costly part, so the page draws it last)."""
+def with_step_norms(flows: list[tuple[Flow, list[Model]]], text: str, traces: RunTraces) -> list[Flow] | None:
+    """The same Flows with each step's Jacobian norm added (the costly part, so the page draws it last). The
+    forward passes come from ``traces``, where the flows' own are, if this run made them."""
     models = [m for _, ms in flows for m in ms]
     layers = tuple(f.layer for f, ms in flows for _ in ms)  # only the layer shown: each costs a one-layer model
     try:
-        norms = iter(cached_step_norms(models, tuple(m.fingerprint() for m in models), text, layers))
+        norms = iter(cached_step_norms(models, tuple(m.fingerprint() for m in models), text, layers, _traces=traces))
     except RnnvizError as err:
         show_error(err)
         return None
@@ -517,7 +520,8 @@ if text is not None:
     if groups:
         with st.sidebar:
             layer = layer_ui(max(m.config.num_layers for _, ms in groups for m in ms))
-        computed = compute_flows(groups, text, objective, layer)
+        traces = RunTraces()  # this run's forward passes, shared by the flows and the step norms
+        computed = compute_flows(groups, text, objective, layer, traces)
         if computed:
             flows = [f for f, _ in computed]
             unknown_note(flows)
@@ -532,7 +536,7 @@ if text is not None:
             math_ui()
             saliency_ui(flows)
             heatmaps_ui(flows)
-            full = with_step_norms(computed, text)
+            full = with_step_norms(computed, text, traces)
             if full is None:
                 jacobian_slot.empty()
             else:

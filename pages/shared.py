@@ -328,25 +328,45 @@ def cached_trace(_model: Model, model_key: str, x) -> Trace:
     return trace(_model, x)
 
 
+class RunTraces:
+    """Traces made during one script run, for the cached functions that both need one: a page makes one of these
+    per run and passes it as their unhashed ``_traces`` argument, so that on a cache miss the flow and the step
+    norms of a model share one forward pass, and on a hit nothing is traced. It dies with the run (full traces
+    are a few MB each: the caches keep only compact results)."""
+
+    def __init__(self) -> None:
+        self._made: dict = {}
+
+    def get(self, model: Model, model_key: str, x) -> Trace:
+        key = (model_key, x if isinstance(x, str) else id(x))
+        if key not in self._made:
+            self._made[key] = trace(model, x)
+        return self._made[key]
+
+
 @st.cache_data(max_entries=48, show_spinner=False)  # compact: ~1.5 MB at T=1000, H=128; 6 MB at T=2000, H=256
-def cached_gradient_flow(_model: Model, model_key: str, x, objective: str = "sum") -> GradFlow:
+def cached_gradient_flow(_model: Model, model_key: str, x, objective: str = "sum",
+                         _traces: RunTraces | None = None) -> GradFlow:
     """gradient_flow(_model, x), compacted: the gates dropped, and without the per-step Jacobian norms.
 
     Those are the costly part (batched Lanczos, ~0.1-0.5 s per 128-unit model at T=1000) and depend on the input
     only: :func:`cached_step_norms` computes them, after a page has drawn everything else.
     One view of /gradients holds three models (times the seeds), so the cache keeps a few views for a few users;
     with too few entries a user's own earlier views were evicted and recomputed (2-3 s at T=1000)."""
-    return gradient_flow(_model, x, objective=objective).compact(step_norms=False)  # /cell caches its own trace
+    tr = None if _traces is None else _traces.get(_model, model_key, x)
+    return gradient_flow(_model, x, objective=objective, tr=tr).compact(step_norms=False)  # /cell caches its own
 
 
 @st.cache_data(max_entries=48, show_spinner=False)  # per model [layer, direction, time] float64: 8 kB at T=1000
-def cached_step_norms(_models: list[Model], model_keys: tuple[str, ...], x, layers: tuple[int, ...]) -> list:
+def cached_step_norms(_models: list[Model], model_keys: tuple[str, ...], x, layers: tuple[int, ...],
+                      _traces: RunTraces | None = None) -> list:
     """rnnviz.step_norms(model, x, layer) for each model and the layer it shows: ‖dh_t/dh_{t−1}‖₂ at every step,
     for GradFlow.with_step_norms.
 
     All the models of a view in one call (~0.1-0.5 s per 128-unit model at T=1000; far less on the recall task's
     input, whose settled steps share a Jacobian)."""
-    return [step_norms(m, x, layer) for m, layer in zip(_models, layers, strict=True)]
+    return [step_norms(m, x, layer, tr=None if _traces is None else _traces.get(m, key, x))
+            for m, key, layer in zip(_models, model_keys, layers, strict=True)]
 
 
 def random_model_ui(key: str, cells=("rnn", "lstm", "gru"), hidden: int = 32, max_hidden: int = 256,

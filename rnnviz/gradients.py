@@ -352,14 +352,15 @@ def gradient_flow(model: Model, x, objective: str = "sum", target: int | None = 
 
 
 @torch.no_grad()
-def step_norms(model: Model, x, layer: int | None = None) -> np.ndarray:
+def step_norms(model: Model, x, layer: int | None = None, tr: Trace | None = None) -> np.ndarray:
     """‖dh_t/dh_{t−1}‖₂ at every step, ``[layer, direction, time]``: ``gradient_flow(model, x).jacobian`` (only
     ``layer``'s when it is given, NaN elsewhere).
 
     They depend on the forward pass only (not on the objective), and they are the costly part of a flow, so a
-    page computes them on their own, after drawing the rest (see :meth:`GradFlow.with_step_norms`).
+    page computes them on their own, after drawing the rest (see :meth:`GradFlow.with_step_norms`). Pass ``tr``
+    to reuse a trace of the same model and input.
     """
-    tr = trace(model, x)  # the forward pass is all they need: no backward pass
+    tr = trace(model, x) if tr is None else tr  # the forward pass is all they need: no backward pass
     L, D, T, H = tr.shape
     if layer is not None and not 0 <= layer < L:
         raise ValueError(f"layer {layer} does not exist: the model has {L}")

@@ -301,3 +301,27 @@ def test_leaky_and_esn_lines_start_hidden_and_stay_under_their_bounds():
         assert np.all(y[both] <= bound[both] * (1 + 1e-5))
     assert "starts hidden" in " ".join(c.value for c in at.caption)
     assert not at.exception and not at.error
+
+
+def test_flows_and_step_norms_share_one_forward_pass_per_model(monkeypatch):
+    """On a cache miss the flow and the step norms of a model reuse one trace made in that run (RunTraces); on a
+    rerun that hits both caches nothing is traced. Counted on the page's own traces."""
+    at = open_page()
+    made = []
+    real = pages.shared.trace
+
+    def counting(model, x):
+        made.append(model.fingerprint())
+        return real(model, x)
+
+    monkeypatch.setattr(pages.shared, "trace", counting)
+    at.number_input(key="grad_seed").set_value(7).run()  # new models: every cache misses
+    ok(at)
+    assert len(made) == len(set(made)) == len(at.metric) == 5  # RNN, LSTM, GRU, and the leaky and ESN lines
+    jacobian = figures(at)[1]
+    assert {t["name"].split()[0] for t in jacobian["data"] if "y" in t} == {"RNN", "LSTM", "GRU", "LEAKY", "ESN"}
+    assert all(np.isfinite(array(t["y"])).all() for t in jacobian["data"] if "y" in t)
+    made.clear()
+    at.select_slider(key="grad_threshold").set_value(1e-9).run()  # the same models and input: cached
+    ok(at)
+    assert made == []
