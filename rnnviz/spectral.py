@@ -8,8 +8,8 @@ What was measured before settling on this (T = 1,000, float32, one thread; the f
 products are batched matrix products near the core's peak (about 12 µs per step and iteration for a 256-unit
 LSTM), so the cost is (steps still iterating) × (iterations), and a step needs 16 iterations on average to reach
 1e-6 even for an oracle that stops each step the moment it is there. So no stopping rule can save much: one that
-extrapolated the Ritz values' rises and checked at every iteration stopped 20-30% sooner but let a few steps stop
-up to 1e-2 low (a Ritz value that pauses near the second singular value), which the rule here does not. Warm
+extrapolated the Ritz values' rises and checked at every iteration stopped about 15% sooner but let more steps
+stop low, up to 1e-2 (a Ritz value that pauses near the second singular value before it climbs). Warm
 starts from the neighbouring step do not help on varied input (the top singular vectors of J_t and J_{t−1} are
 far apart when the gates jump); bfloat16 products for the first iterations saved 15% of the products; batched
 exact SVD (torch.linalg.matrix_norm(ord=2)) is slower than Lanczos from 64 units up. What :func:`spectral_norms`
