@@ -339,9 +339,9 @@ class RunTraces:
 
     def get(self, model: Model, model_key: str, x) -> Trace:
         key = (model_key, x if isinstance(x, str) else id(x))
-        if key not in self._made:
-            self._made[key] = trace(model, x)
-        return self._made[key]
+        if key not in self._made or self._made[key][0] is not x:  # the input is kept, so its id is not reused
+            self._made[key] = (x, trace(model, x))
+        return self._made[key][1]
 
 
 @st.cache_data(max_entries=48, show_spinner=False)  # compact: ~1.5 MB at T=1000, H=128; 6 MB at T=2000, H=256

@@ -325,3 +325,20 @@ def test_flows_and_step_norms_share_one_forward_pass_per_model(monkeypatch):
     at.select_slider(key="grad_threshold").set_value(1e-9).run()  # the same models and input: cached
     ok(at)
     assert made == []
+
+
+def test_run_traces_trace_each_model_and_input_once(monkeypatch):
+    """RunTraces answers the same model and input with one trace; another input object, even an equal one, or
+    another model gets its own (RunTraces keeps each input, so no freed input's id can stand for a new one)."""
+    made = []
+    real = pages.shared.trace
+    monkeypatch.setattr(pages.shared, "trace", lambda model, x: made.append(x) or real(model, x))
+    model = Model(ModelConfig(cell="gru", hidden_size=4, encoder="float", input_size=2, head="none"))
+    traces = pages.shared.RunTraces()
+    x = torch.randn(5, 2)
+    first = traces.get(model, "m", x)
+    assert traces.get(model, "m", x) is first and len(made) == 1
+    other = traces.get(model, "m", x.clone())
+    assert other is not first and len(made) == 2
+    np.testing.assert_array_equal(other["h"], first["h"])
+    assert traces.get(model, "other", x) is not first and len(made) == 3
