@@ -63,7 +63,7 @@ class RedrawCost:
     and writes them to the websocket, and all of it holds the one GIL. So the estimate is the server process's CPU
     time over a window of at least ``window_s`` seconds divided by the redraws in that window (:meth:`redrawn`), an
     exponential average over windows. It counts everything else the server did meanwhile as redraw cost too, so a
-    server busy with page loads stretches the redraws as well. :meth:`add` takes one measured cost directly."""
+    server busy with page loads stretches the redraws as well."""
 
     def __init__(self, initial_s: float = 0.25, weight: float = 0.2, window_s: float = 2.0,
                  cpu: Callable[[], float] = time.process_time, clock: Callable[[], float] = time.monotonic):
@@ -72,12 +72,6 @@ class RedrawCost:
         self._lock = threading.Lock()
         self._start: tuple[float, float] | None = None  # (clock, cpu) where the window began
         self._redraws = 0
-
-    def add(self, seconds: float) -> None:
-        if not math.isfinite(seconds) or seconds < 0:
-            return
-        with self._lock:
-            self._add(seconds)
 
     def _add(self, seconds: float) -> None:
         self.value += self.weight * (seconds - self.value)

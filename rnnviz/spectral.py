@@ -116,8 +116,7 @@ def spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: i
     if left:
         kernel = torch.from_numpy((w64 @ w64.T).astype(dtype))
     else:
-        w_ = torch.from_numpy(np.ascontiguousarray(w64, dtype=dtype))
-        w_t = torch.from_numpy(np.ascontiguousarray(w64.T, dtype=dtype))
+        gram = _gram(w64, dtype)
     coef = torch.from_numpy(q).view(T, G, H)  # [step, gate block, unit]
     diag = None if d0 is None else torch.from_numpy(d0)
 
@@ -125,11 +124,7 @@ def spectral_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: i
         if left:
             c = coef[:, 0]
             return c * ((c * v) @ kernel)
-        u = (coef * (v @ w_t).view(-1, G, H)).sum(1)
-        if diag is not None:
-            u += diag * v
-        out = (coef * u[:, None, :]).view(-1, GH) @ w_
-        return out if diag is None else out.add_(diag * u)
+        return gram(v, coef, diag)
 
     v = torch.from_numpy(_start_vectors(q, d0, w64, G, H, left=left).astype(dtype))
     v_prev = torch.zeros_like(v)
@@ -183,16 +178,10 @@ def lockstep_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: i
     q, d0, inverse = _distinct(q, d0, dtype)
     (T, GH), H = q.shape, w.shape[1]
     G, k = GH // H, min(iters, H)
-    w_ = torch.from_numpy(np.ascontiguousarray(w, dtype=dtype))
-    w_t = torch.from_numpy(np.ascontiguousarray(w.T, dtype=dtype))
+    torch_gram = _gram(w, dtype)
 
-    def gram(v, q3, d0t):  # JᵀJ v for each row, in torch (one intra-op thread in the app) on numpy's memory
-        v = torch.from_numpy(v)
-        u = (q3 * (v @ w_t).view(-1, G, H)).sum(1)
-        if d0t is not None:
-            u += d0t * v
-        out = (q3 * u[:, None, :]).view(-1, GH) @ w_
-        return (out if d0t is None else out.add_(d0t * u)).numpy()
+    def gram(v, q3, d0t):  # on numpy's memory
+        return torch_gram(torch.from_numpy(v), q3, d0t).numpy()
 
     v = _start_vectors(q, d0, w, G, H).astype(dtype)
     basis = np.zeros((T, k, H), dtype=dtype)  # per step, its Krylov basis as rows: batched products are contiguous
@@ -239,6 +228,24 @@ def lockstep_norms(q: np.ndarray, d0: np.ndarray | None, w: np.ndarray, iters: i
             d0t = None if d0t is None else d0t[torch.from_numpy(keep)]
         last = top
     return np.sqrt(result)[inverse]
+
+
+def _gram(w: np.ndarray, dtype):
+    """``gram(v, coef, diag)``: J_tᵀJ_t v_t for each row t, where J_t = diag(diag_t) + Σ_b diag(coef_{t,b}) W_b,
+    ``v`` ``[R, H]``, ``coef`` ``[R, G, H]``, ``diag`` ``[R, H]`` or None; two batched products with W_hh (``w``,
+    ``[G*H, H]``), in torch (one intra-op thread in the app)."""
+    H = w.shape[1]
+    w_ = torch.from_numpy(np.ascontiguousarray(w, dtype=dtype))
+    w_t = torch.from_numpy(np.ascontiguousarray(w.T, dtype=dtype))
+
+    def gram(v: torch.Tensor, coef: torch.Tensor, diag: torch.Tensor | None) -> torch.Tensor:
+        u = (coef * (v @ w_t).view(len(v), -1, H)).sum(1)  # J v
+        if diag is not None:
+            u += diag * v
+        out = (coef * u[:, None, :]).view(len(v), -1) @ w_  # Jᵀ (J v)
+        return out if diag is None else out.add_(diag * u)
+
+    return gram
 
 
 def _ritz_check(alpha: np.ndarray, beta: np.ndarray, last: np.ndarray | None, stalls: np.ndarray, tol: float):

@@ -169,16 +169,28 @@ def test_the_redraw_tick_follows_the_measured_cost_of_a_redraw():
     assert S.redraw_tick_s(20, cost_s=0.001) == 1.0  # never faster than the base tick
 
 
-def test_the_redraw_cost_is_a_running_average_of_what_pages_report():
-    cost = S.RedrawCost(initial_s=0.25, weight=0.5)
-    cost.add(0.05)
-    assert cost.value == pytest.approx(0.15)
-    for bad in (float("nan"), float("inf"), -1.0):
-        cost.add(bad)
+def test_the_redraw_cost_is_a_running_average_over_windows():
+    now, cpu = [0.0], [0.0]
+    cost = S.RedrawCost(initial_s=0.25, weight=0.5, window_s=1.0, cpu=lambda: cpu[0], clock=lambda: now[0])
+
+    def window(per_redraw: float) -> None:  # two redraws 0.5 s apart close a 1 s window
+        for _ in range(2):
+            now[0] += 0.5
+            cpu[0] += per_redraw
+            cost.redrawn()
+
+    cost.redrawn()  # opens the first window
+    window(0.05)
     assert cost.value == pytest.approx(0.15) and cost.samples == 1
+    now[0] += 0.5
+    cpu[0] -= 1.0  # a CPU clock that reads less (it never should) counts as no cost, never a negative one
+    cost.redrawn()
+    now[0] += 0.5
+    cost.redrawn()
+    assert cost.samples == 2 and cost.value == pytest.approx(0.075)
     for _ in range(30):
-        cost.add(0.6)
-    assert cost.value == pytest.approx(0.6, rel=1e-6)
+        window(0.6)
+    assert cost.value == pytest.approx(0.6, rel=1e-6) and cost.samples == 32
 
 
 def test_the_redraw_cost_is_the_servers_cpu_per_redraw_over_a_window():
