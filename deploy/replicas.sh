@@ -37,13 +37,16 @@ stop() {
 }
 trap stop EXIT INT TERM
 
-servers=""
+servers="" pinned="" routes="" names=""
 for i in $(seq 0 $((N - 1))); do
     port=$((FIRST + i))
     "$PYTHON" -m streamlit run app.py --server.port "$port" --server.address "$HOST" --server.headless true \
         --server.fileWatcherType none >"$RUN/replica-$port.log" 2>&1 &
     pids+=("$!")
     servers+="        server $HOST:$port max_fails=0;\n"
+    pinned+="    upstream rnnviz_r$i { server $HOST:$port max_fails=0; }\n"
+    routes+="        r$i rnnviz_r$i;\n"
+    names+="        $HOST:$port r$i;\n"
 done
 
 for i in $(seq 0 $((N - 1))); do  # each replica answers before nginx sends it anyone
@@ -59,8 +62,12 @@ for i in $(seq 0 $((N - 1))); do  # each replica answers before nginx sends it a
     done
 done
 
-awk -v servers="$servers" -v run="$RUN" -v listen="$HOST:$PORT" '
+awk -v servers="$servers" -v pinned="$pinned" -v routes="$routes" -v names="$names" -v run="$RUN" \
+    -v listen="$HOST:$PORT" '
     /# \{\{servers\}\}/ { printf "%s", servers; next }
+    /# \{\{pinned\}\}/ { printf "%s", pinned; next }
+    /# \{\{routes\}\}/ { printf "%s", routes; next }
+    /# \{\{names\}\}/ { printf "%s", names; next }
     { gsub(/\{\{run\}\}/, run); gsub(/\{\{listen\}\}/, listen); print }
 ' deploy/nginx.conf >"$RUN/nginx.conf"
 "$NGINX" -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/error.log" -g "daemon off;" &

@@ -315,11 +315,12 @@ def random_model(config: ModelConfig, init: InitConfig, vocab: Vocab | None, see
     return Model(config, vocab, init, torch.Generator().manual_seed(seed)).eval()
 
 
-def plotly_chart(where, fig, **kwargs):
+def plotly_chart(where, fig, *, revised: bool = False, **kwargs):
     """``where.plotly_chart(fig, **kwargs)`` (``where``: ``st`` or a container) with the figure's datarevision set,
     so the browser does not draw it again when Streamlit re-sends it after mounting (rnnviz.figures.with_revision
-    says why). Every page's charts go here."""
-    return where.plotly_chart(with_revision(fig), **kwargs)
+    says why). Every page's charts go here. ``revised``: the caller set it already, on a figure it draws again
+    unchanged (the digest is a JSON dump of the whole figure)."""
+    return where.plotly_chart(fig if revised else with_revision(fig), **kwargs)
 
 
 @st.cache_data(max_entries=48, show_spinner=False)

@@ -21,6 +21,7 @@ from rnnviz.scheduler import PAUSING, PLAYING, WAITING, Job, default_scheduler, 
 JOB = "train_job"  # session_state: the rnnviz.scheduler.Job training this session's race, or None
 SLICE_S = 0.25  # training per turn: a Pause waits at most this (or one step, if longer)
 PAUSING_TICK_S = 0.5  # the live view's timer while a pause is under way
+PAUSE_SETTLE_S = 0.3  # Pause's callback waits this long at most for the slice under way to end
 BASE_TICK_S = 1.0  # the live view's timer while few sessions train; each tick redraws four charts
 
 
@@ -66,13 +67,17 @@ def warm() -> None:
     default_scheduler().start()
 
 
-def stop(wait: bool = False) -> None:
-    """Ask this session's job to stop at its next slice boundary; with ``wait``, until it has (one slice at most)."""
+def stop(wait: bool = False, settle_s: float = 0.0) -> None:
+    """Ask this session's job to stop at its next slice boundary; with ``wait``, until it has (one slice at most).
+    ``settle_s``: wait that long at most, so that a slice about to end ends before the page draws, and the page shows
+    the pause at once rather than "pausing…" and a redraw later (Pause: PAUSE_SETTLE_S)."""
     job = current()
     if job is not None:
         job.pause()
         if wait:
             job.wait()
+        elif settle_s > 0:
+            job.wait(settle_s)
 
 
 def lock(job: Job | None = None):

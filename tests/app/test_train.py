@@ -304,3 +304,49 @@ def test_the_esn_is_refused_on_a_task_it_cannot_read():
     ok(at.selectbox(key="train_task").set_value("letters").run())
     ok(at.multiselect(key="train_cells").set_value(["lstm", "esn"]).run())
     assert any("recall, adding and temporal order" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_a_rerun_draws_the_figures_it_has_until_the_race_moves_on(monkeypatch):
+    """chart_figures builds the four figures again only when something they show has changed: a rerun of a paused
+    race (another widget, a Pause click) draws the ones it has; a step, the language or "Train for" builds anew."""
+    import rnnviz.figures
+
+    built = []
+    real = rnnviz.figures.loss_figure
+    monkeypatch.setattr(rnnviz.figures, "loss_figure", lambda *a, **k: built.append(1) or real(*a, **k))
+    at = open_page()
+    step(at, 10)
+    held = at.session_state["train_figures"]
+    count, spec = len(built), figures(at)["Loss"]
+    ok(at.run())  # nothing changed: the same figures, drawn again
+    ok(at.selectbox(key="train_step_size").set_value(1).run())  # another widget
+    assert len(built) == count and at.session_state["train_figures"][2] is held[2]
+    assert figures(at)["Loss"] == spec
+    step(at, 1)  # the race moved on
+    assert len(built) == count + 1 and array(trace(figures(at)["Loss"], "LSTM train")["x"])[-1] == 11
+    ok(at.number_input(key="train_target").set_value(500).run())  # the x axis ends elsewhere
+    axis = figures(at)["Loss"]["layout"]["xaxis"]
+    assert len(built) == count + 2 and axis["range"][1] != spec["layout"]["xaxis"]["range"][1]
+    ok(at.button(key="train_reset").click().run())  # a new race at the same step count as an old one
+    assert len(built) == count + 3
+
+
+def test_the_run_that_answers_pause_shows_the_pause_once_the_slice_has_ended(monkeypatch):
+    """Pause's callback waits for the slice under way to end (up to PAUSE_SETTLE_S, here long enough for any
+    slice), so the run answering the click draws the paused race: no "pausing…" and no second run to wait for."""
+    from pages import train_jobs
+
+    monkeypatch.setattr(train_jobs, "PAUSE_SETTLE_S", 60.0)
+    at = open_page()
+    ok(at.number_input(key="train_target").set_value(5000).run())
+    ok(at.segmented_control(key="train_play").set_value("play").run())
+    job = at.session_state["train_job"]
+    for _ in range(1200):  # until it has trained a slice (bounded: a minute at most)
+        if job.slices >= 1:
+            break
+        job.wait(0.05)
+    ok(at.segmented_control(key="train_play").set_value("pause").run())
+    assert job.state == "paused"  # in the click's own run
+    text = at.get("progress")[0].proto.text
+    assert "pausing" not in text and "playing" not in text and f"Step {race(at).step:,} of 5,000" in text
+    assert any(name.endswith(f"step {race(at).step:,}") for name in at.session_state[TRAINED_KEY])

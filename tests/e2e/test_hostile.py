@@ -537,7 +537,7 @@ def run_upload(page: Page, surface: Surface, case: Case, checkpoints) -> None:
     else:
         upload(page, name, data)
         alert = page.locator(ALERT).filter(has_text=message_pattern(says))
-        expect(alert.first).to_be_visible()
+        expect(alert.first).to_be_visible(timeout=TIMEOUT_S * 1000)
         assert name[:60] in alert.first.inner_text(), "the message does not name the file as it was given"
     assert_inert(page)
     good = checkpoints["good"]
@@ -556,7 +556,7 @@ def run_imports(page: Page, surface: Surface, case: Case, files, checkpoints) ->
     name, data, says = cases[case.name]
     upload(page, name, data)
     alert = page.locator(ALERT).filter(has_text=refusal_pattern(name, data, says))
-    expect(alert.first).to_be_visible()
+    expect(alert.first).to_be_visible(timeout=TIMEOUT_S * 1000)
     assert name in alert.first.inner_text(), "the message does not name the file as it was given"
     assert_inert(page)
     assert not marker.exists(), "code planted in the file ran"

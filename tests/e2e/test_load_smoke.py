@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.e2e.conftest import _chromium
-from tests.load import sessions
+from tests.load import sessions, wire
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -46,3 +46,25 @@ def test_two_sessions_at_once_see_only_their_own_text_and_models():
             "--settle-s", "1", "--no-warmup", "--max-growth-mb", "4000", "--timeout", "120"]
     with ThreadPoolExecutor(1) as pool:  # its own thread: asyncio.run beside the session's sync Playwright
         assert pool.submit(sessions.main, argv).result() == 0
+
+
+def test_the_light_client_s_leak_search_needs_its_own_data_and_finds_another_s():
+    a, b = (wire.Wire(i, "http://x", 1) for i in (1, 2))
+    mine = f"{wire.CJK[1]} {wire.EMOJI[1]} LSTM · recall lag {a.lag} · step 10"
+    wire.look_for_leaks(a, [a, b], mine)
+    assert a.problems == []
+    wire.look_for_leaks(a, [a, b], mine + f" GRU · recall lag {b.lag} · step 20")
+    assert a.problems == [f"session 2's ['recall lag {b.lag} ·'] in what the server sent it"]
+    wire.look_for_leaks(b, [a, b], "nothing of its own")  # finding nothing of its own would prove nothing
+    assert len(b.problems) == 1 and "its own" in b.problems[0]
+
+
+def test_two_light_clients_play_pause_and_see_only_their_own_data():
+    """tests/load/wire.py against the app itself: the protocol it speaks (the widgets it finds by label, the
+    Play/Pause values it sends, the live view's timer it keeps) still drives /train and /cell. Each session opens
+    /cell as soon as its Pause shows, cutting /train's run short: its models must be listed there all the same
+    (Pause's callback lists them, not only the end of the run)."""
+    argv = ["--sessions", "2", "--play-s", "2", "--session-ttl", "1", "--settle-s", "1", "--max-growth-mb", "4000",
+            "--timeout", "120"]
+    with ThreadPoolExecutor(1) as pool:  # its own thread: asyncio.run beside another test's sync Playwright
+        assert pool.submit(wire.main, argv).result() == 0

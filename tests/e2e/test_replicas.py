@@ -5,6 +5,8 @@ Skipped with a reason when nginx is missing, except under CI=true (.ci/run insta
 
 from __future__ import annotations
 
+import collections
+import http.cookies
 import os
 import shutil
 import socket
@@ -49,10 +51,18 @@ def _free_ports(n: int) -> int:
     raise RuntimeError("no run of free ports")
 
 
-def replica_of(url: str, cookie: str | None = None) -> str:
+def visit(url: str, cookie: str | None = None) -> tuple[str, str | None]:
+    """(the replica that answered, the rnnviz_replica cookie the response set) for a request holding ``cookie``."""
     request = urllib.request.Request(url, headers={"Cookie": f"rnnviz_replica={cookie}"} if cookie else {})
     with urllib.request.urlopen(request, timeout=30) as response:
-        return response.headers[HEADER]
+        jar = http.cookies.SimpleCookie()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            jar.load(header)
+        return response.headers[HEADER], jar["rnnviz_replica"].value if "rnnviz_replica" in jar else None
+
+
+def replica_of(url: str, cookie: str | None = None) -> str:
+    return visit(url, cookie)[0]
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +107,25 @@ def _tail(run: Path) -> str:
     return "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-2000:] for p in sorted(run.glob("*.out")))
 
 
-def test_first_visits_spread_over_the_replicas_and_a_cookie_keeps_one(nginx_url):
-    first_visits = {replica_of(f"{nginx_url}/_stcore/health") for _ in range(40)}
-    assert len(first_visits) == 2, first_visits  # 40 random keys all on one replica: 2 in 2^40
-    for key in ("a", "b", "c"):
-        assert len({replica_of(f"{nginx_url}/_stcore/health", key) for _ in range(10)}) == 1
+def test_first_visits_are_shared_evenly_and_a_cookie_keeps_its_replica(nginx_url):
+    """A first visit goes to the replica with the fewest open connections (a tie round-robin), so 40 of them split
+    20/20 rather than as a coin would; the cookie it gets names that replica, and keeps the browser there."""
+    first = [visit(f"{nginx_url}/_stcore/health") for _ in range(40)]
+    counts = collections.Counter(replica for replica, _ in first)
+    assert len(counts) == 2 and max(counts.values()) - min(counts.values()) <= 2, counts
+    names = {replica: {cookie for r, cookie in first if r == replica} for replica in counts}
+    assert all(len(n) == 1 for n in names.values()) and {n.pop() for n in names.values()} == {"r0", "r1"}, names
+    for replica, cookie in first[:4]:
+        assert {visit(f"{nginx_url}/_stcore/health", cookie) for _ in range(10)} == {(replica, cookie)}
+
+
+@pytest.mark.parametrize("cookie", ["r9", "127.0.0.1:22", "../../etc/passwd", "rnnviz", "r0x"])
+def test_a_cookie_naming_no_replica_counts_as_a_first_visit(nginx_url, cookie):
+    """Stale (after a redeploy with fewer replicas) or forged: it reaches a listed replica and gets a cookie naming
+    it. nginx never takes an address from the cookie."""
+    replica, given = visit(f"{nginx_url}/_stcore/health", cookie)
+    assert given in {"r0", "r1"} and replica.startswith("127.0.0.1:")
+    assert visit(f"{nginx_url}/_stcore/health", given)[0] == replica
 
 
 def test_sessions_train_through_nginx_each_on_one_replica(browser, nginx_url):
