@@ -363,9 +363,13 @@ def play_changed(target: int) -> None:
         jobs.start(race, target)
         return
     jobs.stop(settle_s=jobs.PAUSE_SETTLE_S)
-    if race is not None and race.step > 0 and not jobs.active():
-        settle(race)  # here, not only at the end of the run: a user who pauses and opens another page at once cuts
-        # the run short, and the models would not be listed there
+    if race is not None and not jobs.active():
+        # List the snapshots the race has (its latest validation pass) here: a user who pauses and opens another
+        # page at once cuts this run short. The run's end (models_ui, settle) then takes one at the paused step;
+        # that validation pass waits until the page is drawn, so a class pausing together sees the pause sooner.
+        race.materialize()
+        with jobs.lock():
+            race.publish(trained_store(), MAX_PUBLISHED)
 
 
 def reset() -> None:

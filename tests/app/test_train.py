@@ -55,6 +55,18 @@ def step(at: AppTest, size: int = 10) -> AppTest:
     return ok(at.button(key="train_step").click().run())
 
 
+def play_for_slices(at: AppTest, slices: int):
+    """Play toward step 5,000 until the scheduler's job has trained ``slices`` slices (a minute at most)."""
+    ok(at.number_input(key="train_target").set_value(5000).run())
+    ok(at.segmented_control(key="train_play").set_value("play").run())
+    job = at.session_state["train_job"]
+    for _ in range(1200):
+        if job.slices >= slices:
+            break
+        job.wait(0.05)
+    return job
+
+
 def test_default_view_is_the_recall_race_at_step_zero():
     at = open_page(lag=None, hidden=None)
     assert [t.value for t in at.title] == ["Train live"]
@@ -245,13 +257,7 @@ def test_a_hostile_card_and_file_name_show_as_text():
 
 def test_pause_stops_the_scheduler_s_job_at_a_slice_boundary():
     at = open_page()
-    ok(at.number_input(key="train_target").set_value(5000).run())
-    ok(at.segmented_control(key="train_play").set_value("play").run())
-    job = at.session_state["train_job"]
-    for _ in range(1200):  # until it has trained two slices (bounded: a minute at most)
-        if job.slices >= 2:
-            break
-        job.wait(0.05)
+    job = play_for_slices(at, 2)
     assert job.slices >= 2 and not job.stopped
     ok(at.segmented_control(key="train_play").set_value("pause").run())
     assert job.wait(60) and job.state == "paused"
@@ -338,13 +344,7 @@ def test_the_run_that_answers_pause_shows_the_pause_once_the_slice_has_ended(mon
 
     monkeypatch.setattr(train_jobs, "PAUSE_SETTLE_S", 60.0)
     at = open_page()
-    ok(at.number_input(key="train_target").set_value(5000).run())
-    ok(at.segmented_control(key="train_play").set_value("play").run())
-    job = at.session_state["train_job"]
-    for _ in range(1200):  # until it has trained a slice (bounded: a minute at most)
-        if job.slices >= 1:
-            break
-        job.wait(0.05)
+    job = play_for_slices(at, 1)
     ok(at.segmented_control(key="train_play").set_value("pause").run())
     assert job.state == "paused"  # in the click's own run
     text = at.get("progress")[0].proto.text

@@ -70,9 +70,9 @@ from tests.load.sessions import (
     MAX_GROWTH_MB,
     MAX_WAVE_GROWTH_MB,
     TRAINING,
+    _sample_peak,
     _status,
     active_sessions,
-    cpu_s,
     held_mb,
     rss_mb,
     step_of,
@@ -373,7 +373,7 @@ def look_for_leaks(s: Wire, everyone: list[Wire], seen: str) -> None:
 @dataclass
 class Wave:
     sessions: list[Wire]
-    cores: float = math.nan  # the server's CPU time over the wave's wall time: cores busy on average
+    cpu_cores: float = math.nan  # the server's CPU time over the wave's wall time: cores busy on average
     peak_cores: float = 0.0  # the same over the busiest second
     peak_mb: float = 0.0
     after: tuple = (math.nan,) * 4  # after close: RSS, session state, caches, the server alone, MiB (release)
@@ -391,18 +391,6 @@ class Report:
     @property
     def sessions(self) -> list[Wire]:
         return [s for w in self.waves for s in w.sessions]
-
-
-async def _sample(pids, wave: Wave, stop: asyncio.Event) -> None:
-    t0, c0 = time.monotonic(), cpu_s(pids)
-    last = (t0, c0)
-    while not stop.is_set():
-        wave.peak_mb = max(wave.peak_mb, rss_mb(pids))
-        now, used = time.monotonic(), cpu_s(pids)
-        if now - last[0] >= 1.0:
-            wave.peak_cores, last = max(wave.peak_cores, (used - last[1]) / (now - last[0])), (now, used)
-        await asyncio.sleep(0.25)
-    wave.cores = (cpu_s(pids) - c0) / max(1e-9, time.monotonic() - t0)
 
 
 async def release(url: str, pids, own: bool, args: argparse.Namespace) -> tuple[float, float, float]:
@@ -468,7 +456,7 @@ async def run(args: argparse.Namespace, say=print) -> Report:
             everyone += wave.sessions  # a later wave must not see an earlier one's data either
             say(f"wave {w + 1}: {n} sessions at once; RSS {report.baseline[0]:.0f} MiB after the warm-up")
             stop = asyncio.Event()
-            sampler = asyncio.create_task(_sample(pids, wave, stop)) if pids else None
+            sampler = asyncio.create_task(_sample_peak(pids, wave, stop)) if pids else None
             together = asyncio.Barrier(n)
             began = time.monotonic()
             await asyncio.gather(*(run_session(s, args, together, everyone) for s in wave.sessions))
@@ -542,7 +530,7 @@ def summary(r: Report, args: argparse.Namespace) -> tuple[str, bool]:
         # the server process, its bounded caches aside; its training processes' copies of trainers are bounded too,
         # and a leak anywhere shows as growth from one wave to the next (--waves 2)
         growth = own - b_own - (max(0.0, caches - b_cache) if not math.isnan(caches) else 0.0)
-        lines.append(f"wave {i}: server CPU {w.cores:.2f} cores busy on average, {w.peak_cores:.2f} in the busiest "
+        lines.append(f"wave {i}: server CPU {w.cpu_cores:.2f} cores busy on average, {w.peak_cores:.2f} in the busiest "
                      f"second, of {server_cores()}; RSS {b_rss:.0f} MiB before (no session held), {w.peak_mb:.0f} at "
                      f"the peak, {rss:.0f} after close: {rss - b_rss:+.0f}, of which the server process "
                      f"{own - b_own:+.0f} (its bounded caches {caches - b_cache:+.0f}) and the training processes "
