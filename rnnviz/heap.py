@@ -12,6 +12,11 @@ life of the process, so the collector need not walk it again (``gc.freeze``).
 
 ``RNNVIZ_GC_FREEZE=0`` in the server's environment leaves the heap as it is (tests/perf/live_redraw.py measures the
 difference).
+
+Without Streamlit's collection after every run, what a closed session leaves in reference cycles (its state, its
+races and their models) waits for a full collection, which Python starts rarely. So the training scheduler's idle
+workers call :func:`collect_when_idle`: one full collection at most every IDLE_COLLECT_S, only while nobody trains.
+The trainers it frees then reach their training processes, which drop their copies (rnnviz.remote).
 """
 
 from __future__ import annotations
@@ -20,12 +25,16 @@ import gc
 import importlib
 import os
 import threading
+import time
 
 # What every page imports, so that it is in the frozen part whichever page a server's first request opens.
 MODULES = ("numpy", "torch", "plotly.graph_objects", "streamlit", "rnnviz.figures", "rnnviz.trace", "rnnviz.train")
 
+IDLE_COLLECT_S = 30.0  # at most one full collection this often, from an idle training worker
+
 _lock = threading.Lock()
 _frozen = False
+_collected_at = -float("inf")
 
 
 def freeze_imports(modules: tuple[str, ...] = MODULES) -> bool:
@@ -42,3 +51,16 @@ def freeze_imports(modules: tuple[str, ...] = MODULES) -> bool:
         gc.freeze()
         _frozen = True
         return True
+
+
+def collect_when_idle(clock=time.monotonic) -> bool:
+    """One full collection if the last one this function ran was at least IDLE_COLLECT_S ago; returns whether it ran.
+    For callers that know nobody is waiting on the server (a training worker with no slice to run)."""
+    global _collected_at
+    with _lock:
+        now = clock()
+        if now - _collected_at < IDLE_COLLECT_S:
+            return False
+        _collected_at = now
+    gc.collect()
+    return True

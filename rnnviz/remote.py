@@ -28,6 +28,8 @@ user uploads is unpickled here (an uploaded file is read as weights by rnnviz.ch
 from __future__ import annotations
 
 import copy
+import ctypes
+import gc
 import os
 import pickle
 import struct
@@ -36,7 +38,8 @@ import sys
 import threading
 import time
 import uuid
-from collections import OrderedDict
+import weakref
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from pathlib import Path
@@ -115,7 +118,18 @@ def trainer_key(trainer: Trainer) -> str:
     key = trainer.__dict__.get("_remote_key")
     if key is None:
         key = trainer.__dict__["_remote_key"] = uuid.uuid4().hex
+        weakref.finalize(trainer, _forget, key)  # its session has ended: the children drop their copies
     return key
+
+
+_processes: weakref.WeakSet = weakref.WeakSet()  # every TrainerProcess, for _forget
+
+
+def _forget(key: str) -> None:
+    """A trainer is gone: each training process drops its copy at its next call (TrainerProcess.flush). Runs as the
+    trainer is freed, in whatever thread frees it, so it only appends to deques (atomic, no lock to deadlock on)."""
+    for proc in list(_processes):
+        proc._forgotten.append(key)
 
 
 def export(trainer: Trainer) -> Trainer:
@@ -242,6 +256,9 @@ class TrainerProcess:
         self.started = 0  # processes started so far (a crashed one is replaced on the next call)
         self.tasks_sent = 0  # tasks sent to a process that asked for them
         self.trainers_sent = 0  # trainers' copies sent likewise
+        self.forgotten_sent = 0  # keys of freed trainers whose copies the child was told to drop
+        self._forgotten: deque[str] = deque()  # such keys not yet sent (_forget)
+        _processes.add(self)
 
     @property
     def pid(self) -> int | None:
@@ -295,6 +312,7 @@ class TrainerProcess:
         finally:
             lock.__exit__(None, None, None)
         with self._lock:
+            self._send_forgotten()
             reply = self._call(message)
             for _ in range(2):  # a new child asks for the task, then for the trainers
                 if reply[0] == "need_task":
@@ -315,6 +333,26 @@ class TrainerProcess:
             for trainer, result in zip(trainers, results, strict=True):
                 apply(trainer, result)
         return done
+
+    def flush(self) -> None:
+        """Tell the child now which trainers were freed (a scheduler's worker does, when it has no slice to run), so
+        that their copies do not outlive the sessions that trained them. A child that has died is left alone: a new
+        one starts empty."""
+        if self._forgotten:
+            with self._lock:
+                try:
+                    self._send_forgotten()
+                except RnnvizError:
+                    pass
+
+    def _send_forgotten(self) -> None:
+        """The caller holds self._lock."""
+        keys = []
+        while self._forgotten:
+            keys.append(self._forgotten.popleft())
+        if keys and self._proc is not None and self._proc.poll() is None:
+            self._call(("forget", keys))
+            self.forgotten_sent += len(keys)
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
@@ -429,6 +467,16 @@ def _train(task, trainers: list[Trainer], steps: int, budget_s: float | None, fl
     return done, results
 
 
+def _release_memory() -> None:
+    """Free what dropped copies held, and hand glibc's free pages back to the system, so that the process's memory
+    shrinks rather than staying at its peak (a no-op where there is no glibc)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def serve(stdin, stdout) -> None:
     """The child's loop. ("task", key, task) and ("trainers", {key: trainer}) store what later slices use;
     ("advance", task key, [(trainer key, state)], steps, budget_s, flow) trains and answers ("ok", steps done,
@@ -451,6 +499,12 @@ def serve(stdin, stdout) -> None:
             tasks[message[1]] = message[2]
             while len(tasks) > TASKS_KEPT:
                 tasks.popitem(last=False)
+            _write(stdout, ("stored",))
+            continue
+        if message[0] == "forget":
+            for k in message[1]:
+                copies.pop(k, None)
+            _release_memory()
             _write(stdout, ("stored",))
             continue
         if message[0] == "trainers":

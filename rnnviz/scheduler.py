@@ -194,9 +194,11 @@ class Scheduler:
 
     def __init__(self, workers: int | None = None, max_active: int = MAX_ACTIVE, idle_s: float = IDLE_S,
                  threads: bool = True, clock: Callable[[], float] = time.monotonic,
-                 setup: Callable[[], object] | None = None, log: str | os.PathLike | None = None):
+                 setup: Callable[[], object] | None = None, log: str | os.PathLike | None = None,
+                 idle: Callable[[], object] | None = None):
         self.workers = max(1, int(workers or default_workers()))
         self.setup = setup  # run first in each worker thread (rnnviz.remote starts the thread's training process)
+        self.idle = idle  # run by a worker thread that found no slice to run for a second (rnnviz.remote's flush)
         self.max_active = max(1, int(max_active))
         self.idle_s, self.clock, self.threads = idle_s, clock, threads
         self._cond = threading.Condition()
@@ -293,7 +295,11 @@ class Scheduler:
             except Exception:  # noqa: BLE001 - a slice that needs what setup() made will fail visibly instead
                 pass
         while True:
-            self.run_next(timeout=1.0)
+            if self.run_next(timeout=1.0) is None and self.idle is not None:
+                try:
+                    self.idle()
+                except Exception:  # noqa: BLE001 - housekeeping; the next slice reports a broken process itself
+                    pass
 
     def start(self) -> None:
         """Start the worker threads now (they start with the first job otherwise)."""
@@ -343,6 +349,18 @@ def _start_process() -> None:
         proc.start()
 
 
+def _idle_worker() -> None:
+    """A worker with no slice to run: now and then a full collection, which frees closed sessions' trainers (they sit
+    in reference cycles, rnnviz.heap); then its training process hears which trainers were freed (TrainerProcess.flush).
+    """
+    from .heap import collect_when_idle
+    from .remote import thread_process
+
+    collect_when_idle()
+    if (proc := thread_process()) is not None:
+        proc.flush()
+
+
 _default: Scheduler | None = None
 _default_lock = threading.Lock()
 
@@ -356,5 +374,5 @@ def default_scheduler() -> Scheduler:
         if _default is None:
             _default = Scheduler(workers=int(os.environ.get("RNNVIZ_TRAIN_WORKERS") or default_workers()),
                                  max_active=int(os.environ.get("RNNVIZ_MAX_TRAININGS") or MAX_ACTIVE),
-                                 setup=_start_process, log=os.environ.get(LOG_ENV) or None)
+                                 setup=_start_process, log=os.environ.get(LOG_ENV) or None, idle=_idle_worker)
         return _default

@@ -56,3 +56,17 @@ def test_the_freeze_can_be_turned_off_for_a_measurement(fresh, monkeypatch):
     kept = Node()
     assert heap.freeze_imports(("json",)) is False
     assert any(o is kept for o in gc.get_objects())  # not frozen: the collector still walks it
+
+
+def test_an_idle_collection_runs_at_most_every_interval_and_frees_cycles(monkeypatch):
+    monkeypatch.setattr(heap, "_collected_at", -float("inf"))
+    now = [1000.0]
+    freed = []
+    c = Node()
+    weakref.finalize(c, freed.append, "cycle")
+    del c  # unreachable, but in a cycle: only a collection frees it
+    assert heap.collect_when_idle(clock=lambda: now[0]) and freed == ["cycle"]
+    now[0] += heap.IDLE_COLLECT_S / 2
+    assert not heap.collect_when_idle(clock=lambda: now[0])  # too soon
+    now[0] += heap.IDLE_COLLECT_S / 2
+    assert heap.collect_when_idle(clock=lambda: now[0])

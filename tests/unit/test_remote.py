@@ -345,3 +345,40 @@ def test_a_starved_slice_still_ends_after_its_wall_cap():
 def test_a_slice_takes_one_step_even_when_it_costs_more_than_the_budget():
     slow = budgeted(cpu_s=2.0, wall_s=2.0)
     assert slow.steps == 1
+
+
+def test_a_freed_trainer_s_copy_is_dropped_by_the_child_and_sent_again_if_needed():
+    """The child keeps a copy of each trainer it trained. When the server frees a trainer (its session ended), the
+    key goes to every process and the next call drops the copy: the child asks for a trainer with that key again."""
+    import gc
+
+    p = TrainerProcess()
+    try:
+        r = race()
+        r.advance(2, process=p)
+        assert p.trainers_sent == 2
+        r.advance(2, process=p)
+        assert p.trainers_sent == 2  # kept: sent once
+        keys = [remote.trainer_key(t) for t in r.trainers.values()]
+        remote._forget(keys[0])  # as when the trainer is freed
+        p.flush()  # an idle worker's call
+        assert (p.forgotten_sent, list(p._forgotten)) == (1, [])
+        r.advance(2, process=p)  # that key's copy is gone from the child: sent again
+        assert p.trainers_sent == 3
+        other = race()
+        other.advance(1, process=p)
+        other_keys = [remote.trainer_key(t) for t in other.trainers.values()]
+        del other
+        gc.collect()
+        assert set(other_keys) <= set(p._forgotten)  # freeing the trainers queued their keys (weakref.finalize)
+        r.advance(1, process=p)  # the next slice sends them first
+        assert not p._forgotten and p.forgotten_sent == 3
+    finally:
+        p.close()
+
+
+def test_an_idle_worker_runs_the_idle_hook():
+    ran = threading.Event()
+    s = Scheduler(workers=1, idle=ran.set)
+    s.start()
+    assert ran.wait(30)  # a worker with no slice to run calls it after a second
