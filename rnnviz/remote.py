@@ -28,7 +28,6 @@ user uploads is unpickled here (an uploaded file is read as weights by rnnviz.ch
 from __future__ import annotations
 
 import copy
-import ctypes
 import gc
 import os
 import pickle
@@ -48,6 +47,7 @@ import numpy as np
 import torch
 
 from .errors import RnnvizError
+from .heap import trim
 from .train import History, Trainer
 
 ENV = "RNNVIZ_TRAIN_PROCESSES"  # "0" trains in the server's own threads (the behaviour before this module)
@@ -468,13 +468,9 @@ def _train(task, trainers: list[Trainer], steps: int, budget_s: float | None, fl
 
 
 def _release_memory() -> None:
-    """Free what dropped copies held, and hand glibc's free pages back to the system, so that the process's memory
-    shrinks rather than staying at its peak (a no-op where there is no glibc)."""
+    """Free what dropped copies held, and hand the free pages back to the system (rnnviz.heap.trim)."""
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    trim()
 
 
 def serve(stdin, stdout) -> None:
