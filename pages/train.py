@@ -365,8 +365,8 @@ def play_changed(target: int) -> None:
     jobs.stop(settle_s=jobs.PAUSE_SETTLE_S)
     if race is not None and not jobs.active():
         # List the snapshots the race has (its latest validation pass) here: a user who pauses and opens another
-        # page at once cuts this run short. The run's end (models_ui, settle) then takes one at the paused step;
-        # that validation pass waits until the page is drawn, so a class pausing together sees the pause sooner.
+        # page at once cuts this run short. The live view then takes one at the paused step (settle), after its
+        # progress line has gone out, so a class pausing together sees the pause sooner.
         race.materialize()
         with jobs.lock():
             race.publish(trained_store(), MAX_PUBLISHED)
@@ -522,14 +522,17 @@ def live_ui(target: int) -> None:
         if job is not None and job.error is not None:
             show_error(job.error)
         race.materialize()  # the model copies for other pages, made before the lock: a slice need not wait for them
-        with jobs.lock(job):  # between the job's slices: its history is read whole
-            if tick is not None:
+        if tick is not None:
+            with jobs.lock(job):  # between the job's slices: its history is read whole
                 race.snapshot_flows()
                 race.publish(trained_store(), MAX_PUBLISHED)
-            figures = chart_figures(race, target)
         st.progress(min(1.0, race.step / target),
                     text=t("Step {step:,} of {target:,} · {seconds:.1f} s of training", step=race.step,
                            target=target, seconds=race.seconds) + jobs.status())
+        if tick is None and race.step > 0 and not jobs.active():
+            settle(race)  # paused: the validation pass at its step, drawn below, once the progress line is out
+        with jobs.lock(job):
+            figures = chart_figures(race, target)
         if note := jobs.tick_note(tick):
             st.caption(note)
         metrics_ui(race)

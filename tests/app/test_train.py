@@ -339,7 +339,8 @@ def test_a_rerun_draws_the_figures_it_has_until_the_race_moves_on(monkeypatch):
 
 def test_the_run_that_answers_pause_shows_the_pause_once_the_slice_has_ended(monkeypatch):
     """Pause's callback waits for the slice under way to end (up to PAUSE_SETTLE_S, here long enough for any
-    slice), so the run answering the click draws the paused race: no "pausing…" and no second run to wait for."""
+    slice), so the run answering the click draws the paused race, with a validation pass at its step: no "pausing…"
+    and no second run to wait for."""
     from pages import train_jobs
 
     monkeypatch.setattr(train_jobs, "PAUSE_SETTLE_S", 60.0)
@@ -350,3 +351,5 @@ def test_the_run_that_answers_pause_shows_the_pause_once_the_slice_has_ended(mon
     text = at.get("progress")[0].proto.text
     assert "pausing" not in text and "playing" not in text and f"Step {race(at).step:,} of 5,000" in text
     assert any(name.endswith(f"step {race(at).step:,}") for name in at.session_state[TRAINED_KEY])
+    # the validation pass at the paused step is drawn in the same run, under the progress line
+    assert array(trace(figures(at)["Accuracy"], "LSTM validation")["x"])[-1] == race(at).step
