@@ -198,7 +198,7 @@ class Scheduler:
                  idle: Callable[[], object] | None = None):
         self.workers = max(1, int(workers or default_workers()))
         self.setup = setup  # run first in each worker thread (rnnviz.remote starts the thread's training process)
-        self.idle = idle  # run by a worker thread that found no slice to run for a second (rnnviz.remote's flush)
+        self.idle = idle  # run by a worker thread that found no slice to run for a second (_idle_worker)
         self.max_active = max(1, int(max_active))
         self.idle_s, self.clock, self.threads = idle_s, clock, threads
         self._cond = threading.Condition()

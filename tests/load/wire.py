@@ -192,9 +192,6 @@ class Wire:
             msg = ForwardMsg()
             msg.ParseFromString(payload)
             kind = msg.WhichOneof("type")
-            if os.environ.get("WIRE_DEBUG") == "2" and kind != "delta":
-                print(f"{self.index:>3} {time.monotonic():.2f} <- {kind} "
-                      f"{msg.script_finished if kind == 'script_finished' else ''}", flush=True)
             if kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 self._element(msg.delta.new_element)
             elif kind == "session_status_changed":
@@ -228,8 +225,6 @@ class Wire:
         proto = getattr(element, kind)
         if kind == "progress":
             self.progress, self.progress_at = proto.text, time.monotonic()
-            if os.environ.get("WIRE_DEBUG"):
-                print(f"{self.index:>3} {self.progress_at:.2f} {self.progress}", flush=True)
         elif kind == "exception":
             self.errors.append(f"{self.page}: exception {proto.type}: {proto.message[:200]}")
         elif kind == "alert" and proto.format == Alert.ERROR:
@@ -316,8 +311,6 @@ async def run_session(s: Wire, args: argparse.Namespace, together: asyncio.Barri
         t0 = time.monotonic()
         await s.rerun(page="cell", query="lang=en")  # the navigation link: the new page, the language kept
         s.seconds["cell open"] = time.monotonic() - t0
-        if os.environ.get("WIRE_DEBUG"):
-            print(f"{s.index:>3} {time.monotonic():.2f} PICK", flush=True)
         await s.pick("Model source", "Trained here")
         s.listed = list(s.widget("Model trained in this session").options)
         if not s.listed or not all(f"recall lag {s.lag} ·" in name for name in s.listed):
@@ -345,8 +338,6 @@ async def play(s: Wire, args: argparse.Namespace) -> None:
     await asyncio.sleep(args.play_s + spread)
     at_click, clicked = step_of(s.progress), time.monotonic()
     await s.choose("Play or pause", PAUSE)
-    if os.environ.get("WIRE_DEBUG"):
-        print(f"{s.index:>3} {clicked:.2f} PAUSE sent", flush=True)
     deadline = clicked + args.timeout
     while True:  # the progress line as the server draws it after the click
         if s.progress_at > clicked and not s.progress.endswith(TRAINING):
