@@ -7,8 +7,10 @@ heatmaps; the summary table. Controls sit in the sidebar, each with one line say
 
 Every number is rnnviz.gradient_flow's (through pages.shared.cached_gradient_flow, keyed by model
 fingerprint, input and objective, and cached_step_norms); rnnviz.flows only reorders them by lag and takes medians
-over seeds. The per-step Jacobian norms cost the most (batched Lanczos), so they are computed after everything
-else has been sent: the browser draws the rest meanwhile, and their chart fills the space kept for it.
+over seeds. The per-step Jacobian norms cost the most (batched Lanczos): each model's start on
+pages.shared.NORM_WORKERS as soon as its flow has traced it, and the Jacobian chart and the summary table are
+parallel fragments that wait for them while the script sends the rest of the page, which the browser draws
+meanwhile; the chart fills the space kept for it.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from pages.shared import (
 from rnnviz import InitConfig, Model, ModelConfig, RnnvizError, Vocab
 from rnnviz.assets import list_pretrained
 from rnnviz.figures import flow_figure, jacobian_figure, saliency_html, unit_heatmaps
-from rnnviz.flows import GENERATORS, HORIZON_FLOOR, Flow, generated_text
+from rnnviz.flows import GENERATORS, HORIZON_FLOOR, Flow, generated_text, shown_layer
 from rnnviz.i18n import N_
 
 KEY = "grad"
@@ -256,7 +258,8 @@ def compute_flows(groups, text: str, objective: str, layer: int | None,
     with st.spinner(t("Running backpropagation through time…")):
         for label, models in groups:
             try:
-                gfs = [cached_gradient_flow(m, m.fingerprint(), text, objective, _traces=traces) for m in models]
+                gfs = [cached_gradient_flow(m, m.fingerprint(), text, objective, _traces=traces, _prefetch=True,
+                                            _layer=shown_layer(m.config.num_layers, layer)) for m in models]
             except RnnvizError as err:
                 st.error(markdown_literal(f"{label}: {err.text(lang())}"), icon=":material/error:")
                 continue
@@ -264,15 +267,18 @@ def compute_flows(groups, text: str, objective: str, layer: int | None,
     return flows
 
 
-def with_step_norms(flows: list[tuple[Flow, list[Model]]], text: str, traces: RunTraces) -> list[Flow] | None:
+def with_step_norms(flows: list[tuple[Flow, list[Model]]], text: str, traces: RunTraces,
+                    report: bool = True) -> list[Flow] | None:
     """The same Flows with each step's Jacobian norm added (the costly part, so the page draws it last). The
-    forward passes come from ``traces``, where the flows' own are, if this run made them."""
+    forward passes come from ``traces``, where the flows' own are, if this run made them. An error is shown on the
+    page (``report``) and gives None."""
     models = [m for _, ms in flows for m in ms]
     layers = tuple(f.layer for f, ms in flows for _ in ms)  # only the layer shown: each costs a one-layer model
     try:
         norms = iter(cached_step_norms(models, tuple(m.fingerprint() for m in models), text, layers, _traces=traces))
     except RnnvizError as err:
-        show_error(err)
+        if report:
+            show_error(err)
         return None
     return [Flow(f.label, [gf.with_step_norms(next(norms)) for gf in f.flows], layer=f.layer, direction=f.direction)
             for f, _ in flows]
@@ -385,8 +391,8 @@ def saliency_ui(flows: list[Flow]) -> None:
     long = t(" A long sequence opens at its end, where the objective reads; scroll up for earlier tokens.") \
         if flows[0].steps > 300 else ""
     st.caption(t("‖dL/dx_t‖ for each input token, painted behind it: full colour is that model's largest value, "
-                 "almost white is a millionth of it or less (log scale); hover a token for its value. Grey, struck "
-                 "through: undefined (overflow).") + long)
+                 "almost white is a millionth of it or less (log scale); hover a token for its values. Dark grey: "
+                 "undefined (overflow).") + long)
     st.html(saliency_html(flows, lang=lang()))
 
 
@@ -496,6 +502,31 @@ slider sets its bias.
 """)
 
 
+@st.fragment(parallel=True)
+def jacobian_ui(computed: list[tuple[Flow, list[Model]]], text: str, traces: RunTraces) -> None:
+    """The per-step Jacobian chart, under the main chart. Its numbers cost the most, so it runs in a parallel
+    fragment: Streamlit's worker thread computes them (on ``NORM_WORKERS``) while the script goes on to send the
+    rest of the page, and the browser draws that meanwhile. The space it takes is kept while it computes."""
+    slot = st.empty()
+    with slot.container(height=JACOBIAN_HEIGHT, border=False):
+        st.caption(t("Computing each step's Jacobian norm…"))
+    full = with_step_norms(computed, text, traces)
+    if full is None:
+        slot.empty()
+    else:
+        plotly_chart(slot, jacobian_figure(full, height=JACOBIAN_HEIGHT, lang=lang()), width="stretch",
+                     key=f"{KEY}_jacobian")
+
+
+@st.fragment(parallel=True)
+def summary_ui(computed: list[tuple[Flow, list[Model]]], text: str, traces: RunTraces, threshold: float) -> None:
+    """The summary table at the page's end, from the same norms (the cache hands this thread the Jacobian
+    chart's result, waiting for it if that thread is still computing; the chart's fragment shows any error)."""
+    full = with_step_norms(computed, text, traces, report=False)
+    if full is not None:
+        table_ui(full, threshold)
+
+
 # Page ------------------------------------------------------------------------------------------------------------
 
 st.title(t("Gradient flow"))
@@ -528,18 +559,10 @@ if text is not None:
             cards_ui(flows, threshold)
             plotly_chart(st, flow_figure(flows, threshold, start_hidden=HIDDEN_CELLS, lang=lang()), width="stretch",
                          key=f"{KEY}_flow")
-            jacobian_slot = st.empty()  # filled last: its numbers cost the most, and the rest can draw meanwhile
-            with jacobian_slot.container(height=JACOBIAN_HEIGHT, border=False):
-                st.caption(t("Computing each step's Jacobian norm…"))
+            jacobian_ui(computed, text, traces)  # a thread of its own: the rest of the page is sent meanwhile
             chart_captions(flows)
             overflow_ui(flows)
             math_ui()
             saliency_ui(flows)
             heatmaps_ui(flows)
-            full = with_step_norms(computed, text, traces)
-            if full is None:
-                jacobian_slot.empty()
-            else:
-                plotly_chart(jacobian_slot, jacobian_figure(full, height=JACOBIAN_HEIGHT, lang=lang()), width="stretch",
-                             key=f"{KEY}_jacobian")
-                table_ui(full, threshold)
+            summary_ui(computed, text, traces, threshold)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -333,10 +334,16 @@ class RunTraces:
     """Traces made during one script run, for the cached functions that both need one: a page makes one of these
     per run and passes it as their unhashed ``_traces`` argument, so that on a cache miss the flow and the step
     norms of a model share one forward pass, and on a hit nothing is traced. It dies with the run (full traces
-    are a few MB each: the caches keep only compact results)."""
+    are a few MB each: the caches keep only compact results).
+
+    It also starts the step norms early: a flow that misses its cache asks for its model's norms (:meth:`prefetch`)
+    as soon as the trace exists, so ``NORM_WORKERS`` solve them while this thread runs the backward passes and sends
+    the first charts; :func:`cached_step_norms` then takes those results (:meth:`norms`). A flow that misses while
+    its norms are cached (only the objective changed) costs one model's norms for nothing."""
 
     def __init__(self) -> None:
         self._made: dict = {}
+        self._norms: dict = {}
 
     def get(self, model: Model, model_key: str, x) -> Trace:
         key = (model_key, x if isinstance(x, str) else id(x))
@@ -344,18 +351,44 @@ class RunTraces:
             self._made[key] = (x, trace(model, x))
         return self._made[key][1]
 
+    def prefetch(self, model: Model, model_key: str, x, layer: int | None) -> None:
+        """Start ``step_norms(model, x, layer)`` on ``NORM_WORKERS`` with this run's trace."""
+        key = (model_key, x if isinstance(x, str) else id(x), layer)
+        if key not in self._norms:
+            self._norms[key] = (x, NORM_WORKERS.submit(step_norms, model, x, layer, tr=self.get(model, model_key, x)))
+
+    def norms(self, model: Model, model_key: str, x, layer: int | None) -> Future:
+        """The norms :meth:`prefetch` started, or a task started now (with this run's trace)."""
+        key = (model_key, x if isinstance(x, str) else id(x), layer)
+        if key in self._norms and self._norms[key][0] is not x:
+            del self._norms[key]
+        self.prefetch(model, model_key, x, layer)
+        return self._norms[key][1]
+
 
 @st.cache_data(max_entries=48, show_spinner=False)  # compact: ~1.5 MB at T=1000, H=128; 6 MB at T=2000, H=256
 def cached_gradient_flow(_model: Model, model_key: str, x, objective: str = "sum",
-                         _traces: RunTraces | None = None) -> GradFlow:
+                         _traces: RunTraces | None = None, _prefetch: bool = False,
+                         _layer: int | None = None) -> GradFlow:
     """gradient_flow(_model, x), compacted: the gates dropped, and without the per-step Jacobian norms.
 
-    Those are the costly part (batched Lanczos, ~0.1-0.5 s per 128-unit model at T=1000) and depend on the input
-    only: :func:`cached_step_norms` computes them, after a page has drawn everything else.
-    One view of /gradients holds three models (times the seeds), so the cache keeps a few views for a few users;
+    Those are the costly part (batched Lanczos, ~0.03-0.15 s per 128-unit model at T=1000 on one core) and depend on
+    the input only: :func:`cached_step_norms` computes them. With ``_prefetch`` and ``_traces``, a miss here starts
+    them at once for ``_layer``, the layer the page will ask them for (RunTraces.prefetch).
+    One view of /gradients holds five models (times the seeds), so the cache keeps a few views for a few users;
     with too few entries a user's own earlier views were evicted and recomputed (2-3 s at T=1000)."""
-    tr = None if _traces is None else _traces.get(_model, model_key, x)
+    tr = None
+    if _traces is not None:
+        tr = _traces.get(_model, model_key, x)
+        if _prefetch:
+            _traces.prefetch(_model, model_key, x, _layer)
     return gradient_flow(_model, x, objective=objective, tr=tr).compact(step_norms=False)  # /cell caches its own
+
+
+NORM_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rnnviz-norms")
+# Every session's per-step Jacobian norms run here, one model per task: a page's models on both cores of this
+# machine at once (their products release the GIL), and never more than two such threads in the whole server
+# however many sessions ask, first come first served. Each task is one torch thread, as app.py sets.
 
 
 @st.cache_data(max_entries=48, show_spinner=False)  # per model [layer, direction, time] float64: 8 kB at T=1000
@@ -364,10 +397,11 @@ def cached_step_norms(_models: list[Model], model_keys: tuple[str, ...], x, laye
     """rnnviz.step_norms(model, x, layer) for each model and the layer it shows: ‖dh_t/dh_{t−1}‖₂ at every step,
     for GradFlow.with_step_norms.
 
-    All the models of a view in one call (~0.1-0.5 s per 128-unit model at T=1000; far less on the recall task's
-    input, whose settled steps share a Jacobian)."""
-    return [step_norms(m, x, layer, tr=None if _traces is None else _traces.get(m, key, x))
-            for m, key, layer in zip(_models, model_keys, layers, strict=True)]
+    All the models of a view in one call, one task each on ``NORM_WORKERS``, taken from ``_traces`` where
+    cached_gradient_flow already started them."""
+    runs = RunTraces() if _traces is None else _traces
+    tasks = [runs.norms(m, key, x, layer) for m, key, layer in zip(_models, model_keys, layers, strict=True)]
+    return [task.result() for task in tasks]
 
 
 def random_model_ui(key: str, cells=("rnn", "lstm", "gru"), hidden: int = 32, max_hidden: int = 256,

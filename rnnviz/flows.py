@@ -52,6 +52,13 @@ def _lag_order(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)[..., ::-1]
 
 
+def shown_layer(layers: int, layer: int | None) -> int:
+    """The layer a :class:`Flow` of a ``layers``-layer model shows when asked for ``layer``: the top one by default,
+    else ``layer`` clipped to the model."""
+    top = layers - 1
+    return top if layer is None else min(max(int(layer), 0), top)
+
+
 @dataclass
 class Flow:
     """One model (over one GradFlow per seed, all on the same input) viewed at one layer and direction.
@@ -71,8 +78,7 @@ class Flow:
         steps = {gf.steps for gf in self.flows}
         if len(steps) != 1:
             raise ValueError(f"every seed must see the same input; got lengths {sorted(steps)}")
-        top = self.layers - 1
-        self.layer = top if self.layer is None else min(max(int(self.layer), 0), top)
+        self.layer = shown_layer(self.layers, self.layer)
 
     @property
     def cell(self) -> str:

@@ -342,3 +342,61 @@ def test_run_traces_trace_each_model_and_input_once(monkeypatch):
     assert other is not first and len(made) == 2
     np.testing.assert_array_equal(other["h"], first["h"])
     assert traces.get(model, "other", x) is not first and len(made) == 3
+
+
+def test_step_norms_start_with_the_flows_and_are_solved_once_per_model(monkeypatch):
+    """A cold draw starts each model's step norms on NORM_WORKERS as soon as its flow has traced it, before the
+    backward passes and the charts (RunTraces.prefetch), and the Jacobian chart and the table, two parallel
+    fragments, both take those results: one solve per model, not one per fragment. A rerun that hits the caches
+    solves nothing; changing only the objective misses the flows' cache and starts the norms once more, whose own
+    cache then answers (the cost that RunTraces' docstring states)."""
+    at = open_page()
+    solved, order = [], []
+    real_norms, real_flow = pages.shared.step_norms, pages.shared.gradient_flow
+
+    def norms(model, x, layer=None, tr=None):
+        solved.append((model.fingerprint(), layer))
+        return real_norms(model, x, layer, tr=tr)
+
+    def flow(model, x, **kw):
+        order.append(("flow", model.fingerprint()))
+        return real_flow(model, x, **kw)
+
+    def submit(fn, model, *args, **kw):
+        order.append(("norms", model.fingerprint()))
+        return real_submit(fn, model, *args, **kw)
+
+    real_submit = pages.shared.NORM_WORKERS.submit
+    monkeypatch.setattr(pages.shared, "step_norms", norms)
+    monkeypatch.setattr(pages.shared, "gradient_flow", flow)
+    monkeypatch.setattr(pages.shared.NORM_WORKERS, "submit", submit)
+    at.number_input(key="grad_seed").set_value(11).run()  # new models: every cache misses
+    ok(at)
+    assert len(solved) == len(set(solved)) == 5 and {layer for _, layer in solved} == {0}
+    assert [what for what, _ in order] == ["norms", "flow"] * 5  # each model's norms start before its backward pass
+    assert [key for _, key in order[::2]] == [key for _, key in order[1::2]]
+    assert sorted(key for key, _ in solved) == sorted(key for _, key in order[::2])
+    table = at.dataframe[0].value
+    assert len(table) == 5 and all(v != "—" for v in table.iloc[:, 5])  # typical step: from the norms
+    solved.clear()
+    at.select_slider(key="grad_threshold").set_value(1e-9).run()
+    ok(at)
+    assert solved == []
+    at.radio(key="grad_objective").set_value("next_token").run()
+    ok(at)
+    assert len(solved) == 5 and not at.error
+
+
+def test_run_traces_hand_back_the_norms_they_started():
+    """RunTraces.norms returns the task RunTraces.prefetch started for the same model, input and layer (not a new
+    one), and its result is step_norms' own, solved on a worker thread; another layer is its own task."""
+    model = Model(ModelConfig(cell="lstm", hidden_size=8, num_layers=2, encoder="float", input_size=3, head="none"))
+    x = torch.randn(40, 3)
+    runs = pages.shared.RunTraces()
+    runs.prefetch(model, "m", x, 1)
+    task = runs.norms(model, "m", x, 1)
+    assert runs.norms(model, "m", x, 1) is task
+    np.testing.assert_array_equal(task.result(), pages.shared.step_norms(model, x, 1))
+    other = runs.norms(model, "m", x, 0)
+    assert other is not task
+    np.testing.assert_array_equal(other.result(), pages.shared.step_norms(model, x, 0))

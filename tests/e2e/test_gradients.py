@@ -49,12 +49,16 @@ def test_default_view_draws_the_comparison(page):
     assert [m.split(":")[0] for m in page.locator('[data-testid="stMetricLabel"]').all_inner_texts()] == [
         "RNN", "LSTM", "GRU"]
     saliency = page.locator(".rnnviz-saliency")
-    assert saliency.count() == 1 and saliency.locator("span[title]").count() == 3 * 200
-    # what the browser paints: each model's largest value in (nearly) its own colour, and many shades in between
-    painted = saliency.evaluate("el => Object.fromEntries([...el.querySelectorAll('span[class]')].map("
-                                "s => [s.className, getComputedStyle(s).backgroundColor]))")
-    assert painted["m0s20"] == "rgb(218, 70, 71)" and painted["m1s20"] == "rgb(63, 138, 190)"
-    assert len(set(painted.values())) > 10
+    assert saliency.count() == 1 and saliency.locator("span[title]").count() == 200  # one element per token
+    # what the browser paints: each model's largest value in (nearly) its own colour, and many shades in between;
+    # a token's background is one band per model, each coloured by that model's class
+    painted = saliency.evaluate("el => [...el.querySelectorAll('.tokens > span')].map(s => { const c = "
+                                "getComputedStyle(s); return [s.className, [0, 1, 2].map(m => "
+                                "c.getPropertyValue(`--c${m}`).trim()), c.backgroundImage]; })")
+    shades = {cls: color for classes, colors, _ in painted for cls, color in zip(classes.split(), colors)}
+    assert shades["m0s20"] == "#da4647" and shades["m1s20"] == "#3f8abe"
+    assert len(set(shades.values())) > 10
+    assert all(image.startswith("linear-gradient") and image.count("rgb") >= 3 for _, _, image in painted)
     assert not [t for t in chart_texts(page) if "overflow" in t]
     save_screenshot(page, "gradients", full_page=False)
     # the per-unit heatmaps are images (painted on the server); hovering one still reads out that cell's value

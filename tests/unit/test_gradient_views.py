@@ -7,6 +7,7 @@ and compares it with what GradFlow itself says.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 
@@ -194,7 +195,7 @@ def test_forward_overflow_of_a_real_relu_rnn_is_marked():
     assert any("forward pass overflowed" in a.text for a in fig.layout.annotations)
     assert [s for s in fig.layout.shapes if s.type == "rect" and s.x1 == f.forward_overflow_lag + 0.5]
     unit_heatmaps([f])  # and the other views draw too
-    assert 'class="undefined"' in saliency_html([f])
+    assert re.search(r'class="m0u"', saliency_html([f])) and "undefined" in saliency_html([f])
 
 
 def test_lines_stop_where_the_gradient_leaves_the_float32_range():
@@ -309,20 +310,39 @@ def test_saliency_html_escapes_tokens_and_names():
     out = saliency_html([f])
     assert "<img" not in out and "<script" not in out and "</textarea>" not in out
     assert "&lt;" in out and out.count('title="') == len(text)
+    assert out.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;: ") == len(text)  # in every title
+
+
+def test_saliency_is_one_element_per_token_with_a_row_per_model():
+    """Each token is one span: its text once per model (one line each), its classes one shade per model in the
+    legend's order, and its title the step and every model's value."""
+    rnn, lstm = flow("rnn"), flow("lstm")
+    out = saliency_html([rnn, lstm], levels=20)
+    columns = re.findall(r'<span class="(m0s\d+ m1s\d+)" title="step (\d+)&#10;RNN: ([^&]+)&#10;LSTM: ([^"]+)">'
+                         r"([^<]*)</span>", out)
+    assert len(columns) == rnn.steps
+    for t, (_, step, v0, v1, body) in enumerate(columns):
+        assert int(step) == t and body == "\n".join([html.escape(rnn.labels[t])] * 2)
+        for v, f in ((v0, rnn), (v1, lstm)):
+            assert float(v) == pytest.approx(float(np.median(f.saliency()[:, t])), rel=5e-3)
+    # two bands, each ending 1 px before its half of the height
+    assert "linear-gradient(var(--c0) 0 calc(50% - 1px), #0000 0 50%, var(--c1) 0 calc(100% - 1px), #0000 0 100%)" \
+        in out
 
 
 def test_saliency_is_darkest_where_the_gradient_is_largest():
     f = flow("rnn")
     out = saliency_html([f], levels=20)
     shades = [int(k) for k in re.findall(r'class="m0s(\d+)"', out)]
-    assert len(shades) == f.steps and 'class="undefined"' not in out
+    assert len(shades) == f.steps and 'class="m0u"' not in out
     assert shades[int(np.argmax(f.flows[0].saliency))] == max(shades) == 20 and min(shades) < 20
 
 
 def test_saliency_shades_run_from_grey_to_the_cell_colour():
     """Regression: every shade was the grey base (a generator read its loop variable late), so nothing showed."""
     out = saliency_html([flow("rnn"), flow("lstm")], levels=20)
-    css = dict(re.findall(r"\.(m\d+s\d+) \{ background: (#[0-9a-f]{6}); \}", out))
+    css = {f"m{m}s{k}": v for m, k, v in re.findall(r"\.m(\d+)s(\d+) \{ --c\1: (#[0-9a-f]{6}); \}", out)}
+    assert len(css) == 42
     rgb = {k: np.array([int(v[i : i + 2], 16) for i in (1, 3, 5)]) for k, v in css.items()}
     grey, red, blue = np.array([0xF3, 0xF4, 0xF6]), np.array([0xD6, 0x27, 0x28]), np.array([0x1F, 0x77, 0xB4])
     np.testing.assert_array_equal(rgb["m0s0"], grey)
