@@ -345,21 +345,25 @@ class RunTraces:
         self._made: dict = {}
         self._norms: dict = {}
 
+    @staticmethod
+    def _key(model_key: str, x) -> tuple:
+        return model_key, x if isinstance(x, str) else id(x)
+
     def get(self, model: Model, model_key: str, x) -> Trace:
-        key = (model_key, x if isinstance(x, str) else id(x))
+        key = self._key(model_key, x)
         if key not in self._made or self._made[key][0] is not x:  # the input is kept, so its id is not reused
             self._made[key] = (x, trace(model, x))
         return self._made[key][1]
 
     def prefetch(self, model: Model, model_key: str, x, layer: int | None) -> None:
         """Start ``step_norms(model, x, layer)`` on ``NORM_WORKERS`` with this run's trace."""
-        key = (model_key, x if isinstance(x, str) else id(x), layer)
+        key = (*self._key(model_key, x), layer)
         if key not in self._norms:
             self._norms[key] = (x, NORM_WORKERS.submit(step_norms, model, x, layer, tr=self.get(model, model_key, x)))
 
     def norms(self, model: Model, model_key: str, x, layer: int | None) -> Future:
         """The norms :meth:`prefetch` started, or a task started now (with this run's trace)."""
-        key = (model_key, x if isinstance(x, str) else id(x), layer)
+        key = (*self._key(model_key, x), layer)
         if key in self._norms and self._norms[key][0] is not x:
             del self._norms[key]
         self.prefetch(model, model_key, x, layer)

@@ -55,7 +55,7 @@ def test_default_view_draws_the_comparison(page):
     painted = saliency.evaluate("el => [...el.querySelectorAll('.tokens > span')].map(s => { const c = "
                                 "getComputedStyle(s); return [s.className, [0, 1, 2].map(m => "
                                 "c.getPropertyValue(`--c${m}`).trim()), c.backgroundImage]; })")
-    shades = {cls: color for classes, colors, _ in painted for cls, color in zip(classes.split(), colors)}
+    shades = {cls: color for classes, colors, _ in painted for cls, color in zip(classes.split(), colors, strict=True)}
     assert shades["m0s20"] == "#da4647" and shades["m1s20"] == "#3f8abe"
     assert len(set(shades.values())) > 10
     assert all(image.startswith("linear-gradient") and image.count("rgb") >= 3 for _, _, image in painted)

@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     threadpool_limits(1, user_api="blas")
     times = measure(args.rounds, args.kind)
+    rounds = " ".join(f"{v:.2f}" for v in times)
     print(f"/gradients server script time, cold, T=1000, five random 128-unit models, {args.kind} input, "
-          f"{args.rounds} rounds: median {statistics.median(times):.3f} s  (" + " ".join(f"{v:.2f}" for v in times) + ")")
+          f"{args.rounds} rounds: median {statistics.median(times):.3f} s  ({rounds})")
     return 0
 
 
