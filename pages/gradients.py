@@ -1,4 +1,6 @@
-"""Gradient flow (/gradients): how far back the gradient reaches in a vanilla RNN, an LSTM and a GRU.
+"""Gradient flow (/gradients): how far back the gradient reaches in a vanilla RNN, an LSTM and a GRU, and, when
+picked (the sidebar's Cells, random models), in leaky units and an echo state network. Only the cells picked are
+computed and drawn: every view below holds the same models.
 
 Sections, top to bottom: the sequence (typed or generated); a memory-horizon card per model; the main chart
 (normalized ‖dL/dh_t‖ against lag, with the LSTM's cell-state path and the RNN's bound) and below it the per-step
@@ -40,6 +42,7 @@ from pages.shared import (
     sequence_ui,
     short_text,
     show_error,
+    some_of,
     trained_models,
     upload_ui,
     url_notice,
@@ -52,7 +55,8 @@ from rnnviz.i18n import N_
 
 KEY = "grad"
 CELLS = ("rnn", "lstm", "gru", "leaky", "esn")
-HIDDEN_CELLS = ("leaky", "esn")  # extra lines on the chart that start hidden (click the legend to show them)
+DEFAULT_CELLS = ("rnn", "lstm", "gru")  # the page opens on these; leaky units and the ESN are one click away
+LEAKY_CELLS = ("leaky", "esn")  # no gates: the RNN's init, and their own bound on the chart
 DEFAULT_LENGTH = 200
 SOURCE_NAMES = {"Pretrained": N_("Pretrained on the long-lag task"), "Random": N_("Random (untrained)"),
                 "Trained here": N_("Trained in this session"), "Uploaded": N_("Uploaded checkpoint")}
@@ -71,6 +75,7 @@ JACOBIAN_HEIGHT = 260  # px: the per-step Jacobian chart, and the space kept for
 class RandomSpec:
     """What the random-model controls collected; the models are built once the input's vocabulary is known."""
 
+    cells: tuple[str, ...]
     hidden: int
     layers: int
     nonlinearity: str
@@ -97,8 +102,15 @@ def source_ui() -> str:
 
 
 def random_ui() -> RandomSpec:
+    """The random models' settings: the cells picked (none is allowed; model_groups then says so) and their
+    shared size and initialization."""
+    picked = st.pills(t("Cells"), CELLS, selection_mode="multi", default=list(DEFAULT_CELLS), format_func=str.upper,
+                      key=f"{KEY}_cells", bind=LINK)
+    st.caption(t("Each picked cell runs on the sequence and gets a line on both charts, a card, a row of the strip and "
+                 "a heatmap. LEAKY (leaky units) and ESN (echo state network) are the answers to vanishing gradients "
+                 "that came before gates."))
     hidden = st.select_slider(t("Hidden units"), HIDDEN_SIZES, value=128, key=f"{KEY}_hidden", bind=LINK)
-    st.caption(t("Units per layer, the same for all three cells."))
+    st.caption(t("Units per layer, the same for every cell."))
     layers = int(st.number_input(t("Layers"), 1, 4, 1, key=f"{KEY}_layers", bind=LINK))
     st.caption(t("Stacked layers; the chart shows one of them (see Layer shown)."))
     nonlin = st.radio(t("RNN nonlinearity"), NONLINEARITIES, horizontal=True, key=f"{KEY}_nonlin", bind=LINK)
@@ -119,7 +131,8 @@ def random_ui() -> RandomSpec:
     st.caption(t("Several seeds: the line is the median, the band runs from min to max."))
     init = InitConfig(scheme, gain=float(gain) if scheme != "default" else 1.0, forget_bias=float(forget),
                       chrono_tmax=float(chrono) if chrono >= 3 else None)
-    return RandomSpec(int(hidden), layers, nonlin, init, tuple(range(seed, seed + count)))
+    return RandomSpec(tuple(c for c in CELLS if c in picked), int(hidden), layers, nonlin, init,
+                      tuple(range(seed, seed + count)))
 
 
 def analysis_ui() -> tuple[str, float]:
@@ -140,7 +153,8 @@ def threshold_label(v: float) -> str:
 
 def link_checks() -> dict:
     """What the page keeps in its link: the models, their random settings, the analysis and the sequence."""
-    return {f"{KEY}_source": one_of(SOURCES, named(SOURCE_NAMES)), f"{KEY}_hidden": one_of(HIDDEN_SIZES),
+    return {f"{KEY}_source": one_of(SOURCES, named(SOURCE_NAMES)), f"{KEY}_cells": some_of(CELLS, str.upper),
+            f"{KEY}_hidden": one_of(HIDDEN_SIZES),
             f"{KEY}_layers": number(1, 4, integer=True), f"{KEY}_nonlin": one_of(NONLINEARITIES),
             f"{KEY}_scheme": one_of(SCHEME_NAMES, named(SCHEME_NAMES)), f"{KEY}_gain": number(0.5, 2.0),
             f"{KEY}_forget": number(-2.0, 6.0), f"{KEY}_chrono": number(0, MAX_STEPS, integer=True),
@@ -187,12 +201,15 @@ def sequence_section() -> str | None:
 def model_groups(source: str, spec: RandomSpec | None, text: str) -> list[tuple[str, list[Model]]] | None:
     """(label, one model per seed) for each model to compare, or None with a message on the page."""
     if source == "Random":
+        if not spec.cells:
+            st.info(t("Pick at least one cell in the sidebar."), icon=":material/info:")
+            return None
         vocab = Vocab.from_text(text)
         groups = []
-        for cell in CELLS:
+        for cell in spec.cells:
             config = ModelConfig(cell=cell, hidden_size=spec.hidden, num_layers=spec.layers,
                                  nonlinearity=spec.nonlinearity if cell == "rnn" else "tanh")
-            init = replace(spec.init, forget_bias=None, chrono_tmax=None) if cell in ("rnn", *HIDDEN_CELLS) \
+            init = replace(spec.init, forget_bias=None, chrono_tmax=None) if cell in ("rnn", *LEAKY_CELLS) \
                 else spec.init
             groups.append((cell.upper(), [random_model(replace(config, seed=s) if cell == "esn" else config, init,
                                                        vocab, s) for s in spec.seeds]))  # an ESN draws its reservoir
@@ -333,9 +350,9 @@ def chart_captions(flows: list[Flow]) -> None:
                        "Jacobian holds c_{t−1} fixed, so the gradient can fall more slowly than it says: the cell "
                        "state carries the rest, with the per-step factor max f_t (dashed, lower chart)."))
     for f in flows:
-        if f.bound is not None and f.cell in HIDDEN_CELLS:
-            parts.append(t("{label} (starts hidden: click its name in the legend): dotted, its bound "
-                           "((1 − α) + α γ σ_max)^k with α the leak rate, σ_max(W_hh) = {sigma}.", label=f.label,
+        if f.bound is not None and f.cell in LEAKY_CELLS:
+            parts.append(t("{label}: dotted, its bound ((1 − α) + α γ σ_max)^k with α the leak rate, "
+                           "σ_max(W_hh) = {sigma}.", label=f.label,
                            sigma=f"{float(np.median(f.sigma_max())):.3g}"))
             continue
         if f.bound is not None:
@@ -557,7 +574,7 @@ if text is not None:
             flows = [f for f, _ in computed]
             unknown_note(flows)
             cards_ui(flows, threshold)
-            plotly_chart(st, flow_figure(flows, threshold, start_hidden=HIDDEN_CELLS, lang=lang()), width="stretch",
+            plotly_chart(st, flow_figure(flows, threshold, lang=lang()), width="stretch",
                          key=f"{KEY}_flow")
             jacobian_ui(computed, text, traces)  # a thread of its own: the rest of the page is sent meanwhile
             chart_captions(flows)

@@ -119,7 +119,7 @@ def test_rnn_curve_stays_under_its_bound_on_the_page(settings):
 
 def test_size_layers_and_seeds_reach_the_models():
     at = open_page()
-    assert heat_rows(at) == [16] * 5  # RNN, LSTM, GRU, leaky, ESN
+    assert heat_rows(at) == [16] * 3  # RNN, LSTM, GRU
     at.number_input(key="grad_layers").set_value(2)
     at.number_input(key="grad_seeds").set_value(3)
     ok(at.run())
@@ -287,20 +287,34 @@ def test_pretrained_long_lag_models_are_the_default_when_bundled(monkeypatch):
     assert "Pretrained models: Trained to name the first symbol" in " ".join(c.value for c in at.caption)
 
 
-def test_leaky_and_esn_lines_start_hidden_and_stay_under_their_bounds():
+def test_the_page_opens_on_three_cells_and_each_picked_cell_reaches_every_view():
+    """RNN, LSTM and GRU open the page; picking LEAKY and ESN adds their card, their lines on both charts (drawn,
+    not legend-only, each under its bound), their strip rows and their heatmaps; no cell picked says so."""
     at = open_page()
+    assert at.pills(key="grad_cells").value == ["rnn", "lstm", "gru"]
+    assert [m.label.split(":")[0] for m in at.metric] == ["RNN", "LSTM", "GRU"]
+    assert {t["legendgroup"] for t in figures(at)[0]["data"] if "legendgroup" in t} == {"RNN", "LSTM", "GRU"}
+    at.pills(key="grad_cells").set_value(["rnn", "lstm", "gru", "leaky", "esn"]).run()
+    ok(at)
     assert [m.label.split(":")[0] for m in at.metric] == ["RNN", "LSTM", "GRU", "LEAKY", "ESN"]
-    flow = figures(at)[0]
-    for trace in flow["data"]:
-        cell = trace.get("legendgroup", "")
-        assert (trace.get("visible") == "legendonly") == (cell in ("LEAKY", "ESN")), (cell, trace.get("name"))
+    flow, jacobian = figures(at)[:2]
+    assert all(trace.get("visible", True) is True for trace in flow["data"])
+    assert {t["name"].split()[0] for t in jacobian["data"] if "y" in t} == {"RNN", "LSTM", "GRU", "LEAKY", "ESN"}
     for cell in ("LEAKY", "ESN"):
         y, bound = curve(flow, f"{cell} ‖dL/dh‖"), curve(flow, f"{cell} bound ((1 − α) + αγσ_max)^k")
         both = np.isfinite(y) & np.isfinite(bound)
         assert y[0] == 1.0 and both.sum() > 20
         assert np.all(y[both] <= bound[both] * (1 + 1e-5))
-    assert "starts hidden" in " ".join(c.value for c in at.caption)
-    assert not at.exception and not at.error
+    assert "LEAKY: dotted, its bound" in " ".join(c.value for c in at.caption)
+    assert heat_rows(at) == [16] * 5
+    strip = at.html[0].value
+    assert strip.count(" m4s") + strip.count(" m4u") == 200 and " m5" not in strip  # five bands on every token
+    at.pills(key="grad_cells").set_value(["esn"]).run()
+    ok(at)
+    assert [m.label.split(":")[0] for m in at.metric] == ["ESN"]
+    at.pills(key="grad_cells").set_value([]).run()
+    assert not at.exception and not at.error and not at.get("plotly_chart")
+    assert "Pick at least one cell in the sidebar." in [i.value for i in at.info]
 
 
 def test_flows_and_step_norms_share_one_forward_pass_per_model(monkeypatch):
@@ -317,9 +331,9 @@ def test_flows_and_step_norms_share_one_forward_pass_per_model(monkeypatch):
     monkeypatch.setattr(pages.shared, "trace", counting)
     at.number_input(key="grad_seed").set_value(7).run()  # new models: every cache misses
     ok(at)
-    assert len(made) == len(set(made)) == len(at.metric) == 5  # RNN, LSTM, GRU, and the leaky and ESN lines
+    assert len(made) == len(set(made)) == len(at.metric) == 3  # RNN, LSTM, GRU
     jacobian = figures(at)[1]
-    assert {t["name"].split()[0] for t in jacobian["data"] if "y" in t} == {"RNN", "LSTM", "GRU", "LEAKY", "ESN"}
+    assert {t["name"].split()[0] for t in jacobian["data"] if "y" in t} == {"RNN", "LSTM", "GRU"}
     assert all(np.isfinite(array(t["y"])).all() for t in jacobian["data"] if "y" in t)
     made.clear()
     at.select_slider(key="grad_threshold").set_value(1e-9).run()  # the same models and input: cached
@@ -372,19 +386,19 @@ def test_step_norms_start_with_the_flows_and_are_solved_once_per_model(monkeypat
     monkeypatch.setattr(pages.shared.NORM_WORKERS, "submit", submit)
     at.number_input(key="grad_seed").set_value(11).run()  # new models: every cache misses
     ok(at)
-    assert len(solved) == len(set(solved)) == 5 and {layer for _, layer in solved} == {0}
-    assert [what for what, _ in order] == ["norms", "flow"] * 5  # each model's norms start before its backward pass
+    assert len(solved) == len(set(solved)) == 3 and {layer for _, layer in solved} == {0}
+    assert [what for what, _ in order] == ["norms", "flow"] * 3  # each model's norms start before its backward pass
     assert [key for _, key in order[::2]] == [key for _, key in order[1::2]]
     assert sorted(key for key, _ in solved) == sorted(key for _, key in order[::2])
     table = at.dataframe[0].value
-    assert len(table) == 5 and all(v != "—" for v in table.iloc[:, 5])  # typical step: from the norms
+    assert len(table) == 3 and all(v != "—" for v in table.iloc[:, 5])  # typical step: from the norms
     solved.clear()
     at.select_slider(key="grad_threshold").set_value(1e-9).run()
     ok(at)
     assert solved == []
     at.radio(key="grad_objective").set_value("next_token").run()
     ok(at)
-    assert len(solved) == 5 and not at.error
+    assert len(solved) == 3 and not at.error
 
 
 def test_run_traces_hand_back_the_norms_they_started():

@@ -79,8 +79,10 @@ def test_gain_past_one_on_a_long_sequence_marks_the_overflow(page):
     if not sidebar(page).get_by_role("radio", name="Random (untrained)").is_checked():
         with expect_rerun(page):
             sidebar(page).get_by_text("Random (untrained)", exact=True).click()
+    init = sidebar(page).locator('[data-testid="stSelectbox"]').filter(has_text="Recurrent init")
+    init.scroll_into_view_if_needed()  # a click that has to scroll the sidebar first focuses the box, unopened
     with expect_rerun(page):
-        sidebar(page).locator('[data-testid="stSelectbox"]').filter(has_text="Recurrent init").click()
+        init.click()
         page.get_by_role("option", name="Orthogonal × gain").click()
     generate(page, 1000)
     assert not [t for t in chart_texts(page) if "overflow" in t]  # gain 1: nothing overflows
@@ -96,3 +98,24 @@ def test_gain_past_one_on_a_long_sequence_marks_the_overflow(page):
     assert page.get_by_text("Exploding gradients").is_visible()
     assert page.get_by_text("Why it overflows, and what gradient clipping does").is_visible()
     save_screenshot(page, "gradients-exploding", full_page=False)
+
+
+def test_picking_cells_adds_them_to_every_view_and_to_the_link(page):
+    """Random models open on RNN, LSTM and GRU; clicking the LEAKY and ESN pills adds their cards and their lines
+    on both charts, the link keeps the choice, and the link opened anew shows the same five."""
+    open_page(page, "gradients?grad_source=Random+%28untrained%29")
+    expect(page.locator('[data-testid="stMetricLabel"]')).to_have_count(3)
+    pills = sidebar(page).locator('[data-testid="stButtonGroup"]')
+    for cell in ("LEAKY", "ESN"):
+        with expect_rerun(page, timeout_s=120):
+            pills.get_by_role("button", name=cell, exact=True).click()
+    assert_no_exception(page)
+    labels = [m.split(":")[0] for m in page.locator('[data-testid="stMetricLabel"]').all_inner_texts()]
+    assert labels == ["RNN", "LSTM", "GRU", "LEAKY", "ESN"]
+    expect(page.locator(PLOTLY_CHART).nth(1).locator(".scatterlayer .js-line")).to_have_count(6)  # + LSTM max f_t
+    assert re.search(r"grad_cells=LEAKY.*grad_cells=ESN|grad_cells=ESN.*grad_cells=LEAKY", page.url)
+    again = page.context.new_page()
+    open_page(again, page.url.split("/", 3)[3])
+    expect(again.locator('[data-testid="stMetricLabel"]')).to_have_count(5)
+    assert_no_exception(again)
+    again.close()

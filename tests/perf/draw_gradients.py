@@ -2,7 +2,9 @@
 
 Run by hand on a quiet machine (a script, not a test: timings belong in a benchmark, not in an assertion)::
 
-    python -m tests.perf.draw_gradients [--rounds 3]
+    python -m tests.perf.draw_gradients [--rounds 3] [--all-cells]
+
+The page opens on RNN, LSTM and GRU; ``--all-cells`` also picks LEAKY and ESN (five models) before each draw.
 
 Each time runs from the user's action until the script run has finished, no stale element is left, the three Plotly
 charts are drawn (a line per model in the main chart and in the per-step Jacobian chart below it, 3 heatmap images)
@@ -85,14 +87,19 @@ def set_number(page: Page, label: str, value: int) -> None:
     timed(page, act)
 
 
-def setup(page: Page, seed: int, length: int, kind: str | None = None) -> None:
-    """Random models with this seed, and the generator set to this length and kind (nothing generated yet)."""
+def setup(page: Page, seed: int, length: int, kind: str | None = None, all_cells: bool = False) -> None:
+    """Random models with this seed (and LEAKY and ESN beside them, given ``all_cells``), and the generator set to
+    this length and kind (nothing generated yet)."""
     page.goto("/gradients")
     page.wait_for_selector(PLOTLY_CHART, state="attached", timeout=TIMEOUT_S * 1000)
     page.wait_for_selector(IDLE, state="attached", timeout=TIMEOUT_S * 1000)
     page.wait_for_selector(STALE, state="detached", timeout=TIMEOUT_S * 1000)
     timed(page, lambda: page.locator('[data-testid="stSidebar"]').get_by_text("Random (untrained)", exact=True)
           .click())
+    if all_cells:
+        for cell in ("LEAKY", "ESN"):
+            timed(page, lambda c=cell: page.locator('[data-testid="stSidebar"] [data-testid="stButtonGroup"]')
+                  .get_by_role("button", name=c, exact=True).click())
     set_number(page, "Seed", seed)
     set_number(page, "Length", length)
     if kind is not None:
@@ -111,7 +118,7 @@ def nudge_threshold(page: Page) -> None:
     thumb.press("ArrowLeft")
 
 
-def measure(rounds: int, shots: Path | None) -> dict[str, list[float]]:
+def measure(rounds: int, shots: Path | None, all_cells: bool = False) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"cold": [], "cold, random tokens": [], "warm": [], "rerun": [],
                                      "reference (length 100), cold": []}
     log = Path("/tmp") / "rnnviz-draw-gradients.log"
@@ -120,11 +127,11 @@ def measure(rounds: int, shots: Path | None) -> dict[str, list[float]]:
         context = browser.new_context(viewport=VIEWPORT, base_url=url)
         for r in range(rounds):
             page = context.new_page()
-            setup(page, 1000 + r, 100)
+            setup(page, 1000 + r, 100, all_cells=all_cells)
             times["reference (length 100), cold"].append(timed(page, lambda p=page: generate(p), 100))
             page.close()
             page = context.new_page()
-            setup(page, 2000 + r, 1000)
+            setup(page, 2000 + r, 1000, all_cells=all_cells)
             times["cold"].append(timed(page, lambda p=page: generate(p), 1000))
             times["rerun"].append(timed(page, lambda p=page: nudge_threshold(p), 1000))
             if shots is not None and r == 0:
@@ -132,11 +139,11 @@ def measure(rounds: int, shots: Path | None) -> dict[str, list[float]]:
                 page.screenshot(path=str(shots / "gradients-T1000.png"), full_page=True)
             page.close()
             page = context.new_page()
-            setup(page, 3000 + r, 1000, "Random tokens")
+            setup(page, 3000 + r, 1000, "Random tokens", all_cells)
             times["cold, random tokens"].append(timed(page, lambda p=page: generate(p), 1000))
             page.close()
             page = context.new_page()
-            setup(page, 2000 + r, 1000)
+            setup(page, 2000 + r, 1000, all_cells=all_cells)
             times["warm"].append(timed(page, lambda p=page: generate(p), 1000))
             page.close()
         browser.close()
@@ -147,10 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--screenshots", type=Path, default=None, help="folder for a full-page screenshot")
+    parser.add_argument("--all-cells", action="store_true", help="LEAKY and ESN too (five models, not three)")
     args = parser.parse_args(argv)
-    times = measure(args.rounds, args.screenshots)
+    times = measure(args.rounds, args.screenshots, args.all_cells)
     ref = statistics.median(times["reference (length 100), cold"])
-    print(f"/gradients draw time, T=1000, three 128-unit models, headless Chromium {VIEWPORT['width']}x"
+    models = "five 128-unit models (RNN, LSTM, GRU, LEAKY, ESN)" if args.all_cells else "three 128-unit models"
+    print(f"/gradients draw time, T=1000, {models}, headless Chromium {VIEWPORT['width']}x"
           f"{VIEWPORT['height']}, {args.rounds} rounds (median, then every round):")
     for name, values in times.items():
         med = statistics.median(values)

@@ -2,11 +2,12 @@
 
 Run by hand on a quiet machine (a script, not a test)::
 
-    python -m tests.perf.gradients_server [--rounds 6] [--kind random]
+    python -m tests.perf.gradients_server [--rounds 6] [--kind random] [--all-cells]
 
-Five random 128-unit models (the page's Random source) read a generated sequence of 1,000 tokens; each round sets a
-new model seed and a new sequence, so every cache misses (backward passes and per-step Jacobian norms for five
-models), then times the whole run, parallel fragments included. One thread for torch and numpy's BLAS, as app.py
+The page's random 128-unit models (RNN, LSTM and GRU, as it opens; ``--all-cells`` adds LEAKY and ESN) read a
+generated sequence of 1,000 tokens; each round sets a new model seed and a new sequence, so every cache misses
+(backward passes and per-step Jacobian norms for every model), then times the whole run, parallel fragments
+included. One thread for torch and numpy's BLAS, as app.py
 sets. The first run (imports, the page's first draw) is not counted.
 """
 
@@ -24,11 +25,15 @@ from threadpoolctl import threadpool_limits
 from rnnviz.flows import GENERATORS, generated_text
 from tests.app.test_app import APP
 
+CELLS = ("rnn", "lstm", "gru", "leaky", "esn")  # pages.gradients' (importing the page would run it)
+DEFAULT_CELLS = CELLS[:3]
 
-def measure(rounds: int, kind: str) -> list[float]:
+
+def measure(rounds: int, kind: str, cells: list[str]) -> list[float]:
     at = AppTest.from_file(APP, default_timeout=300).run()
     at.switch_page("pages/gradients.py").run()
     at.radio(key="grad_source").set_value("Random").run()
+    at.pills(key="grad_cells").set_value(cells).run()
     times = []
     for r in range(rounds + 1):
         at.number_input(key="grad_seed").set_value(5000 + r)
@@ -47,12 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--kind", choices=GENERATORS, default="random")
+    parser.add_argument("--all-cells", action="store_true", help="LEAKY and ESN too (five models, not three)")
     args = parser.parse_args(argv)
+    cells = list(CELLS if args.all_cells else DEFAULT_CELLS)
     torch.set_num_threads(1)
     threadpool_limits(1, user_api="blas")
-    times = measure(args.rounds, args.kind)
+    times = measure(args.rounds, args.kind, cells)
     rounds = " ".join(f"{v:.2f}" for v in times)
-    print(f"/gradients server script time, cold, T=1000, five random 128-unit models, {args.kind} input, "
+    print(f"/gradients server script time, cold, T=1000, random 128-unit {'/'.join(cells).upper()}, {args.kind} input, "
           f"{args.rounds} rounds: median {statistics.median(times):.3f} s  ({rounds})")
     return 0
 
