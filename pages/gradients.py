@@ -574,8 +574,7 @@ if text is not None:
             flows = [f for f, _ in computed]
             unknown_note(flows)
             cards_ui(flows, threshold)
-            plotly_chart(st, flow_figure(flows, threshold, lang=lang()), width="stretch",
-                         key=f"{KEY}_flow")
+            plotly_chart(st, flow_figure(flows, threshold, lang=lang()), width="stretch", key=f"{KEY}_flow")
             jacobian_ui(computed, text, traces)  # a thread of its own: the rest of the page is sent meanwhile
             chart_captions(flows)
             overflow_ui(flows)

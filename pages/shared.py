@@ -379,7 +379,7 @@ def cached_gradient_flow(_model: Model, model_key: str, x, objective: str = "sum
     Those are the costly part (batched Lanczos, ~0.03-0.15 s per 128-unit model at T=1000 on one core) and depend on
     the input only: :func:`cached_step_norms` computes them. With ``_prefetch`` and ``_traces``, a miss here starts
     them at once for ``_layer``, the layer the page will ask them for (RunTraces.prefetch).
-    One view of /gradients holds five models (times the seeds), so the cache keeps a few views for a few users;
+    One view of /gradients holds up to five models (times the seeds), so the cache keeps a few views for a few users;
     with too few entries a user's own earlier views were evicted and recomputed (2-3 s at T=1000)."""
     tr = None
     if _traces is not None:

@@ -25,15 +25,17 @@ from threadpoolctl import threadpool_limits
 from rnnviz.flows import GENERATORS, generated_text
 from tests.app.test_app import APP
 
-CELLS = ("rnn", "lstm", "gru", "leaky", "esn")  # pages.gradients' (importing the page would run it)
-DEFAULT_CELLS = CELLS[:3]
+ALL_CELLS = ["rnn", "lstm", "gru", "leaky", "esn"]  # the Cells pills' options (importing the page would run it)
 
 
-def measure(rounds: int, kind: str, cells: list[str]) -> list[float]:
+def measure(rounds: int, kind: str, all_cells: bool) -> tuple[list[float], list[str]]:
+    """Seconds per cold run, and the cells the page ran (its default, or every one)."""
     at = AppTest.from_file(APP, default_timeout=300).run()
     at.switch_page("pages/gradients.py").run()
     at.radio(key="grad_source").set_value("Random").run()
-    at.pills(key="grad_cells").set_value(cells).run()
+    if all_cells:
+        at.pills(key="grad_cells").set_value(ALL_CELLS).run()
+    cells = at.pills(key="grad_cells").value
     times = []
     for r in range(rounds + 1):
         at.number_input(key="grad_seed").set_value(5000 + r)
@@ -45,7 +47,7 @@ def measure(rounds: int, kind: str, cells: list[str]) -> list[float]:
             raise SystemExit(f"the page failed: {[e.message for e in at.exception]} {[e.value for e in at.error]}")
         if r:
             times.append(seconds)
-    return times
+    return times, cells
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,10 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", choices=GENERATORS, default="random")
     parser.add_argument("--all-cells", action="store_true", help="LEAKY and ESN too (five models, not three)")
     args = parser.parse_args(argv)
-    cells = list(CELLS if args.all_cells else DEFAULT_CELLS)
     torch.set_num_threads(1)
     threadpool_limits(1, user_api="blas")
-    times = measure(args.rounds, args.kind, cells)
+    times, cells = measure(args.rounds, args.kind, args.all_cells)
     rounds = " ".join(f"{v:.2f}" for v in times)
     print(f"/gradients server script time, cold, T=1000, random 128-unit {'/'.join(cells).upper()}, {args.kind} input, "
           f"{args.rounds} rounds: median {statistics.median(times):.3f} s  ({rounds})")
