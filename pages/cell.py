@@ -103,11 +103,11 @@ NUMBER_PRESETS = {
 }
 CELLS = ("rnn", "leaky", "esn", "lstm", "gru")  # the random model's cells; leaky and ESN: rnnviz.leaky/reservoir
 WINDOW = 60  # prediction steps that fit their tokens in the cells
-MAX_CELLS = 2000 * 128  # per heatmap panel: past it the browser slows; the page shows fewer units, and says so
 UNITS_TAB = N_("What the units learned")
 TABS = [UNITS_TAB, N_("States"), N_("Predictions"), N_("Colored text"), N_("Saturation"), N_("Memory"),
         N_("Download")]  # codes, and English labels: the tabs show them translated
 HEATMAP_WINDOW = 120  # steps whose tokens the heatmaps label one by one; longer text gets a window slider
+UNIT_WINDOW = 256  # units the heatmaps draw at a time (redraw ~0.5 s); a larger model gets a slider over its units
 MODES = [N_("Text"), N_("Numbers")]  # codes, and English labels (format_func=label)
 NUMBER_SOURCES = (N_("Random"), N_("Trained here"), N_("Uploaded"))
 DIRECTIONS = (N_("forward"), N_("backward"))
@@ -245,36 +245,53 @@ def view_ui(tr: Trace, probes) -> tuple[int, int, np.ndarray, np.ndarray, str]:
 # Views ---------------------------------------------------------------------------------------------------------
 
 
-def step_window(T: int, labels: list[str], key: str) -> tuple[int, int]:
+def step_window(where, T: int, labels: list[str], key: str) -> tuple[int, int]:
     """(start, stop), stop excluded: every step when they fit, else a slider over a window of HEATMAP_WINDOW steps."""
     if T <= HEATMAP_WINDOW:
         return 0, T
     starts = list(range(0, T - HEATMAP_WINDOW + 1, 10)) or [0]
-    start = st.select_slider(t("Steps shown"), starts, key=f"{key}_{T}",
-                             format_func=lambda s: f"{s}–{min(T, s + HEATMAP_WINDOW) - 1} · {labels[s]}",
-                             help=t("{n} steps at a time, so every token on the axis can be read; slide along the "
-                                    "text.", n=HEATMAP_WINDOW))
+    start = where.select_slider(t("Steps shown"), starts, key=f"{key}_{T}",
+                                format_func=lambda s: f"{s}–{min(T, s + HEATMAP_WINDOW) - 1} · {labels[s]}",
+                                help=t("{n} steps at a time, so every token on the axis can be read; slide along the "
+                                       "text.", n=HEATMAP_WINDOW))
     return start, min(T, start + HEATMAP_WINDOW)
+
+
+def unit_window(where, units: np.ndarray, selected: int | None, key: str) -> tuple[int, int]:
+    """(start, stop) in ``units`` (the current order), stop excluded: all when they fit, else a slider over a window
+    of UNIT_WINDOW units. When another unit is selected (on any view), the window moves to the one holding it."""
+    n = len(units)
+    if n <= UNIT_WINDOW:
+        return 0, n
+    starts = list(range(0, n, UNIT_WINDOW))
+    key, followed = f"{key}_{n}", f"{key}_followed"
+    if selected is not None and selected != st.session_state.get(followed) and selected in units:
+        st.session_state[key] = starts[int(np.flatnonzero(units == selected)[0]) // UNIT_WINDOW]
+    st.session_state[followed] = selected
+    start = where.select_slider(t("Units shown"), starts, key=key,
+                                format_func=lambda s: t("{first}–{last} of {n}", first=s + 1,
+                                                        last=min(n, s + UNIT_WINDOW), n=n),
+                                help=t("The heatmaps draw {k} units at a time, in the current order, so the page "
+                                       "keeps up; slide to the others, or name units in Show units.", k=UNIT_WINDOW))
+    return start, min(n, start + UNIT_WINDOW)
 
 
 def states_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels: list[str],
                 groups: list[str] | None) -> None:
     keys = ", ".join(f"{k}_t" for k in CELL_KEYS[tr.cell])  # symbols, as the panels name them
     T = tr.shape[2]
-    steps = step_window(T, tr.labels, f"{KEY}_steps")
-    shown_steps = steps[1] - steps[0]
-    if shown_steps * len(units) > MAX_CELLS:
-        cap = max(8, MAX_CELLS // shown_steps)
-        st.info(t("Showing the first {cap} of {n} units (in the current order) so the browser keeps up; name "
-                  "others in Show units.", cap=cap, n=len(units)), icon=":material/filter_alt:")
-        units = units[:cap]
+    left, right = st.columns(2)
+    steps = step_window(left, T, tr.labels, f"{KEY}_steps")
+    selected = CU.selected_unit(layer, direction)
+    first, last = unit_window(right, units, selected, f"{KEY}_unit_window")
+    units, groups = units[first:last], groups[first:last] if groups else None
     st.caption(t("Rows are units ({n} shown), columns are steps; hover for token, step, unit and value. "
                  "Quantities: {keys}. Gates (sigmoid) on [0, 1], tanh-range values on [−1, 1]. Click a unit's "
                  "square at the left to select it on every view; its row is outlined.", n=len(units), keys=keys))
     names = {int(u): labels[u] for u in units if labels[u]}
     fig = cell_heatmaps(tr, layer, direction, units, unit_names=names, steps=steps,
-                        groups=groups[:len(units)] if groups else None, lang=lang(), handles=True,
-                        selected=CU.selected_unit(layer, direction))
+                        groups=groups, lang=lang(), handles=True,
+                        selected=selected)
     CU.clickable_chart(st, fig, f"{KEY}_heatmaps", layer, direction)
 
 

@@ -19,10 +19,11 @@ from .model import Model
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # The bundled cards' titles, marked for the message catalog (pages show a title in the reader's language, and a
 # link holds it); tests/unit/test_i18n.py checks that every bundled title is listed here.
-TITLES = (N_("GRU, 256 units, Python source"), N_("LSTM, 256 units, Python source"),
-          N_("vanilla RNN, 256 units, Python source"), N_("GRU, recall at lag 100"), N_("LSTM, recall at lag 100"),
-          N_("vanilla RNN, recall at lag 100"), N_("LSTM, 256 units, Chinese reviews"),
-          N_("LSTM, 128 units, sentiment of Chinese reviews"), N_("LSTM, 256 units, sentiment of Chinese reviews"))
+TITLES = (N_("GRU, 256 units, Python source"), N_("LSTM, 512 units, Python source"),
+          N_("LSTM, 256 units, Python source"), N_("vanilla RNN, 256 units, Python source"),
+          N_("GRU, recall at lag 100"), N_("LSTM, recall at lag 100"), N_("vanilla RNN, recall at lag 100"),
+          N_("LSTM, 256 units, Chinese reviews"), N_("LSTM, 128 units, sentiment of Chinese reviews"),
+          N_("LSTM, 256 units, sentiment of Chinese reviews"))
 
 
 def list_pretrained(group: str | None = None) -> list[dict]:

@@ -45,6 +45,7 @@ from .vocab import Vocab
 
 CELLS = ("rnn", "lstm", "gru")
 TITLES = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
+CHAR_HIDDEN = {"rnn": 256, "lstm": 512, "gru": 256}  # units per char model unless --hidden: see the README
 WORK = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rnnviz-pretrain"
 
 
@@ -155,6 +156,7 @@ class Progress:
 def train_char(cell: str, args, corpus: Corpus, task: CorpusText, log=print) -> dict:
     """Train one character model as ``args`` say (resuming from ``args.work``), write it to ``args.out``."""
     name = f"char_{cell}"
+    args = argparse.Namespace(**{**vars(args), "hidden": args.hidden or CHAR_HIDDEN[cell]})
     model = task.build_model(cell, args.hidden, seed=0, num_layers=args.layers)
     started = continue_from(model, args.out / f"{name}.safetensors") if args.continue_training else None
     model.to(args.device)
@@ -278,7 +280,8 @@ def parse_args(argv=None):
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
     p.add_argument("--minutes", type=float, default=50.0, help="training time per model (evaluation not counted)")
     p.add_argument("--steps", type=int, default=10**6, help="at most this many steps per model")
-    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--hidden", type=int, default=None,
+                   help="units per layer; default: char_lstm 512, char_rnn and char_gru 256, char_zh_lstm 256")
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--embed", type=int, default=64, help="embedding size")
     p.add_argument("--seq-len", type=int, default=100)

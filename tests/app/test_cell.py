@@ -9,7 +9,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from pages.cell import HEATMAP_WINDOW, NUMBER_PRESETS, PRESETS, SNIPPET, UNITS_TAB
+from pages.cell import HEATMAP_WINDOW, NUMBER_PRESETS, PRESETS, SNIPPET, UNIT_WINDOW, UNITS_TAB
 from pages.shared import MAX_STEPS, TRAINED_KEY
 from rnnviz import Model, ModelConfig, Vocab, trace
 from rnnviz import probes as P
@@ -94,7 +94,7 @@ def test_default_view_is_every_lstm_heatmap_of_the_python_snippet():
     assert len(SNIPPET) > HEATMAP_WINDOW  # so the window shows
     assert ticktext(fig) == [token_label(c) for c in SNIPPET[:HEATMAP_WINDOW]]  # every step's token, for hover
     units = load_pretrained("char_lstm")[1]["hidden_size"] if source == "Pretrained" else 128
-    assert len(heatmaps(at)[0]["y"]) == units
+    assert len(heatmaps(at)[0]["y"]) == min(units, UNIT_WINDOW)  # a larger model gets a slider over its units
     assert not at.error and not at.warning
     use_random(at)
     assert at.number_input(key="cell_text_hidden").value == 128
@@ -335,6 +335,36 @@ def test_other_model_sources(at):
     at.selectbox(key="cell_num_trained").select("sine lstm")
     ok(at.run())
     assert [t["name"] for t in heatmaps(show(at, "States"))] == list("ifgoch")
+
+
+def test_a_model_larger_than_the_window_draws_its_units_a_window_at_a_time_and_follows_the_selection(at):
+    H = UNIT_WINDOW + 44
+    model = Model(ModelConfig(hidden_size=H), Vocab.from_text(SNIPPET), generator=torch.Generator().manual_seed(3))
+    at.session_state[TRAINED_KEY] = {"big lstm": {"model": model, "card": {}}}
+    at.radio(key="cell_source").set_value("Trained here")
+    show(ok(at.run()), "States")
+    order = P.probe(trace(model, SNIPPET), SNIPPET).unit_order(0, 0)  # the page sorts by feature tracked
+    window = at.select_slider(key=f"cell_unit_window_{H}")
+    assert window.options == ["1–256 of 300", "257–300 of 300"]
+    selected = at.session_state["cell_selected"][2]  # the best unit of the best feature, on the page it opens
+    page = int(np.flatnonzero(order == selected)[0]) // UNIT_WINDOW
+    assert window.value == page * UNIT_WINDOW
+    rows = unit_ids(heatmaps(at)[0]["y"])
+    assert rows == order[page * UNIT_WINDOW:(page + 1) * UNIT_WINDOW].tolist()
+    window.set_value(UNIT_WINDOW if page == 0 else 0)
+    ok(at.run())
+    other = order[UNIT_WINDOW:] if page == 0 else order[:UNIT_WINDOW]
+    assert unit_ids(heatmaps(at)[0]["y"]) == other.tolist()
+    assert any(f"Rows are units ({len(other)} shown)" in c.value for c in at.caption)
+    far = int(order[0] if page == 1 else order[-1])  # a unit in neither window seen first: on the page not shown
+    show(at, "Colored text").selectbox(key=f"cell_paint_unit_{H}").select(far)
+    show(ok(at.run()), "States")  # selected on another view: the window moves to the unit
+    assert at.select_slider(key=f"cell_unit_window_{H}").value == (0 if page == 1 else UNIT_WINDOW)
+    assert far in unit_ids(heatmaps(at)[0]["y"])
+    at.text_input(key="cell_units").input("0-15")  # named units that fit: no slider
+    ok(at.run())
+    assert not at.get("select_slider") or all(s.key != f"cell_unit_window_{H}" for s in at.select_slider)
+    assert sorted(unit_ids(heatmaps(at)[0]["y"])) == list(range(16))
 
 
 def test_uploads_that_are_not_checkpoints_are_refused(at):

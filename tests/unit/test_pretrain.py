@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rnnviz import corpus as corpus_mod
+from rnnviz import pretrain
 from rnnviz.checkpoint import load
 from rnnviz.corpus import bits_per_char, excluded, heldout_files, stdlib_corpus
 from rnnviz.model import Model, ModelConfig
@@ -153,6 +154,27 @@ def test_train_char_writes_a_card_and_resumes(tmp_path):
     args2 = argparse.Namespace(**{**vars(args), "steps": 5})
     card2 = train_char("gru", args2, task_corpus, task, log=lines.append)
     assert "resumed at step 3" in lines[-2] and card2["training"]["steps"] == 5
+
+
+def test_each_char_model_has_its_own_size_unless_hidden_is_given(tmp_path, monkeypatch):
+    """char_lstm 512 units, char_rnn and char_gru 256 (README: chosen by measurement); --hidden sets all three. The
+    size reaches the model and the arguments from which the loop takes its checkpoint settings and the card its title
+    (both stubbed here: a 512-unit run is too slow for a unit test)."""
+    task, corpus = _task(tmp_path), stdlib_corpus(0.3, str(tmp_path / "lib"))
+    seen = {}
+
+    def loop(name, model, task, args, log=print, **extra):
+        seen[name] = (model.rnn.hidden_size, args.hidden)
+
+    monkeypatch.setattr(pretrain, "train_loop", loop)
+    monkeypatch.setattr(pretrain, "_finish", lambda *args, **kwargs: None)
+    base = ["--device", "cpu", "--embed", "4", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
+    for cell in ("rnn", "lstm", "gru"):
+        train_char(cell, parse_args(base), corpus, task)
+    assert seen == {"char_rnn": (256, 256), "char_lstm": (512, 512), "char_gru": (256, 256)}
+    for cell in ("rnn", "lstm", "gru"):
+        train_char(cell, parse_args([*base, "--hidden", "8"]), corpus, task)
+    assert set(seen.values()) == {(8, 8)}
 
 
 def test_continue_goes_on_from_the_bundled_model_and_records_it(tmp_path):
