@@ -1,9 +1,10 @@
 """How long /cell takes to redraw after a typed change, in headless Chromium: a new ~200-character sequence on a
-random 128-unit LSTM (the page's default random model).
+random 128-unit LSTM (the page's default random model), or with ``--bundled`` on the bundled char_lstm the page
+opens on (its States tab draws UNIT_WINDOW units at a time).
 
 Run by hand (a script, not a test: timings belong in a benchmark, not in an assertion)::
 
-    python -m tests.perf.draw_cell [--rounds 5]
+    python -m tests.perf.draw_cell [--rounds 5] [--bundled]
 
 Each time runs from the key press that commits the new text (Ctrl+Enter) until the script run has finished, nothing
 is stale, and (States tab) every heatmap is drawn with the new tokens on its axis. Each round types text not seen
@@ -25,6 +26,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
+from pages.cell import UNIT_WINDOW
+from rnnviz.assets import load_pretrained
 from rnnviz.figures.cell import CELL_KEYS
 from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.e2e.helpers import APP, EXCEPTION, IDLE, STALE, VIEWPORT
@@ -75,17 +78,18 @@ def wait_idle(page: Page) -> None:
     page.wait_for_selector(STALE, state="detached", timeout=TIMEOUT_S * 1000)
 
 
-def open_random(page: Page, tab: str) -> None:
-    """/cell with the Random model source (a 128-unit LSTM) on ``tab``."""
+def open_cell(page: Page, tab: str, bundled: bool) -> None:
+    """/cell on ``tab``, with the bundled char_lstm it opens on or the Random model source (a 128-unit LSTM)."""
     page.goto("/cell")
     wait_idle(page)
-    page.locator('[data-testid="stRadio"]').get_by_text("Random", exact=True).first.click()
-    wait_idle(page)
+    if not bundled:
+        page.locator('[data-testid="stRadio"]').get_by_text("Random", exact=True).first.click()
+        wait_idle(page)
     page.get_by_role("tab", name=tab).click()
     wait_idle(page)
 
 
-def measure(rounds: int) -> dict[str, list[float]]:
+def measure(rounds: int, bundled: bool = False) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"States (heatmaps)": [], "Units (first tab)": []}
     log = Path("/tmp") / "rnnviz-draw-cell.log"
     with serve_app(log) as url, sync_playwright() as pw:
@@ -93,7 +97,7 @@ def measure(rounds: int) -> dict[str, list[float]]:
         context = browser.new_context(viewport=VIEWPORT, base_url=url)
         for tab, name in (("States", "States (heatmaps)"), ("What the units learned", "Units (first tab)")):
             page = context.new_page()
-            open_random(page, tab)
+            open_cell(page, tab, bundled)
             type_and_time(page, (f"warm {tab[:5]}: " + BASE * 3)[:200], tab == "States")  # loads Plotly's code
             for r in range(rounds):
                 text = (f"{tab[:5]} {r}: " + BASE * 3)[:200]  # new text each round: nothing comes from a cache
@@ -106,10 +110,14 @@ def measure(rounds: int) -> dict[str, list[float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--bundled", action="store_true", help="the bundled char_lstm instead of a random LSTM")
     args = parser.parse_args(argv)
     before = os.getloadavg()[0]
-    times = measure(args.rounds)
-    print(f"/cell redraw after a typed change, T=200, random 128-unit LSTM, headless Chromium {VIEWPORT['width']}x"
+    times = measure(args.rounds, args.bundled)
+    hidden = load_pretrained("char_lstm")[1]["hidden_size"] if args.bundled else 128
+    model = (f"bundled char_lstm ({hidden} units, {min(hidden, UNIT_WINDOW)} drawn)" if args.bundled
+             else "random 128-unit LSTM")
+    print(f"/cell redraw after a typed change, T=200, {model}, headless Chromium {VIEWPORT['width']}x"
           f"{VIEWPORT['height']}, {args.rounds} rounds (median, then every round); load average {before:.2f} before, "
           f"{os.getloadavg()[0]:.2f} after:")
     for name, values in times.items():
