@@ -107,7 +107,7 @@ UNITS_TAB = N_("What the units learned")
 TABS = [UNITS_TAB, N_("States"), N_("Predictions"), N_("Colored text"), N_("Saturation"), N_("Memory"),
         N_("Download")]  # codes, and English labels: the tabs show them translated
 HEATMAP_WINDOW = 120  # steps whose tokens the heatmaps label one by one; longer text gets a window slider
-UNIT_WINDOW = 256  # units the heatmaps draw at a time (redraw ~0.5 s); a larger model gets a slider over its units
+UNIT_WINDOW = 256  # units the heatmaps draw at a time (README: "Load and speed"); more get a slider over them
 MODES = [N_("Text"), N_("Numbers")]  # codes, and English labels (format_func=label)
 NUMBER_SOURCES = (N_("Random"), N_("Trained here"), N_("Uploaded"))
 DIRECTIONS = (N_("forward"), N_("backward"))
@@ -289,9 +289,8 @@ def states_view(tr: Trace, layer: int, direction: int, units: np.ndarray, labels
                  "Quantities: {keys}. Gates (sigmoid) on [0, 1], tanh-range values on [−1, 1]. Click a unit's "
                  "square at the left to select it on every view; its row is outlined.", n=len(units), keys=keys))
     names = {int(u): labels[u] for u in units if labels[u]}
-    fig = cell_heatmaps(tr, layer, direction, units, unit_names=names, steps=steps,
-                        groups=groups, lang=lang(), handles=True,
-                        selected=selected)
+    fig = cell_heatmaps(tr, layer, direction, units, unit_names=names, steps=steps, groups=groups, lang=lang(),
+                        handles=True, selected=selected)
     CU.clickable_chart(st, fig, f"{KEY}_heatmaps", layer, direction)
 
 
