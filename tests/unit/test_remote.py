@@ -133,7 +133,7 @@ def test_a_process_that_dies_during_a_slice_is_an_error_and_the_trainers_are_as_
 
         def write_then_die(stream, obj):
             original(stream, obj)
-            if obj[0] == "advance":
+            if obj[0] == "advance" and stream is p._proc.stdin:  # this process's slice, not another thread's
                 os.kill(p.pid, signal.SIGKILL)
 
         monkeypatch.setattr(remote, "_write", write_then_die)
