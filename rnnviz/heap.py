@@ -36,7 +36,6 @@ IDLE_COLLECT_S = 30.0  # at most one full collection this often, from an idle tr
 
 _lock = threading.Lock()
 _frozen = False
-_collected_at = -float("inf")
 
 
 def freeze_imports(modules: tuple[str, ...] = MODULES) -> bool:
@@ -55,18 +54,35 @@ def freeze_imports(modules: tuple[str, ...] = MODULES) -> bool:
         return True
 
 
-def collect_when_idle(clock=time.monotonic) -> bool:
+class IdleCollector:
+    """One full collection when called, if the last one it ran was at least ``interval`` seconds ago (by ``clock``).
+    Its own lock and time: a test's collector is not moved by the server's, whose idle workers call it every second
+    in whatever process imports rnnviz.scheduler."""
+
+    def __init__(self, interval: float = IDLE_COLLECT_S, clock=time.monotonic):
+        self.interval, self.clock = interval, clock
+        self.collected_at = -float("inf")
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        """Returns whether it collected."""
+        with self._lock:
+            now = self.clock()
+            if now - self.collected_at < self.interval:
+                return False
+            self.collected_at = now
+        gc.collect()
+        trim()
+        return True
+
+
+_idle = IdleCollector()
+
+
+def collect_when_idle() -> bool:
     """One full collection if the last one this function ran was at least IDLE_COLLECT_S ago; returns whether it ran.
     For callers that know nobody is waiting on the server (a training worker with no slice to run)."""
-    global _collected_at
-    with _lock:
-        now = clock()
-        if now - _collected_at < IDLE_COLLECT_S:
-            return False
-        _collected_at = now
-    gc.collect()
-    trim()
-    return True
+    return _idle()
 
 
 def trim() -> None:

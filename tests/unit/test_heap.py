@@ -58,15 +58,21 @@ def test_the_freeze_can_be_turned_off_for_a_measurement(fresh, monkeypatch):
     assert any(o is kept for o in gc.get_objects())  # not frozen: the collector still walks it
 
 
-def test_an_idle_collection_runs_at_most_every_interval_and_frees_cycles(monkeypatch):
-    monkeypatch.setattr(heap, "_collected_at", -float("inf"))
+def test_an_idle_collection_runs_at_most_every_interval_and_frees_cycles():
     now = [1000.0]
+    collect = heap.IdleCollector(clock=lambda: now[0])  # its own: the server's idle workers may call the module's
     freed = []
     c = Node()
     weakref.finalize(c, freed.append, "cycle")
     del c  # unreachable, but in a cycle: only a collection frees it
-    assert heap.collect_when_idle(clock=lambda: now[0]) and freed == ["cycle"]
+    assert collect() and freed == ["cycle"]
     now[0] += heap.IDLE_COLLECT_S / 2
-    assert not heap.collect_when_idle(clock=lambda: now[0])  # too soon
+    assert not collect()  # too soon
     now[0] += heap.IDLE_COLLECT_S / 2
-    assert heap.collect_when_idle(clock=lambda: now[0])
+    assert collect()
+
+
+def test_the_server_s_idle_collection_waits_its_interval_between_collections():
+    heap.collect_when_idle()  # whether this one collects depends on when a worker last did
+    assert heap._idle.interval == heap.IDLE_COLLECT_S == 30.0
+    assert not heap.collect_when_idle()  # one ran within the interval: this one, or a worker's
