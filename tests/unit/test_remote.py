@@ -359,9 +359,11 @@ def test_a_freed_trainer_s_copy_is_dropped_by_the_child_and_sent_again_if_needed
         r.advance(2, process=p)
         assert p.trainers_sent == 2  # kept: sent once
         keys = [remote.trainer_key(t) for t in r.trainers.values()]
+        # Other tests' trainers may be freed meanwhile (a collection in any thread): their keys come to p too, so
+        # the counts below are at least, not exactly, this test's.
         remote._forget(keys[0])  # as when the trainer is freed
         p.flush()  # an idle worker's call
-        assert (p.forgotten_sent, list(p._forgotten)) == (1, [])
+        assert p.forgotten_sent >= 1 and keys[0] not in p._forgotten
         r.advance(2, process=p)  # that key's copy is gone from the child: sent again
         assert p.trainers_sent == 3
         other = race()
@@ -370,8 +372,9 @@ def test_a_freed_trainer_s_copy_is_dropped_by_the_child_and_sent_again_if_needed
         del other
         gc.collect()
         assert set(other_keys) <= set(p._forgotten)  # freeing the trainers queued their keys (weakref.finalize)
+        sent = p.forgotten_sent
         r.advance(1, process=p)  # the next slice sends them first
-        assert not p._forgotten and p.forgotten_sent == 3
+        assert not set(other_keys) & set(p._forgotten) and p.forgotten_sent >= sent + len(other_keys)
     finally:
         p.close()
 
