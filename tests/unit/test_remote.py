@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import uuid
 
 import pytest
 import torch
@@ -17,6 +18,30 @@ from rnnviz import InitConfig, RnnvizError, remote
 from rnnviz.race import Race, RaceConfig
 from rnnviz.remote import TrainerProcess, export, thread_process
 from rnnviz.scheduler import Scheduler
+
+
+@pytest.fixture(scope="module", autouse=True)
+def neighbour():
+    """What a test process has once an AppTest has started the server's scheduler: another thread's training process
+    (an idle worker's) telling its child, every few milliseconds, which trainers were freed; and each freed key
+    reaching every process, these tests' too. A spy on the TrainerProcess class once saw those messages and failed
+    in CI; here they are always there."""
+    other = TrainerProcess()
+    other.start()
+    stop = threading.Event()
+
+    def idle_worker():
+        while not stop.wait(0.002):
+            remote._forget(uuid.uuid4().hex)  # some session's trainer was freed
+            other.flush()
+
+    thread = threading.Thread(target=idle_worker, daemon=True)
+    thread.start()
+    yield other
+    stop.set()
+    thread.join()
+    assert other.forgotten_sent > 0  # it did send while these tests ran
+    other.close()
 
 
 @pytest.fixture(scope="module")
