@@ -23,7 +23,7 @@ from rnnviz.scheduler import Scheduler
 @pytest.fixture(scope="module", autouse=True)
 def neighbour():
     """What a test process has once an AppTest has started the server's scheduler: another thread's training process
-    (an idle worker's) telling its child, every few milliseconds, which trainers were freed; and each freed key
+    (an idle worker's) telling its child, every 10 ms, which trainers were freed; and each freed key
     reaching every process, these tests' too. A spy on the TrainerProcess class once saw those messages and failed
     in CI; here they are always there."""
     other = TrainerProcess()
@@ -31,13 +31,13 @@ def neighbour():
     stop = threading.Event()
 
     def idle_worker():
-        while not stop.wait(0.002):
+        while not stop.wait(0.01):  # several times within a slice's READ_WAIT_S (50 ms)
             remote._forget(uuid.uuid4().hex)  # some session's trainer was freed
             other.flush()
 
     thread = threading.Thread(target=idle_worker, daemon=True)
     thread.start()
-    yield other
+    yield
     stop.set()
     thread.join()
     assert other.forgotten_sent > 0  # it did send while these tests ran
